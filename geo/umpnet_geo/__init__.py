@@ -1,0 +1,29 @@
+"""Offline French geography for UMPnet: départements, postcodes, distances."""
+from .coords import coarsen, distance_km
+from .departements import (
+    DEPARTEMENTS,
+    DEPARTEMENTS_BY_CODE,
+    DIGITAL_FEDERATION,
+    Departement,
+    departement_for_postcode,
+    get_departement,
+)
+from .geocoder import OfflineGeocoder, make_geocoder
+from .postcodes import Place, lookup_postcode, lookup_postcode_all, postcodes_in_text
+
+__all__ = [
+    "DEPARTEMENTS",
+    "DEPARTEMENTS_BY_CODE",
+    "DIGITAL_FEDERATION",
+    "Departement",
+    "OfflineGeocoder",
+    "Place",
+    "coarsen",
+    "departement_for_postcode",
+    "distance_km",
+    "get_departement",
+    "lookup_postcode",
+    "lookup_postcode_all",
+    "make_geocoder",
+    "postcodes_in_text",
+]

@@ -1,0 +1,71 @@
+"""Distances and privacy coarsening of coordinates."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from geopy.distance import geodesic
+
+# Length of one degree of latitude (WGS84 mean, good to <1% everywhere).
+_KM_PER_DEG_LAT = 111.32
+# Near the poles a degree of longitude shrinks to nothing; clamp cos(lat) so
+# the longitude step stays finite (irrelevant for France, keeps math safe).
+_MIN_COS = 0.01
+
+
+def coarsen(lat: float, lon: float, km: float = 2.0) -> tuple[float, float]:
+    """Snap a point to the centre of its cell in a grid of ~km × km cells.
+
+    Used before storing or showing a member's location, so that only the cell
+    is known. The grid is fixed (anchored at 90°S, 180°W), so the result
+    depends only on the input: the same point always gives the same cell, and
+    coarsening an already-coarsened point returns it unchanged.
+
+    Rows are ~``km`` high; within a row, cells are ~``km`` wide measured at
+    the row's centre latitude, so they stay roughly square at any latitude.
+    Steps are rounded so a whole number of them spans the globe (no odd cell
+    at the poles or the antimeridian). The returned point is at most about
+    0.71 × km from the input (half a cell's diagonal).
+    """
+    if not (km > 0 and math.isfinite(km)):
+        raise ValueError(f"km must be a positive number, not {km!r}")
+    if not (-90.0 <= lat <= 90.0 and math.isfinite(lon)):
+        raise ValueError(f"not a coordinate: ({lat!r}, {lon!r})")
+
+    rows = max(1, round(180.0 * _KM_PER_DEG_LAT / km))
+    lat_step = 180.0 / rows
+    # min() puts lat=90 (and float spill-over) into the last row.
+    row = min(math.floor((lat + 90.0) / lat_step), rows - 1)
+    # Cell centre = (index + 0.5) * step: re-snapping a centre finds the same
+    # index, whatever tiny float error the arithmetic left behind.
+    c_lat = -90.0 + (row + 0.5) * lat_step
+
+    # Cell width from the row's *centre* latitude, so every point of a row
+    # (the centre included) uses the same width: that makes it idempotent.
+    cos_lat = max(math.cos(math.radians(c_lat)), _MIN_COS)
+    cols = max(1, round(360.0 * _KM_PER_DEG_LAT * cos_lat / km))
+    lon_step = 360.0 / cols
+    lon = (lon + 180.0) % 360.0 - 180.0  # normalise to [-180, 180)
+    col = min(math.floor((lon + 180.0) / lon_step), cols - 1)
+    c_lon = -180.0 + (col + 0.5) * lon_step
+
+    # 6 decimals (~0.1 m) keeps output tidy without moving a point out of its cell.
+    return round(c_lat, 6), round(c_lon, 6)
+
+
+def _as_point(p: Any) -> Any:
+    # Accept our Place (and anything with .lat/.lon) besides what geopy
+    # already takes: (lat, lon) tuples, geopy Point / Location, "lat, lon".
+    if hasattr(p, "lat") and hasattr(p, "lon"):
+        return (p.lat, p.lon)
+    if hasattr(p, "point"):  # geopy.location.Location
+        return p.point
+    return p
+
+
+def distance_km(a: Any, b: Any) -> float:
+    """Geodesic (WGS84 ellipsoid) distance in km between two points.
+
+    Points may be (lat, lon) tuples, geopy Points/Locations or Places.
+    """
+    return geodesic(_as_point(a), _as_point(b)).km

@@ -1,0 +1,114 @@
+import pytest
+
+from umpnet_kernel.application import Application
+from umpnet_kernel.errors import Conflict
+from umpnet_kernel.events import Context
+from umpnet_kernel.projections import rebuild
+from umpnet_kernel.testing import dump_tables, given_when_then
+
+from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances, deposit_log
+
+
+@pytest.fixture
+def app(database):
+    return Application(database, [Balances(), DepositLog()])
+
+
+def open_account(app, id, owner):
+    return app.execute(Context(actor_id=owner), lambda uow: uow.add(Account.open(id, owner, tags=["t"])))
+
+
+def deposit(app, id, amount):
+    def command(uow):
+        account = uow.get(Account, id)
+        account.deposit(amount)
+        return account.balance
+
+    return app.execute(Context(), command)
+
+
+def test_a_command_appends_events_and_updates_read_models_in_one_go(app):
+    open_account(app, "a1", "Ann")
+    assert deposit(app, "a1", 5) == 5
+    with app.read() as conn:
+        assert dump_tables(conn, [balances])["balances"] == [("a1", "Ann", 5, '["t"]')]
+        assert app.store.stream_version(conn, "account-a1") == 2
+
+
+def test_a_refused_command_writes_nothing(app):
+    open_account(app, "a1", "Ann")
+    with pytest.raises(Conflict):
+        deposit(app, "a1", -1)
+    with app.read() as conn:
+        assert app.store.count(conn) == 1
+
+
+def test_a_failing_projection_rolls_back_the_append(app):
+    open_account(app, "a1", "Ann")
+    # `owner` is unique in the read model: the second append must not survive it
+    with pytest.raises(Conflict):
+        open_account(app, "a2", "Ann")
+    with app.read() as conn:
+        assert app.store.count(conn) == 1
+        assert [r[0] for r in dump_tables(conn, [balances])["balances"]] == ["a1"]
+
+
+def test_a_command_that_lost_a_race_is_decided_again_on_fresh_state(app):
+    if app.db.is_sqlite:
+        pytest.skip("SQLite write transactions exclude each other from BEGIN: this race cannot happen")
+    open_account(app, "a1", "Ann")
+    calls = []
+
+    def racing_deposit(uow):
+        account = uow.get(Account, "a1")
+        if not calls:  # someone else deposits between our read and our append
+            deposit(app, "a1", 10)
+        calls.append(account.balance)
+        account.deposit(1)
+        return account.balance
+
+    assert app.execute(Context(), racing_deposit) == 11
+    assert calls == [0, 10]
+
+
+def test_commit_listeners_hear_of_what_was_recorded(app):
+    heard = []
+    app.on_commit(heard.append)
+    open_account(app, "a1", "Ann")
+    assert [r.event for r in heard[0]] == [AccountOpened(account_id="a1", owner="Ann", tags=("t",))]
+
+
+def test_rebuilding_reproduces_the_live_read_models(app):
+    for n in range(30):
+        open_account(app, f"a{n}", f"owner{n}")
+        for amount in range(n % 4):
+            deposit(app, f"a{n}", amount + 1)
+    tables = [balances, deposit_log]
+    with app.read() as conn:
+        live = dump_tables(conn, tables)
+    with app.db.write() as conn:
+        replayed = rebuild(conn, app.store, app.projections)
+    with app.read() as conn:
+        assert dump_tables(conn, tables) == live
+        assert replayed == app.store.count(conn)
+
+
+def test_first_delivery_is_true_once_per_consumer(app):
+    def handle(uow):
+        return uow.first_delivery("mailer.on_x", "event-1")
+
+    assert app.execute(Context(), handle) is True
+    assert app.execute(Context(), handle) is False
+    assert app.execute(Context(), lambda uow: uow.first_delivery("other", "event-1")) is True
+
+
+def test_checkpoints_refuse_older_versions_of_a_stream(app):
+    def seen(version):
+        return app.execute(Context(), lambda uow: uow.advance_checkpoint("c", "member-1", version))
+
+    assert [seen(2), seen(1), seen(2), seen(3)] == [True, False, False, True]
+
+
+def test_aggregates_can_be_tested_given_when_then():
+    new = given_when_then(Account, "a1", [AccountOpened(account_id="a1", owner="Ann")], lambda a: a.deposit(3))
+    assert new == [MoneyDeposited(account_id="a1", amount=3, currency="EUR")]

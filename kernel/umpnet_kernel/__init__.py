@@ -1,0 +1,14 @@
+"""UMPnet's event-sourcing kernel, shared by every service.
+
+    events.py       DomainEvent, Metadata, Context, RecordedEvent
+    schema.py       marshmallow schemas derived from event dataclasses
+    store.py        the append-only store (optimistic concurrency, global position)
+    aggregate.py    aggregates rebuilt from their streams
+    projections.py  read models updated with each append, and rebuilt from the store
+    application.py  the unit of work: load, decide, append, project, commit
+    relay.py        the outbox relay to the message bus
+    messages.py     events as subscribers receive them
+    topology.py     the broker queues of subscriptions (retry, parking)
+    nameko.py       the nameko dependency provider and subscriber entrypoint
+    testing.py      helpers for tests
+"""

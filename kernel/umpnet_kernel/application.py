@@ -1,0 +1,146 @@
+"""Running a command: load, decide, append, project, commit, in one transaction.
+
+    def register(uow):
+        member = Member.register(...)
+        uow.add(member)
+        return member.id
+
+    member_id = app.execute(Context(actor_id=...), register)
+
+`execute` retries the whole function when another writer got there first
+(`ConcurrencyError`, or a read-model unique constraint on PostgreSQL, which
+aborts the transaction), so functions must decide from what they load.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Callable, Iterable, Sequence, TypeVar
+
+from sqlalchemy import Connection, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from .aggregate import Aggregate
+from .database import Database
+from .errors import Conflict
+from .events import Context, DomainEvent, RecordedEvent
+from .projections import Projection
+from .store import ConcurrencyError, EventStore, checkpoints_table, processed_table
+
+T = TypeVar("T")
+A = TypeVar("A", bound=Aggregate)
+
+
+class UnitOfWork:
+    """The aggregates touched by one command, and the transaction that saves them."""
+
+    def __init__(self, conn: Connection, store: EventStore, projections: Sequence[Projection], context: Context):
+        self.conn = conn
+        self.store = store
+        self.context = context
+        self._projections = projections
+        self._touched: list[Aggregate] = []
+        self.recorded: list[RecordedEvent] = []
+
+    def get(self, cls: type[A], id: str) -> A | None:
+        """The aggregate rebuilt from its stream, or None if it has no events."""
+        records = self.store.load_stream(self.conn, cls.stream_id_for(id))
+        if not records:
+            return None
+        aggregate = cls.rehydrate(id, (r.event for r in records))
+        self.add(aggregate)
+        return aggregate
+
+    def add(self, aggregate: Aggregate) -> None:
+        if aggregate not in self._touched:
+            self._touched.append(aggregate)
+
+    def append(self, stream_id: str, expected_version: int, events: Sequence[DomainEvent]) -> list[RecordedEvent]:
+        """Append events to a stream directly and project them (for streams with no aggregate)."""
+        metas = [self.context.metadata() for _ in events]
+        recorded = self.store.append(self.conn, stream_id, expected_version, events, metas)
+        for record in recorded:
+            for projection in self._projections:
+                projection.apply(self.conn, record)
+        self.recorded.extend(recorded)
+        return recorded
+
+    def flush(self) -> None:
+        """Append every touched aggregate's pending events, projecting each one."""
+        for aggregate in self._touched:
+            if aggregate.pending:
+                base_version, events = aggregate.collect_pending()
+                self.append(aggregate.stream_id, base_version, events)
+
+    # -- consumers: idempotency and ordering ------------------------------
+    def first_delivery(self, consumer: str, event_id: str) -> bool:
+        """Record that `consumer` handles `event_id`; False if it already has.
+
+        Recorded in this transaction, with the effect: either both happen or neither.
+        """
+        seen = self.conn.execute(
+            select(processed_table.c.event_id).where(
+                processed_table.c.consumer == consumer, processed_table.c.event_id == event_id
+            )
+        ).first()
+        if seen:
+            return False
+        self.conn.execute(
+            insert(processed_table).values(
+                consumer=consumer, event_id=event_id, processed_at=datetime.now(timezone.utc)
+            )
+        )
+        return True
+
+    def advance_checkpoint(self, consumer: str, stream_id: str, version: int) -> bool:
+        """True if `version` is newer than anything `consumer` applied from that stream.
+
+        Lets a consumer ignore an older event that arrives after a newer one.
+        """
+        table = checkpoints_table
+        where = (table.c.consumer == consumer, table.c.stream_id == stream_id)
+        current = self.conn.execute(select(table.c.version).where(*where)).scalar()
+        if current is None:
+            self.conn.execute(insert(table).values(consumer=consumer, stream_id=stream_id, version=version))
+            return True
+        if version <= current:
+            return False
+        self.conn.execute(table.update().where(*where).values(version=version))
+        return True
+
+
+class Application:
+    """A service's command runner: one store, its projections, commit listeners."""
+
+    def __init__(self, db: Database, projections: Iterable[Projection] = (), max_attempts: int = 5):
+        self.db = db
+        self.store = EventStore()
+        self.projections: list[Projection] = list(projections)
+        self.max_attempts = max_attempts
+        self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []
+
+    def on_commit(self, listener: Callable[[list[RecordedEvent]], None]) -> None:
+        """Call `listener(recorded)` after every commit that appended events (wakes the relay)."""
+        self._commit_listeners.append(listener)
+
+    def execute(self, context: Context, command: Callable[[UnitOfWork], T]) -> T:
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self.db.write() as conn:
+                    uow = UnitOfWork(conn, self.store, self.projections, context)
+                    result = command(uow)
+                    uow.flush()
+            except (ConcurrencyError, IntegrityError):
+                # A concurrent writer won (stream version or a unique read-model
+                # key): the transaction is rolled back; decide again on fresh state.
+                if attempt == self.max_attempts:
+                    raise Conflict("The resource was changed by someone else; please retry.") from None
+                continue
+            if uow.recorded:
+                for listener in self._commit_listeners:
+                    listener(uow.recorded)
+            return result
+        raise AssertionError("unreachable")
+
+    def read(self) -> Connection:
+        """A read transaction on the read models: `with app.read() as conn:`."""
+        return self.db.read()

@@ -1,0 +1,114 @@
+"""One service's database: SQLite by default, PostgreSQL by URL, both safe under eventlet.
+
+Failure modes this module prevents:
+- psycopg2 blocks the whole process while it waits for the server unless
+  psycogreen makes it yield to eventlet: we patch it whenever eventlet is live.
+- SQLite allows one writer at a time. Two greenthreads of one process that both
+  open a write transaction would make the second wait on SQLite's busy timeout
+  *inside the OS thread*, which stops the eventlet hub, so the first can never
+  commit. Write transactions therefore take a green lock first, and start with
+  BEGIN IMMEDIATE so the file lock is taken up front rather than on first write.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager, nullcontext
+from typing import Iterator
+
+from sqlalchemy import Connection, create_engine, event
+from sqlalchemy.engine import Engine, make_url
+
+
+def _eventlet_is_patched() -> bool:
+    try:
+        import eventlet.patcher
+    except ImportError:  # pragma: no cover - eventlet is a dependency
+        return False
+    return eventlet.patcher.is_monkey_patched("socket")
+
+
+def _green_lock():
+    """A lock that yields to other greenthreads when eventlet is live."""
+    if _eventlet_is_patched():
+        from eventlet.semaphore import Semaphore
+
+        return Semaphore(1)
+    return threading.Lock()
+
+
+def default_url(service: str) -> str:
+    data_dir = os.environ.get("DATA_DIR", "./var")
+    return f"sqlite:///{os.path.join(data_dir, service + '.db')}"
+
+
+def url_for_service(service: str, environ=os.environ) -> str:
+    """`<SERVICE>_DATABASE_URL`, else an SQLite file under `$DATA_DIR` (API.md §1)."""
+    return environ.get(f"{service.upper()}_DATABASE_URL") or default_url(service)
+
+
+class Database:
+    """An engine plus the transaction discipline every service follows."""
+
+    def __init__(self, url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL"):
+        parsed = make_url(url)
+        self.url = url
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        self.is_postgresql = parsed.get_backend_name() == "postgresql"
+        if self.is_postgresql:
+            if parsed.drivername == "postgresql":
+                parsed = parsed.set(drivername="postgresql+psycopg2")
+            if _eventlet_is_patched():
+                from psycogreen.eventlet import patch_psycopg
+
+                patch_psycopg()
+            self.engine: Engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
+        elif self.is_sqlite:
+            path = parsed.database
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.engine = create_engine(
+                parsed, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            )
+            _configure_sqlite(self.engine, sqlite_synchronous)
+        else:
+            raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
+        self._write_lock = _green_lock() if self.is_sqlite else nullcontext()
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: commits on success, rolls back on any error."""
+        with self._write_lock:
+            with self.engine.connect() as conn:
+                conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+                with conn.begin():
+                    yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both backends)."""
+        with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _configure_sqlite(engine: Engine, synchronous: str) -> None:
+    # pysqlite's own transaction handling does not emit BEGIN before SELECTs,
+    # which breaks snapshot reads and SAVEPOINTs; take control of BEGIN instead
+    # (the recipe from SQLAlchemy's SQLite dialect documentation).
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(conn):
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))

@@ -1,0 +1,70 @@
+"""Domain errors: what a use case refuses, and why, in terms a client can act on.
+
+Services raise them; the gateway maps each to its HTTP status once, at the
+edge. Their args stay JSON-friendly (message, fields) so they cross RPC intact
+(`nameko.py` registers them for deserialisation on the calling side).
+"""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None):
+        super().__init__(message, fields or {})
+        self.message = message
+        self.fields = fields or {}
+
+    def __str__(self) -> str:
+        return self.message
+
+    def as_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.fields:
+            body["fields"] = self.fields
+        return body
+
+
+class ValidationFailed(DomainError):
+    status, code = 400, "validation_error"
+
+    @classmethod
+    def from_marshmallow(cls, error) -> "ValidationFailed":
+        """From a marshmallow ValidationError: messages per field, nested ones flattened."""
+        messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
+        return cls("Invalid input.", _flatten(messages))
+
+
+class Unauthorized(DomainError):
+    status, code = 401, "unauthorized"
+
+
+class Forbidden(DomainError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(DomainError):
+    status, code = 404, "not_found"
+
+
+class Conflict(DomainError):
+    status, code = 409, "conflict"
+
+
+class RateLimited(DomainError):
+    status, code = 429, "rate_limited"
+
+
+ALL_ERRORS = (DomainError, ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, RateLimited)
+
+
+def _flatten(messages: dict, prefix: str = "") -> dict[str, list[str]]:
+    flat: dict[str, list[str]] = {}
+    for key, value in messages.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, name + "."))
+        else:
+            flat[name] = [str(v) for v in (value if isinstance(value, list) else [value])]
+    return flat

@@ -1,0 +1,64 @@
+"""Events as a subscribing service receives them from another service.
+
+A subscriber never imports the publisher's code: it reads the envelope the
+relay publishes (`relay.envelope`) and, if it wants, loads `data` with a schema
+of its own that names only the fields it uses (a tolerant reader). The
+publisher's catalogue, `docs/events.md`, is the contract between the two.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
+
+
+class PermanentFailure(Exception):
+    """Raised by a handler for a message that no retry can fix: it is parked at once."""
+
+
+class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    schema_version = fields.Integer(required=True)
+    stream_id = fields.String(required=True)
+    stream_version = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    occurred_at = fields.AwareDateTime(required=True)
+    actor_id = fields.String(allow_none=True, load_default=None)
+    correlation_id = fields.String(allow_none=True, load_default=None)
+    causation_id = fields.String(allow_none=True, load_default=None)
+    data = fields.Dict(required=True)
+
+
+_envelope_schema = EnvelopeSchema()
+
+
+@dataclass(frozen=True)
+class IncomingEvent:
+    event_id: str
+    event_type: str
+    schema_version: int
+    stream_id: str
+    stream_version: int
+    position: int
+    occurred_at: datetime
+    actor_id: str | None
+    correlation_id: str | None
+    causation_id: str | None
+    data: dict[str, Any]
+    payload: Any = None  # `data` loaded by the subscriber's schema, if it gave one
+
+    @classmethod
+    def from_envelope(cls, body: Any, schema: Schema | None = None) -> "IncomingEvent":
+        """Parse a message body; raises PermanentFailure if it is malformed."""
+        try:
+            envelope = _envelope_schema.load(body)
+            payload = schema.load(envelope["data"]) if schema is not None else None
+        except (ValidationError, TypeError) as exc:
+            raise PermanentFailure(f"malformed event message: {exc}") from exc
+        return cls(**envelope, payload=payload)

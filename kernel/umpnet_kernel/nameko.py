@@ -1,0 +1,206 @@
+"""The kernel's nameko side: the only module of the kernel that imports nameko.
+
+- `EventSourcing`: a dependency provider giving workers the service's
+  `Application`, and running its outbox relay in a managed greenthread.
+- `subscribe(source_service, event_type, schema=None)`: an event handler
+  entrypoint that does what nameko's own `event_handler` does not:
+  * its queue is durable, a quorum queue, declared with its retry and parking
+    queues (nameko acks and *drops* a message whose handler raised);
+  * a failed message is retried after a delay, then parked, and never blocks
+    the messages behind it;
+  * handlers receive an `IncomingEvent` and must be idempotent (see
+    `UnitOfWork.first_delivery`), since delivery is at least once and up to
+    `max_workers` messages are handled concurrently, so out of order.
+- `register_remote_errors()`: domain errors raised by a service arrive as the
+  same kernel exception types at the RPC caller.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import eventlet
+from eventlet.queue import Empty, LightQueue
+from marshmallow import Schema
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.exceptions import get_module_path, registry
+from nameko.extensions import DependencyProvider
+from nameko.messaging import Consumer
+
+from . import errors
+from .application import Application
+from .database import Database, url_for_service
+from .messages import IncomingEvent, PermanentFailure
+from .relay import OutboxRelay
+from .topology import (
+    DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_RETRY_DELAYS_MS,
+    Subscription,
+    declare,
+    events_exchange,
+    queues_for,
+)
+
+log = logging.getLogger(__name__)
+
+ATTEMPT_HEADER = "x-umpnet-attempt"
+
+
+def register_remote_errors() -> None:
+    """Let nameko rebuild kernel domain errors at the caller instead of RemoteError."""
+    for exc_type in errors.ALL_ERRORS:
+        registry[get_module_path(exc_type)] = exc_type
+
+
+def amqp_uri(config: dict) -> str:
+    return config.get(AMQP_URI_CONFIG_KEY) or "amqp://guest:guest@localhost:5672/"
+
+
+class EventSourcing(DependencyProvider):
+    """The service's `Application`, plus the relay that publishes its events.
+
+    `build(db, config)` returns the Application (its projections). The database
+    URL is `DATABASE_URL` from the config, else `<SERVICE>_DATABASE_URL`, else
+    SQLite under `$DATA_DIR`.
+    """
+
+    def __init__(self, build: Callable[[Database, dict], Application], poll_interval: float = 1.0):
+        self.build = build
+        self.poll_interval = poll_interval
+
+    def setup(self):
+        register_remote_errors()
+        config = self.container.config
+        service = self.container.service_name
+        self.db = Database(config.get("DATABASE_URL") or url_for_service(service))
+        self.app = self.build(self.db, config)
+        self.exchange = events_exchange(service)
+        self.publisher = Publisher(amqp_uri(config), use_confirms=True, declare=[self.exchange])
+        self.relay = OutboxRelay(self.db, self._publish)
+        self._wakeup: LightQueue = LightQueue(maxsize=1)
+        self.app.on_commit(self._wake)
+        self._running = False
+
+    def start(self):
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._relay_forever)
+
+    def stop(self):
+        self._running = False
+        self._wake()
+        self._thread.wait()
+        self.db.dispose()
+
+    def kill(self):
+        self._running = False
+        self.db.dispose()
+
+    def get_dependency(self, worker_ctx):
+        return self.app
+
+    def _wake(self, recorded=None):
+        try:
+            self._wakeup.put_nowait(True)
+        except eventlet.queue.Full:
+            pass  # a wake-up is already pending: it will see these events too
+
+    def _publish(self, event_type: str, body: dict) -> None:
+        self.publisher.publish(
+            body,
+            exchange=self.exchange,
+            routing_key=event_type,
+            message_id=body["event_id"],
+            headers={"event_type": event_type},
+        )
+
+    def _relay_forever(self):
+        backoff = self.poll_interval
+        while self._running:
+            try:
+                self.relay.publish_pending()
+                backoff = self.poll_interval
+            except Exception as exc:  # broker or database away: keep the order, try later
+                log.warning("outbox relay paused: %s", type(exc).__name__)
+                backoff = min(backoff * 2, 30.0)
+            try:
+                self._wakeup.get(timeout=backoff)
+            except Empty:
+                pass
+
+
+class EventSubscriber(Consumer):
+    """Handle `event_type` events of `source_service` (see the module docstring)."""
+
+    def __init__(self, source_service: str, event_type: str, schema: Schema | None = None, **kwargs):
+        self.source_service = source_service
+        self.event_type = event_type
+        self.schema = schema
+        super().__init__(queue=None, requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        config = self.container.config
+        self.subscription = Subscription(
+            self.source_service, self.event_type, self.container.service_name, self.method_name
+        )
+        self.queues = queues_for(
+            self.subscription,
+            retry_delays_ms=config.get("EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS),
+            quorum=config.get("EVENT_QUORUM_QUEUES", True),
+            delivery_limit=config.get("EVENT_DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT),
+        )
+        declare(amqp_uri(config), [self.queues])
+        self.queue = self.queues.main
+        self.publisher = Publisher(amqp_uri(config), use_confirms=True)
+        super().setup()
+
+    def handle_message(self, body, message):
+        try:
+            incoming = IncomingEvent.from_envelope(body, self.schema)
+        except PermanentFailure:
+            log.error("parking a malformed message from %s", self.subscription.queue_name)
+            self._forward(message, self.queues.parked, attempt=0)
+            self.queue_consumer.ack_message(message)
+            return
+        # nameko's Consumer passes `body` as the only argument: give it the parsed event
+        super().handle_message(incoming, message)
+
+    def handle_message_processed(self, message, result=None, exc_info=None):
+        if exc_info is None:
+            self.queue_consumer.ack_message(message)
+            return
+        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 0)) + 1
+        exc = exc_info[1]
+        retries = self.queues.retries
+        permanent = isinstance(exc, PermanentFailure)
+        target = self.queues.parked if permanent or attempt > len(retries) else retries[attempt - 1]
+        try:
+            self._forward(message, target, attempt)
+        except Exception:
+            # Could not set it aside: give it back to the queue; the quorum
+            # delivery limit parks it if this keeps happening.
+            self.queue_consumer.requeue_message(message)
+            return
+        log.warning(
+            "%s failed on %s (attempt %d, %s): %s",
+            self.subscription.queue_name,
+            getattr(message, "properties", {}).get("message_id"),
+            attempt,
+            "parked" if target is self.queues.parked else "will retry",
+            type(exc).__name__,
+        )
+        self.queue_consumer.ack_message(message)
+
+    def _forward(self, message, queue, attempt: int) -> None:
+        headers = dict(message.headers or {})
+        headers[ATTEMPT_HEADER] = attempt
+        self.publisher.publish(
+            message.payload,
+            exchange="",
+            routing_key=queue.name,
+            headers=headers,
+            message_id=message.properties.get("message_id"),
+        )
+
+
+subscribe = EventSubscriber.decorator
