@@ -53,6 +53,16 @@ class IncomingEvent:
     data: dict[str, Any]
     payload: Any = None  # `data` loaded by the subscriber's schema, if it gave one
 
+    def context(self):
+        """The context of the work this event causes in the subscriber."""
+        from .events import Context
+
+        return Context(
+            actor_id=self.actor_id,
+            correlation_id=self.correlation_id or self.event_id,
+            causation_id=self.event_id,
+        )
+
     @classmethod
     def from_envelope(cls, body: Any, schema: Schema | None = None) -> "IncomingEvent":
         """Parse a message body; raises PermanentFailure if it is malformed."""

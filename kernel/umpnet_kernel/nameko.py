@@ -37,6 +37,7 @@ from .topology import (
     DEFAULT_DELIVERY_LIMIT,
     DEFAULT_RETRY_DELAYS_MS,
     Subscription,
+    SubscriptionQueues,
     declare,
     events_exchange,
     queues_for,
@@ -143,12 +144,7 @@ class EventSubscriber(Consumer):
         self.subscription = Subscription(
             self.source_service, self.event_type, self.container.service_name, self.method_name
         )
-        self.queues = queues_for(
-            self.subscription,
-            retry_delays_ms=config.get("EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS),
-            quorum=config.get("EVENT_QUORUM_QUEUES", True),
-            delivery_limit=config.get("EVENT_DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT),
-        )
+        self.queues = subscription_queues(self.subscription, config)
         declare(amqp_uri(config), [self.queues])
         self.queue = self.queues.main
         self.publisher = Publisher(amqp_uri(config), use_confirms=True)
@@ -204,3 +200,32 @@ class EventSubscriber(Consumer):
 
 
 subscribe = EventSubscriber.decorator
+
+
+def subscription_queues(subscription: Subscription, config: dict) -> SubscriptionQueues:
+    """The queues of one subscription, as the service's config shapes them."""
+    return queues_for(
+        subscription,
+        retry_delays_ms=config.get("EVENT_RETRY_DELAYS_MS", DEFAULT_RETRY_DELAYS_MS),
+        quorum=config.get("EVENT_QUORUM_QUEUES", True),
+        delivery_limit=config.get("EVENT_DELIVERY_LIMIT", DEFAULT_DELIVERY_LIMIT),
+    )
+
+
+def subscriptions_of(service_cls) -> list[Subscription]:
+    """Every `@subscribe` of a service class, without starting it."""
+    found = []
+    for method_name in dir(service_cls):
+        for entrypoint in getattr(getattr(service_cls, method_name), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, EventSubscriber):
+                found.append(
+                    Subscription(entrypoint.source_service, entrypoint.event_type, service_cls.name, method_name)
+                )
+    return found
+
+
+def declare_subscriptions(service_cls, config: dict) -> list[SubscriptionQueues]:
+    """Declare a service's subscription queues, so events published before it starts wait for it."""
+    queue_sets = [subscription_queues(sub, config) for sub in subscriptions_of(service_cls)]
+    declare(amqp_uri(config), queue_sets)
+    return queue_sets

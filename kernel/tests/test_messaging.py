@@ -1,0 +1,217 @@
+"""The kernel against the real RabbitMQ: relay, subscriptions, retries, parking.
+
+Each test gets its own RabbitMQ vhost (nameko's `rabbit_config` fixture) and its
+own SQLite databases.
+"""
+import json
+
+import eventlet
+import pytest
+from kombu import Connection, Queue
+from nameko.rpc import rpc
+from nameko.testing.services import entrypoint_waiter
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
+
+from umpnet_kernel.application import Application
+from umpnet_kernel.database import Database
+from umpnet_kernel.events import Context
+from umpnet_kernel.messages import PermanentFailure
+from umpnet_kernel.nameko import EventSourcing, declare_subscriptions, subscribe
+from umpnet_kernel.relay import OutboxRelay
+from umpnet_kernel.store import create_kernel_tables
+from umpnet_kernel.topology import events_exchange, queue_depths
+
+from sample_domain import Account, Balances, read_models
+
+pytestmark = pytest.mark.integration
+
+effects_metadata = MetaData()
+effects = Table(
+    "effects",
+    effects_metadata,
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("account_id", String(50)),
+    Column("attempt", Integer),
+)
+
+
+def build_bank(db, config):
+    with db.write() as conn:
+        create_kernel_tables(conn)
+        read_models.create_all(conn)
+    return Application(db, [Balances()])
+
+
+def build_auditor(db, config):
+    with db.write() as conn:
+        create_kernel_tables(conn)
+        effects_metadata.create_all(conn)
+    return Application(db)
+
+
+class Bank:
+    name = "bank"
+    app = EventSourcing(build_bank, poll_interval=0.2)
+
+    @rpc
+    def open(self, account_id, owner):
+        self.app.execute(Context(), lambda uow: uow.add(Account.open(account_id, owner)))
+
+
+attempts: dict[str, int] = {}
+
+
+class Auditor:
+    """Records one effect per AccountOpened; some owners make it fail."""
+
+    name = "auditor"
+    app = EventSourcing(build_auditor, poll_interval=0.2)
+
+    @subscribe("bank", "test.AccountOpened")
+    def on_account_opened(self, incoming):
+        owner = incoming.data["owner"]
+        attempts[owner] = attempts.get(owner, 0) + 1
+        if owner.startswith("broken"):
+            raise RuntimeError("this one never works")
+        if owner.startswith("invalid"):
+            raise PermanentFailure("no retry can fix this")
+        if owner.startswith("flaky") and attempts[owner] == 1:
+            raise RuntimeError("works the second time")
+
+        def record(uow):
+            if uow.first_delivery("auditor.on_account_opened", incoming.event_id):
+                uow.conn.execute(
+                    insert(effects).values(
+                        position=incoming.position, account_id=incoming.data["account_id"], attempt=attempts[owner]
+                    )
+                )
+
+        self.app.execute(incoming.context(), record)
+
+
+@pytest.fixture
+def config(rabbit_config, tmp_path):
+    attempts.clear()
+    return {
+        **rabbit_config,
+        "EVENT_RETRY_DELAYS_MS": [100, 300],
+        "DATA_DIR": str(tmp_path),
+    }
+
+
+def start(container_factory, service_cls, config, tmp_path):
+    cfg = dict(config, DATABASE_URL=f"sqlite:///{tmp_path}/{service_cls.name}.db")
+    container = container_factory(service_cls, cfg)
+    container.start()
+    return container
+
+
+def effect_rows(tmp_path):
+    db = Database(f"sqlite:///{tmp_path}/auditor.db")
+    try:
+        with db.read() as conn:
+            return list(conn.execute(select(effects).order_by(effects.c.position)))
+    finally:
+        db.dispose()
+
+
+def wait_for(predicate, timeout=10):
+    with eventlet.Timeout(timeout):
+        while not predicate():
+            eventlet.sleep(0.05)
+
+
+def open_accounts(container, owners):
+    app = next(d for d in container.dependencies if isinstance(d, EventSourcing)).app
+    for n, owner in enumerate(owners):
+        app.execute(Context(), lambda uow, n=n, owner=owner: uow.add(Account.open(f"acc{n}", owner)))
+
+
+def test_committed_events_reach_a_subscriber_once_each(container_factory, config, tmp_path):
+    start(container_factory, Auditor, config, tmp_path)
+    bank = start(container_factory, Bank, config, tmp_path)
+    open_accounts(bank, [f"owner{n}" for n in range(25)])
+    wait_for(lambda: len(effect_rows(tmp_path)) == 25)
+    eventlet.sleep(0.3)
+    assert len(effect_rows(tmp_path)) == 25
+
+
+def test_the_relay_publishes_in_position_order_with_confirms(container_factory, config, tmp_path):
+    with Connection(config["AMQP_URI"]) as conn:
+        probe = Queue("probe", exchange=events_exchange("bank"), routing_key="#", durable=True)
+        probe(conn).declare()
+        bank = start(container_factory, Bank, config, tmp_path)
+        open_accounts(bank, [f"owner{n}" for n in range(40)])
+        received = []
+        wait_for(lambda: received.extend(_drain(conn, "probe")) or len(received) >= 40)
+    positions = [body["position"] for body in received]
+    assert positions == sorted(positions) and len(positions) == 40
+    assert {body["event_type"] for body in received} == {"test.AccountOpened"}
+    assert received[0]["data"]["owner"] == "owner0"
+
+
+def _drain(conn, queue_name):
+    bodies = []
+    channel = conn.channel()
+    while True:
+        message = channel.basic_get(queue_name, no_ack=True)
+        if message is None:
+            break
+        bodies.append(json.loads(message.body))
+    channel.close()
+    return bodies
+
+
+def test_events_committed_while_the_relay_was_down_are_published_when_it_resumes(
+    container_factory, config, tmp_path
+):
+    # The bank "crashed" after committing: events are in its store, none published.
+    declare_subscriptions(Auditor, config)
+    db = Database(f"sqlite:///{tmp_path}/bank.db")
+    app = build_bank(db, config)
+    for n in range(10):
+        app.execute(Context(), lambda uow, n=n: uow.add(Account.open(f"acc{n}", f"owner{n}")))
+    db.dispose()
+    # Nobody consumes yet; the queue was declared first, so nothing is dropped.
+    start(container_factory, Bank, config, tmp_path)
+    wait_for(lambda: queue_depths(config["AMQP_URI"], ["evt-bank-test.AccountOpened--auditor.on_account_opened"])[
+        "evt-bank-test.AccountOpened--auditor.on_account_opened"] == 10)
+    start(container_factory, Auditor, config, tmp_path)
+    wait_for(lambda: len(effect_rows(tmp_path)) == 10)
+
+
+def test_a_redelivered_event_has_no_second_effect(container_factory, config, tmp_path):
+    auditor = start(container_factory, Auditor, config, tmp_path)
+    db = Database(f"sqlite:///{tmp_path}/bank.db")
+    app = build_bank(db, config)
+    app.execute(Context(), lambda uow: uow.add(Account.open("acc1", "owner1")))
+    publishes = []
+    from nameko.amqp.publish import Publisher
+
+    publisher = Publisher(config["AMQP_URI"])
+
+    def publish_twice(event_type, body):
+        for _ in range(2):
+            with entrypoint_waiter(auditor, "on_account_opened"):
+                publisher.publish(body, exchange=events_exchange("bank"), routing_key=event_type)
+            publishes.append(body["event_id"])
+
+    OutboxRelay(db, publish_twice).publish_pending()
+    db.dispose()
+    assert len(publishes) == 2 and publishes[0] == publishes[1]
+    assert len(effect_rows(tmp_path)) == 1
+
+
+def test_failures_are_retried_after_a_delay_then_parked_without_blocking_others(
+    container_factory, config, tmp_path
+):
+    start(container_factory, Auditor, config, tmp_path)
+    bank = start(container_factory, Bank, config, tmp_path)
+    open_accounts(bank, ["broken-1", "flaky-1", "invalid-1", "fine-1", "fine-2"])
+    wait_for(lambda: len(effect_rows(tmp_path)) == 3)
+    rows = {r.account_id: r.attempt for r in effect_rows(tmp_path)}
+    assert rows == {"acc1": 2, "acc3": 1, "acc4": 1}  # flaky on its retry, the fine ones at once
+    parked = "evt-bank-test.AccountOpened--auditor.on_account_opened.parked"
+    wait_for(lambda: queue_depths(config["AMQP_URI"], [parked])[parked] == 2)
+    assert attempts["broken-1"] == 3  # the first try and two delayed retries
+    assert attempts["invalid-1"] == 1  # a permanent failure is parked at once
