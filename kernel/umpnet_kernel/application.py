@@ -23,7 +23,7 @@ from .aggregate import Aggregate
 from .database import Database
 from .errors import Conflict
 from .events import Context, DomainEvent, RecordedEvent
-from .projections import Projection
+from .projections import Projection, rebuild
 from .store import ConcurrencyError, EventStore, checkpoints_table, processed_table
 
 T = TypeVar("T")
@@ -117,6 +117,7 @@ class Application:
         self.projections: list[Projection] = list(projections)
         self.max_attempts = max_attempts
         self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []
+        self.relay = None  # set by whoever runs the outbox relay (see nameko.EventSourcing)
 
     def on_commit(self, listener: Callable[[list[RecordedEvent]], None]) -> None:
         """Call `listener(recorded)` after every commit that appended events (wakes the relay)."""
@@ -141,6 +142,11 @@ class Application:
             return result
         raise AssertionError("unreachable")
 
-    def read(self) -> Connection:
+    def read(self):
         """A read transaction on the read models: `with app.read() as conn:`."""
         return self.db.read()
+
+    def rebuild_read_models(self) -> int:
+        """Replay the whole store into emptied read models; returns the events replayed."""
+        with self.db.write() as conn:
+            return rebuild(conn, self.store, self.projections)

@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 import eventlet
@@ -27,6 +28,7 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
 from nameko.messaging import Consumer
+from nameko.rpc import rpc
 
 from . import errors
 from .application import Application
@@ -61,7 +63,7 @@ def amqp_uri(config: dict) -> str:
 class EventSourcing(DependencyProvider):
     """The service's `Application`, plus the relay that publishes its events.
 
-    `build(db, config)` returns the Application (its projections). The database
+    `build(db, config)` returns the service's Application (subclass). The database
     URL is `DATABASE_URL` from the config, else `<SERVICE>_DATABASE_URL`, else
     SQLite under `$DATA_DIR`.
     """
@@ -79,6 +81,7 @@ class EventSourcing(DependencyProvider):
         self.exchange = events_exchange(service)
         self.publisher = Publisher(amqp_uri(config), use_confirms=True, declare=[self.exchange])
         self.relay = OutboxRelay(self.db, self._publish)
+        self.app.relay = self.relay
         self._wakeup: LightQueue = LightQueue(maxsize=1)
         self.app.on_commit(self._wake)
         self._running = False
@@ -200,6 +203,27 @@ class EventSubscriber(Consumer):
 
 
 subscribe = EventSubscriber.decorator
+
+
+class Operations:
+    """RPC methods every service offers to operators (`umpnet status`, `umpnet rebuild`).
+
+    Mix into a service class that has an `EventSourcing` dependency named `app`.
+    """
+
+    @rpc
+    def health(self):
+        return {"service": self.name, "status": "ok"}
+
+    @rpc
+    def status(self):
+        return {"service": self.name, "outbox": self.app.relay.lag() if self.app.relay else None}
+
+    @rpc
+    def rebuild_read_models(self):
+        started = time.perf_counter()
+        count = self.app.rebuild_read_models()
+        return {"service": self.name, "events": count, "seconds": round(time.perf_counter() - started, 3)}
 
 
 def subscription_queues(subscription: Subscription, config: dict) -> SubscriptionQueues:

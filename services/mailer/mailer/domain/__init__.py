@@ -1,0 +1,1 @@
+"""The mailer domain: outgoing emails and their delivery. No framework imports here."""

@@ -1,0 +1,100 @@
+"""The mailer service: reacts to other services' events by sending emails."""
+from __future__ import annotations
+
+import logging
+import os
+
+from eventlet.queue import Empty, Full, LightQueue
+from marshmallow import EXCLUDE, Schema, fields
+from nameko.extensions import DependencyProvider
+
+from umpnet_kernel.config import public_url
+from umpnet_kernel.nameko import EventSourcing, Operations, subscribe
+
+from .application import MailerApp
+from .transports import transport_from_environment
+
+log = logging.getLogger(__name__)
+
+
+def build(db, config) -> MailerApp:
+    return MailerApp(
+        db,
+        public_url=(config.get("PUBLIC_URL") or public_url()).rstrip("/"),
+        sender=config.get("MAIL_FROM") or "Fédération numérique <ne-pas-repondre@umpnet.invalid>",
+    )
+
+
+class VerificationRequested(Schema):
+    """What the mailer reads of `members.EmailVerificationRequested` (see docs/events.md)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True)
+    token = fields.String(required=True)
+
+
+class Postman(DependencyProvider):
+    """Delivers due emails in a managed greenthread: woken when an email is
+    queued, and every few seconds for retries (and emails queued by another
+    process)."""
+
+    def __init__(self, interval: float = 5.0):
+        self.interval = interval
+
+    def setup(self):
+        self.transport = None
+        self._wakeup = LightQueue(maxsize=1)
+        self._running = False
+
+    def start(self):
+        app: MailerApp = next(d for d in self.container.dependencies if isinstance(d, EventSourcing)).app
+        self.app = app
+        environ = dict(os.environ)
+        for key in ("SMTP_URL", "DATA_DIR"):  # the service config may override the environment
+            if self.container.config.get(key):
+                environ[key] = self.container.config[key]
+        self.transport = transport_from_environment(environ)
+        app.on_commit(self._on_commit)
+        self._running = True
+        self._thread = self.container.spawn_managed_thread(self._deliver_forever)
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        self._thread.wait()
+
+    def _on_commit(self, recorded):
+        if self.app.queued_any(recorded):
+            self.wake()
+
+    def wake(self):
+        try:
+            self._wakeup.put_nowait(True)
+        except Full:
+            pass
+
+    def _deliver_forever(self):
+        while self._running:
+            try:
+                while self.app.deliver_due(self.transport):
+                    pass
+            except Exception as exc:  # database away: try again on the next tick
+                log.warning("mail delivery paused: %s", type(exc).__name__)
+            try:
+                self._wakeup.get(timeout=self.interval)
+            except Empty:
+                pass
+
+
+class MailerService(Operations):
+    name = "mailer"
+    app: MailerApp = EventSourcing(build)
+    postman = Postman()
+
+    @subscribe("members", "members.EmailVerificationRequested", schema=VerificationRequested())
+    def on_email_verification_requested(self, incoming):
+        self.app.queue_verification_email(incoming)

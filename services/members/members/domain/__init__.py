@@ -1,0 +1,1 @@
+"""The members domain: who belongs, where, with which roles. No framework imports here."""

@@ -1,0 +1,60 @@
+"""Reference lists of the members domain: themes, roles, federations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from umpnet_geo import DEPARTEMENTS, DIGITAL_FEDERATION, get_departement
+
+
+@dataclass(frozen=True)
+class Theme:
+    slug: str
+    name: str
+
+
+THEMES = (
+    Theme("economie", "Économie et entreprises"),
+    Theme("emploi", "Emploi et travail"),
+    Theme("education", "Éducation"),
+    Theme("sante", "Santé"),
+    Theme("securite", "Sécurité"),
+    Theme("justice", "Justice"),
+    Theme("environnement", "Environnement et énergie"),
+    Theme("agriculture", "Agriculture et ruralité"),
+    Theme("europe", "Europe et international"),
+    Theme("culture", "Culture et patrimoine"),
+    Theme("logement", "Logement et ville"),
+    Theme("numerique", "Numérique"),
+    Theme("famille", "Famille et solidarités"),
+    Theme("finances-publiques", "Finances publiques"),
+)
+THEME_SLUGS = frozenset(t.slug for t in THEMES)
+
+MEMBER = "member"
+ORGANIZER = "organizer"
+CANDIDATE = "candidate"
+MODERATOR = "moderator"
+FEDERATION_ADMIN = "federation_admin"
+NATIONAL_ADMIN = "national_admin"
+ROLES = (MEMBER, ORGANIZER, CANDIDATE, MODERATOR, FEDERATION_ADMIN, NATIONAL_ADMIN)
+# Roles a federation admin may hand out inside their own federation.
+DELEGABLE_BY_FEDERATION_ADMIN = frozenset({ORGANIZER, CANDIDATE, MODERATOR})
+
+DIGITAL_FEDERATION_CODE, DIGITAL_FEDERATION_NAME = DIGITAL_FEDERATION
+
+
+@dataclass(frozen=True)
+class Federation:
+    code: str
+    name: str
+    kind: str  # "local" | "digital"
+
+
+FEDERATIONS = tuple(Federation(d.code, d.name, "local") for d in DEPARTEMENTS) + (
+    Federation(DIGITAL_FEDERATION_CODE, DIGITAL_FEDERATION_NAME, "digital"),
+)
+
+
+def local_federation(code: str) -> Federation | None:
+    departement = get_departement(code)
+    return Federation(departement.code, departement.name, "local") if departement else None

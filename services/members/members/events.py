@@ -1,0 +1,93 @@
+"""The members service's events: the contract other services subscribe to.
+
+Public events go to the `members.events` exchange; private ones stay in the
+members store. Fields marked personal must be erased by subscribers when the
+member asks to be forgotten.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from umpnet_kernel.events import DomainEvent, describe
+
+
+@dataclass(frozen=True)
+class MemberRegistered(DomainEvent, name="members.MemberRegistered", version=1):
+    """Someone signed up. They belong to a local federation and to the digital one."""
+
+    member_id: str
+    email: str = field(metadata=describe("login and contact address", personal=True))
+    first_name: str = field(metadata=describe("first name", personal=True))
+    last_name: str = field(metadata=describe("last name", personal=True))
+    postcode: str = field(metadata=describe("home postcode", personal=True))
+    city: str = field(metadata=describe("the postcode's commune"))
+    federation_code: str = field(metadata=describe("local federation: a département code"))
+    themes: tuple[str, ...] = field(default=(), metadata=describe("theme slugs the member follows"))
+    invited_by: str | None = field(default=None, metadata=describe("member id of the inviter, if any"))
+
+
+@dataclass(frozen=True)
+class PasswordSet(DomainEvent, name="members.PasswordSet", public=False):
+    """The member's password hash (argon2id) changed. Never leaves the service."""
+
+    member_id: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class EmailVerificationRequested(DomainEvent, name="members.EmailVerificationRequested", version=1):
+    """An email proving the address must be sent; `token` goes into the link."""
+
+    member_id: str
+    email: str = field(metadata=describe("where to send it", personal=True))
+    first_name: str = field(metadata=describe("to greet the member", personal=True))
+    token: str = field(metadata=describe("signed, expiring verification token"))
+
+
+@dataclass(frozen=True)
+class EmailVerified(DomainEvent, name="members.EmailVerified", version=1):
+    member_id: str
+
+
+@dataclass(frozen=True)
+class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=1):
+    """The member's profile as it now stands (the whole of it, not a diff)."""
+
+    member_id: str
+    first_name: str = field(metadata=describe("first name", personal=True))
+    last_name: str = field(metadata=describe("last name", personal=True))
+    postcode: str = field(metadata=describe("home postcode", personal=True))
+    city: str
+    federation_code: str
+    themes: tuple[str, ...]
+    bio: str = field(metadata=describe("free text the member wrote", personal=True))
+    blog_url: str | None = field(metadata=describe("the member's blog", personal=True))
+    map_visible: bool = field(metadata=describe("shown on the members' map (coarsened)"))
+    contact_consent: bool = field(metadata=describe("accepts to be contacted by the party"))
+
+
+@dataclass(frozen=True)
+class RolesChanged(DomainEvent, name="members.RolesChanged", version=1):
+    member_id: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SessionOpened(DomainEvent, name="members.SessionOpened", public=False):
+    """A login. Only a hash of the bearer token is kept."""
+
+    session_id: str
+    member_id: str
+    token_hash: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class SessionClosed(DomainEvent, name="members.SessionClosed", public=False):
+    session_id: str
+    member_id: str
+    token_hash: str
+
+
+PUBLIC_EVENTS = (MemberRegistered, EmailVerificationRequested, EmailVerified, ProfileUpdated, RolesChanged)
