@@ -9,7 +9,7 @@ from .departements import (
     get_departement,
 )
 from .geocoder import OfflineGeocoder, make_geocoder
-from .postcodes import Place, lookup_postcode, lookup_postcode_all, postcodes_in_text
+from .postcodes import Place, all_postcodes, lookup_postcode, lookup_postcode_all, postcodes_in_text
 
 __all__ = [
     "DEPARTEMENTS",
@@ -18,6 +18,7 @@ __all__ = [
     "Departement",
     "OfflineGeocoder",
     "Place",
+    "all_postcodes",
     "coarsen",
     "departement_for_postcode",
     "distance_km",

@@ -60,6 +60,11 @@ def lookup_postcode_all(postcode: str) -> tuple[Place, ...]:
     return _table().get(postcode.strip(), ())
 
 
+def all_postcodes() -> tuple[str, ...]:
+    """Every known postcode, sorted (for synthetic data and pickers)."""
+    return tuple(sorted(_table()))
+
+
 def lookup_postcode(postcode: str) -> Place | None:
     """The place for a 5-digit French postcode, or None if unknown/invalid.
 

@@ -44,6 +44,14 @@ def residence_for(postcode: str, federation_code: str | None = None) -> Residenc
     return Residence(postcode=place.postcode, city=place.city, federation_code=federation_code or departement)
 
 
+def display_name(row) -> str:
+    """What other members see: first name and initial, never the full name or email."""
+    if row["first_name"]:
+        initial = f" {row['last_name'][:1]}." if row["last_name"] else ""
+        return f"{row['first_name']}{initial}"
+    return f"Membre ({row['city']})"
+
+
 def federation_view(code: str) -> dict:
     federation = local_federation(code)
     return {"code": code, "name": federation.name if federation else code}
@@ -70,8 +78,8 @@ class MembersApp(Application):
                 member_id,
                 email,
                 password_hash,
-                data["first_name"],
-                data["last_name"],
+                data.get("first_name", ""),
+                data.get("last_name", ""),
                 residence,
                 themes=data.get("themes", ()),
                 invited_by=data.get("invited_by"),
@@ -197,7 +205,8 @@ class MembersApp(Application):
     # -- roles --------------------------------------------------------------
     def set_roles(self, actor: Actor, member_id: str, roles: list[str], context: Context) -> dict:
         self.execute(context, lambda uow: self._get(uow, member_id).set_roles(roles, by=actor))
-        return self.own_profile(member_id)
+        row = self._row(member_id)
+        return {**self._public(row), "roles": json.loads(row["roles"])}
 
     def grant_role(self, email: str, role: str, context: Context) -> dict:
         with self.read() as conn:
@@ -254,7 +263,7 @@ class MembersApp(Application):
             "id": row["member_id"],
             "first_name": row["first_name"],
             "last_name": row["last_name"],
-            "display_name": f"{row['first_name']} {row['last_name'][:1]}.",
+            "display_name": display_name(row),
             "city": row["city"],
             "federation": federation_view(row["federation_code"]),
             "themes": json.loads(row["themes"]),

@@ -69,10 +69,14 @@ def check_themes(themes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(themes))  # keep the member's order, drop repeats
 
 
+NAME_MAX = 100
+
+
 def check_name(field: str, value: str) -> str:
-    value = re.sub(r"\s+", " ", value).strip()
-    if not value:
-        raise ValidationFailed("Invalid name.", {field: ["Must not be blank."]})
+    """Names are optional ("sign up in two clicks, the rest later"), but tidy."""
+    value = re.sub(r"\s+", " ", value or "").strip()
+    if len(value) > NAME_MAX:
+        raise ValidationFailed("Name too long.", {field: [f"At most {NAME_MAX} characters."]})
     return value
 
 
@@ -153,10 +157,10 @@ class Member(Aggregate):
             self._record(ProfileUpdated(member_id=self.id, **profile.__dict__))
 
     def set_roles(self, roles, by: Actor) -> None:
-        roles = tuple(sorted(set(roles) | {MEMBER}, key=ROLES.index))
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValidationFailed("Unknown role.", {"roles": [f"Unknown role: {', '.join(sorted(unknown))}."]})
+        roles = tuple(sorted(set(roles) | {MEMBER}, key=ROLES.index))
         self._authorise_role_change(set(roles) ^ set(self.roles), by)
         if roles != self.roles:
             self._record(RolesChanged(member_id=self.id, roles=roles))

@@ -1,0 +1,45 @@
+"""The gateway: HTTP in front of the services. No business rule lives here.
+
+    api.py      the JSON API (API.md §3)
+    site.py     the server-rendered site
+    http.py     JSON errors, body parsing
+    auth.py     who is calling
+    rpc.py      calls to the services, with deadlines
+    openapi.py  the generated OpenAPI document
+"""
+from __future__ import annotations
+
+import eventlet
+
+from umpnet_kernel.config import public_url
+
+from .api import MembersApi
+from .http import api, json_response
+from .openapi import build_spec
+from .rpc import ServiceProxies
+from .site import Site
+
+# The services this gateway fronts (and /health reports on).
+SERVICES = ("members", "mailer")
+
+
+class GatewayService(MembersApi, Site):
+    name = "gateway"
+    services = ServiceProxies(*SERVICES)
+
+    @api("GET", "/health")
+    def health(self, request):
+        def check(service):
+            try:
+                return service, self.services.call(service, "health", timeout=2.0)["status"]
+            except Exception:
+                return service, "unavailable"
+
+        pool = eventlet.GreenPool()
+        states = dict(pool.imap(check, SERVICES))
+        healthy = all(state == "ok" for state in states.values())
+        return json_response({"status": "ok" if healthy else "degraded", "services": states}, 200 if healthy else 503)
+
+    @api("GET", "/api/openapi.json")
+    def openapi(self, request):
+        return json_response(build_spec(GatewayService, public_url()))
