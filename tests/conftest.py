@@ -67,3 +67,46 @@ def wait_until(predicate, timeout=15.0, interval=0.05):
             if value:
                 return value
             eventlet.sleep(interval)
+
+
+@pytest.fixture
+def platform(run_service, platform_config, web_config):
+    """The whole platform in this process: every service and the gateway on a free port.
+
+    Returns an object with `url` (the gateway) and `mail_dir` (the .eml sink).
+    """
+    from mailer.service import MailerService
+    from members.service import MembersService
+    from umpnet_gateway.service import GatewayService
+
+    run_service(MailerService)
+    run_service(MembersService)
+    gateway_config = dict(platform_config, **web_config)
+    from nameko.containers import ServiceContainer
+
+    gateway = ServiceContainer(GatewayService, gateway_config)
+    gateway.start()
+
+    class Platform:
+        url = "http://" + web_config["WEB_SERVER_ADDRESS"]
+        mail_dir = os.path.join(platform_config["DATA_DIR"], "mail")
+        config = platform_config
+
+    yield Platform
+    gateway.stop()
+
+
+def read_mails(mail_dir):
+    """Every email written to the sink, parsed, oldest first."""
+    import email
+    import email.policy
+    import glob
+
+    paths = sorted(glob.glob(os.path.join(mail_dir, "*.eml")), key=os.path.getmtime)
+    return [email.message_from_bytes(open(p, "rb").read(), policy=email.policy.default) for p in paths]
+
+
+def link_in(message, prefix):
+    """The first link starting with `prefix` in an email's text part."""
+    text = message.get_body(("plain",)).get_content()
+    return next(word for word in text.split() if word.startswith(prefix))

@@ -30,8 +30,19 @@ def _type_name(hint) -> str:
     return text or str(hint).replace("typing.", "")
 
 
+def _subscribers() -> dict[str, list[str]]:
+    from umpnet_kernel.nameko import subscriptions_of
+
+    found: dict[str, list[str]] = {}
+    for info in SERVICES:
+        for sub in subscriptions_of(info.load_class()):
+            found.setdefault(sub.event_type, []).append(f"{sub.consumer_service} (`{sub.method}`)")
+    return found
+
+
 def render() -> str:
     lines = [HEADER]
+    subscribers = _subscribers()
     for info in SERVICES:
         module = importlib.import_module(info.events_module)
         events = [
@@ -47,9 +58,12 @@ def render() -> str:
             hints = typing.get_type_hints(event)
             lines.append(f"\n### `{event.event_name}` (version {event.event_version})\n")
             if event.__doc__ and not event.__doc__.startswith(event.__name__ + "("):
-                lines.append(" ".join(event.__doc__.split()) + "\n")
+                lines.append(" ".join(event.__doc__.split()) + "\n\n")
+            consumers = ", ".join(subscribers.get(event.event_name, [])) or "nobody yet"
+            lines.append(f"Published by **{info.name}**; consumed by {consumers}.\n")
             lines.append("\n| field | type | personal | meaning |\n| --- | --- | --- | --- |\n")
             for f in dataclasses.fields(event):
                 personal = "**personal**" if f.metadata.get("personal") else ""
-                lines.append(f"| `{f.name}` | `{_type_name(hints[f.name])}` | {personal} | {f.metadata.get('doc', '')} |\n")
+                type_name = _type_name(hints[f.name]).replace("|", "\\|")  # a pipe would end the cell
+                lines.append(f"| `{f.name}` | `{type_name}` | {personal} | {f.metadata.get('doc', '')} |\n")
     return "".join(lines)

@@ -1,0 +1,75 @@
+"""Camille signs up on the API, gets the email, verifies, logs in, edits her profile, logs out."""
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+import requests
+
+from ..conftest import link_in, read_mails, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def test_camille_signs_up_verifies_her_email_logs_in_and_edits_her_profile(platform, monkeypatch):
+    monkeypatch.setenv("PUBLIC_URL", platform.url)
+    api = platform.url + "/api"
+    answer = requests.post(f"{api}/members", json={
+        "email": "camille@example.org", "password": "Correct-horse-9", "postcode": "69003", "themes": ["europe"],
+    })
+    assert answer.status_code == 201, answer.text
+    member_id = answer.json()["id"]
+    assert answer.json()["federation"] == {"code": "69", "name": "Rhône"}
+
+    # Not verified yet: no login.
+    assert requests.post(f"{api}/sessions", json={"email": "camille@example.org", "password": "Correct-horse-9"}).status_code == 403
+
+    (message,) = wait_until(lambda: read_mails(platform.mail_dir))
+    assert message["To"] == "camille@example.org"
+    link = link_in(message, "http://testserver/verify?")
+    token = parse_qs(urlparse(link).query)["token"][0]
+    assert requests.post(f"{api}/members/verify", json={"token": token}).status_code == 200
+
+    session = requests.post(f"{api}/sessions", json={"email": "camille@example.org", "password": "Correct-horse-9"})
+    assert session.status_code == 200
+    auth = {"Authorization": f"Bearer {session.json()['token']}"}
+
+    me = requests.get(f"{api}/members/me", headers=auth).json()
+    assert (me["id"], me["email_verified"], me["digital_federation"]) == (member_id, True, True)
+
+    edited = requests.patch(f"{api}/members/me", headers=auth, json={"first_name": "Camille", "last_name": "Durand", "bio": "Militante <b>lyonnaise</b>"})
+    assert edited.status_code == 200 and edited.json()["bio"] == "Militante <b>lyonnaise</b>"  # stored as typed, escaped when shown
+    assert requests.get(f"{api}/members/{member_id}", headers=auth).json()["display_name"] == "Camille D."
+
+    assert requests.delete(f"{api}/sessions/current", headers=auth).status_code == 204
+    assert requests.get(f"{api}/members/me", headers=auth).status_code == 401
+
+
+def test_bad_requests_get_clear_4xx_errors_and_change_nothing(platform):
+    api = platform.url + "/api"
+    bad = requests.post(f"{api}/members", json={"email": "nope", "postcode": "123"})
+    assert bad.status_code == 400
+    assert set(bad.json()["error"]["fields"]) == {"email", "password", "postcode"}
+    assert requests.post(f"{api}/members", data="{not json").status_code == 400
+    assert requests.post(f"{api}/members", json=["a list"]).status_code == 400
+    unknown_postcode = requests.post(f"{api}/members", json={"email": "a@example.org", "password": "Correct-horse-9", "postcode": "00000"})
+    assert unknown_postcode.status_code == 400 and "postcode" in unknown_postcode.json()["error"]["fields"]
+    assert requests.get(f"{api}/members/me").status_code == 401
+    assert requests.get(f"{api}/members/me", headers={"Authorization": "Bearer forged"}).status_code == 401
+    assert requests.post(f"{api}/members/verify", json={"token": "forged"}).status_code == 400
+    first = requests.post(f"{api}/members", json={"email": "dup@example.org", "password": "Correct-horse-9", "postcode": "75011"})
+    assert first.status_code == 201
+    again = requests.post(f"{api}/members", json={"email": "DUP@example.org", "password": "Correct-horse-9", "postcode": "75011"})
+    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    federations = requests.get(f"{api}/federations").json()["items"]
+    assert sum(f["member_count"] for f in federations if f["kind"] == "local") == 1
+
+
+def test_reference_data_health_and_openapi(platform):
+    assert requests.get(platform.url + "/health").json() == {"status": "ok", "services": {"members": "ok", "mailer": "ok"}}
+    themes = requests.get(platform.url + "/api/themes").json()
+    assert {"slug": "europe", "name": "Europe et international"} in themes["items"] and themes["next_cursor"] is None
+    federations = requests.get(platform.url + "/api/federations").json()["items"]
+    assert len(federations) == 102 and federations[-1]["kind"] == "digital"
+    spec = requests.get(platform.url + "/api/openapi.json").json()
+    assert spec["openapi"].startswith("3.")
+    assert "requestBody" in spec["paths"]["/api/members"]["post"]
+    assert "email" in spec["components"]["schemas"]["SignUpRequest"]["properties"]
