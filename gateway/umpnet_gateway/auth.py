@@ -58,6 +58,6 @@ def require_actor(services, request) -> tuple[dict, str]:
     token = bearer_token(request)
     actor = sessions.actor(services, token)
     if actor is None:
-        raise Unauthorized("Log in first: send 'Authorization: Bearer <token>'.")
+        raise Unauthorized("Connectez-vous d'abord (en-tête Authorization: Bearer <jeton>).")
     services.context["actor_id"] = actor["member_id"]
     return actor, token

@@ -17,6 +17,8 @@ from werkzeug.wrappers import Response
 
 from umpnet_kernel.errors import DomainError, ValidationFailed
 
+from .messages_fr import translate_fields
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
@@ -47,14 +49,14 @@ def error_response(status: int, code: str, message: str, fields: dict | None = N
 def json_body(request, schema=None, partial: bool = False) -> dict:
     """The request's JSON object, loaded by `schema`; 400 with per-field messages otherwise."""
     if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise ValidationFailed("Request body too large.")
+        raise ValidationFailed("Corps de requête trop volumineux.")
     raw = request.get_data(cache=True, as_text=True) or "{}"
     try:
         data = json.loads(raw)
     except ValueError:
-        raise ValidationFailed("Malformed JSON body.") from None
+        raise ValidationFailed("Corps JSON mal formé.") from None
     if not isinstance(data, dict):
-        raise ValidationFailed("The body must be a JSON object.")
+        raise ValidationFailed("Le corps doit être un objet JSON.")
     return data if schema is None else load(schema, data, partial)
 
 
@@ -63,7 +65,8 @@ def load(schema, data: dict, partial: bool = False) -> dict:
     try:
         return schema.load(data, partial=partial)
     except ValidationError as error:
-        raise ValidationFailed.from_marshmallow(error) from None
+        failed = ValidationFailed.from_marshmallow(error)
+        raise ValidationFailed(failed.message, translate_fields(failed.fields)) from None
 
 
 class ApiEntrypoint(HttpRequestHandler):
@@ -76,7 +79,7 @@ class ApiEntrypoint(HttpRequestHandler):
         if isinstance(exc, HTTPException):
             return error_response(exc.code or 400, "http_error", exc.description or exc.name)
         log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)
-        return error_response(500, "internal_error", "Something went wrong on our side.")
+        return error_response(500, "internal_error", "Une erreur est survenue de notre côté.")
 
 
 api = ApiEntrypoint.decorator

@@ -25,7 +25,7 @@ class Services:
             with eventlet.Timeout(timeout or self.timeout):
                 return proxy(*args, **kwargs)
         except eventlet.Timeout:
-            raise ServiceUnavailable(f"The {service} service is not answering; please try again shortly.") from None
+            raise ServiceUnavailable(f"Le service {service} ne répond pas ; réessayez dans un instant.") from None
 
 
 class ServiceProxies(RpcProxy):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-POSTCODE = validate.Regexp(r"^\d{5}$", error="Five digits, e.g. 75011.")
+POSTCODE = validate.Regexp(r"^\d{5}$", error="Cinq chiffres, par exemple 75011.")
 NAME = validate.Length(max=100)
 
 

@@ -134,7 +134,7 @@ class Application:
                 # A concurrent writer won (stream version or a unique read-model
                 # key): the transaction is rolled back; decide again on fresh state.
                 if attempt == self.max_attempts:
-                    raise Conflict("The resource was changed by someone else; please retry.") from None
+                    raise Conflict("La ressource a été modifiée entre-temps ; réessayez.") from None
                 continue
             if uow.recorded:
                 for listener in self._commit_listeners:

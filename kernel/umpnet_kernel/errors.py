@@ -33,7 +33,7 @@ class ValidationFailed(DomainError):
     def from_marshmallow(cls, error) -> "ValidationFailed":
         """From a marshmallow ValidationError: messages per field, nested ones flattened."""
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        return cls("Invalid input.", _flatten(messages))
+        return cls("Données invalides.", _flatten(messages))
 
 
 class Unauthorized(DomainError):

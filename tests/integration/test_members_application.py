@@ -48,7 +48,7 @@ def test_an_email_registers_once_whatever_its_case_and_a_refusal_writes_nothing(
     before = event_count(app)
     with pytest.raises(Conflict) as caught:
         register(app, email="CAMILLE@Example.ORG")
-    assert caught.value.fields == {"email": ["Already registered."]}
+    assert caught.value.fields == {"email": ["Adresse déjà inscrite."]}
     assert event_count(app) == before
 
 

@@ -52,9 +52,9 @@ def test_umpnet_grant_role_gives_a_role_through_the_members_service(members, cap
     main(["grant-role", "M1@example.org", "national_admin"])
     assert "national_admin" in capsys.readouterr().out
     assert proxy.get_own_profile(profile["id"])["roles"] == ["member", "national_admin"]
-    with pytest.raises(SystemExit, match="No member"):
+    with pytest.raises(SystemExit, match="Aucun membre"):
         main(["grant-role", "nobody@example.org", "organizer"])
-    with pytest.raises(SystemExit, match="Unknown role"):
+    with pytest.raises(SystemExit, match="Rôle inconnu"):
         main(["grant-role", "m1@example.org", "emperor"])
 
 

@@ -38,9 +38,9 @@ def residence_for(postcode: str, federation_code: str | None = None) -> Residenc
     place = lookup_postcode(postcode)
     departement = departement_for_postcode(postcode)
     if place is None or departement is None:
-        raise ValidationFailed("Unknown postcode.", {"postcode": ["Unknown French postcode."]})
+        raise ValidationFailed("Code postal inconnu.", {"postcode": ["Code postal français inconnu."]})
     if federation_code is not None and local_federation(federation_code) is None:
-        raise ValidationFailed("Unknown federation.", {"federation_code": ["Unknown federation."]})
+        raise ValidationFailed("Fédération inconnue.", {"federation_code": ["Fédération inconnue."]})
     return Residence(postcode=place.postcode, city=place.city, federation_code=federation_code or departement)
 
 
@@ -73,7 +73,7 @@ class MembersApp(Application):
 
         def command(uow: UnitOfWork):
             if self._member_id_by_email(uow.conn, email) is not None:
-                raise Conflict("This email address is already registered.", {"email": ["Already registered."]})
+                raise Conflict("Cette adresse e-mail est déjà inscrite.", {"email": ["Adresse déjà inscrite."]})
             member = Member.register(
                 member_id,
                 email,
@@ -93,13 +93,13 @@ class MembersApp(Application):
     def verify_email(self, token: str, context: Context) -> dict:
         found = self.tokens.read(token)
         if found is None:
-            raise ValidationFailed("Invalid or expired link.", {"token": ["Invalid or expired token."]})
+            raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Jeton invalide ou expiré."]})
         member_id, email = found
 
         def command(uow: UnitOfWork):
             member = uow.get(Member, member_id)
             if member is None:
-                raise ValidationFailed("Invalid or expired link.", {"token": ["Invalid or expired token."]})
+                raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Jeton invalide ou expiré."]})
             member.verify_email(email)
 
         self.execute(context, command)
@@ -124,14 +124,14 @@ class MembersApp(Application):
         now = _utcnow()
         with self.read() as conn:
             if security.login_blocked(conn, email_lower, now):
-                raise RateLimited("Too many failed attempts; try again in a few minutes.")
+                raise RateLimited("Trop de tentatives échouées : réessayez dans quelques minutes.")
             row = conn.execute(select(members).where(members.c.email_lower == email_lower)).mappings().first()
         if not security.password_matches(row["password_hash"] if row else None, password):
             with self.db.write() as conn:
                 security.record_login_failure(conn, email_lower, now)
-            raise Unauthorized("Wrong email or password.")
+            raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
         if not row["email_verified"]:
-            raise Forbidden("Please confirm your email address first: follow the link we sent you.")
+            raise Forbidden("Confirmez d'abord votre adresse e-mail : suivez le lien que nous vous avons envoyé.")
         token, token_hash = security.new_session_token()
         session_id = str(uuid.uuid4())
 
@@ -212,7 +212,7 @@ class MembersApp(Application):
         with self.read() as conn:
             member_id = self._member_id_by_email(conn, email)
         if member_id is None:
-            raise NotFound("No member with this email address.")
+            raise NotFound("Aucun membre avec cette adresse e-mail.")
         self.execute(context, lambda uow: self._get(uow, member_id).grant_role(role))
         return self.own_profile(member_id)
 
@@ -247,14 +247,14 @@ class MembersApp(Application):
         with self.read() as conn:
             row = conn.execute(select(members).where(members.c.member_id == member_id)).mappings().first()
         if row is None:
-            raise NotFound("No such member.")
+            raise NotFound("Membre introuvable.")
         return dict(row)
 
     @staticmethod
     def _get(uow: UnitOfWork, member_id: str) -> Member:
         member = uow.get(Member, member_id)
         if member is None:
-            raise NotFound("No such member.")
+            raise NotFound("Membre introuvable.")
         return member
 
     @staticmethod

@@ -31,11 +31,11 @@ MAX_PASSWORD_LENGTH = 256  # argon2 on megabytes of "password" would be a cheap 
 def check_password_strength(password: str) -> None:
     if not MIN_PASSWORD_LENGTH <= len(password) <= MAX_PASSWORD_LENGTH:
         raise ValidationFailed(
-            "Password too short or too long.",
-            {"password": [f"Between {MIN_PASSWORD_LENGTH} and {MAX_PASSWORD_LENGTH} characters."]},
+            "Mot de passe trop court ou trop long.",
+            {"password": [f"Entre {MIN_PASSWORD_LENGTH} et {MAX_PASSWORD_LENGTH} caractères."]},
         )
     if password.isdigit() or password.isalpha() and password.islower():
-        raise ValidationFailed("Password too simple.", {"password": ["Mix letters with digits or capitals."]})
+        raise ValidationFailed("Mot de passe trop simple.", {"password": ["Mêlez des lettres et des chiffres ou des majuscules."]})
 
 
 def hash_password(password: str) -> str:

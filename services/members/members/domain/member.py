@@ -65,7 +65,7 @@ class Actor:
 def check_themes(themes) -> tuple[str, ...]:
     unknown = sorted(set(themes) - THEME_SLUGS)
     if unknown:
-        raise ValidationFailed("Unknown theme.", {"themes": [f"Unknown theme: {', '.join(unknown)}."]})
+        raise ValidationFailed("Thème inconnu.", {"themes": [f"Thème inconnu : {', '.join(unknown)}."]})
     return tuple(dict.fromkeys(themes))  # keep the member's order, drop repeats
 
 
@@ -76,7 +76,7 @@ def check_name(field: str, value: str) -> str:
     """Names are optional ("sign up in two clicks, the rest later"), but tidy."""
     value = re.sub(r"\s+", " ", value or "").strip()
     if len(value) > NAME_MAX:
-        raise ValidationFailed("Name too long.", {field: [f"At most {NAME_MAX} characters."]})
+        raise ValidationFailed("Nom trop long.", {field: [f"{NAME_MAX} caractères au plus."]})
     return value
 
 
@@ -131,7 +131,7 @@ class Member(Aggregate):
     def verify_email(self, email: str) -> None:
         """Verify with the address the token was made for; verifying twice changes nothing."""
         if email != self.email:
-            raise ValidationFailed("This link is for another address.", {"token": ["Invalid or expired token."]})
+            raise ValidationFailed("Ce lien concerne une autre adresse.", {"token": ["Jeton invalide ou expiré."]})
         if not self.email_verified:
             self._record(EmailVerified(member_id=self.id))
 
@@ -151,7 +151,7 @@ class Member(Aggregate):
         if "themes" in changes:
             changes["themes"] = check_themes(changes["themes"])
         if len(changes.get("bio") or "") > BIO_MAX:
-            raise ValidationFailed("Bio too long.", {"bio": [f"At most {BIO_MAX} characters."]})
+            raise ValidationFailed("Présentation trop longue.", {"bio": [f"{BIO_MAX} caractères au plus."]})
         profile = replace(profile, **changes)
         if profile != self.profile:
             self._record(ProfileUpdated(member_id=self.id, **profile.__dict__))
@@ -159,7 +159,7 @@ class Member(Aggregate):
     def set_roles(self, roles, by: Actor) -> None:
         unknown = set(roles) - set(ROLES)
         if unknown:
-            raise ValidationFailed("Unknown role.", {"roles": [f"Unknown role: {', '.join(sorted(unknown))}."]})
+            raise ValidationFailed("Rôle inconnu.", {"roles": [f"Rôle inconnu : {', '.join(sorted(unknown))}."]})
         roles = tuple(sorted(set(roles) | {MEMBER}, key=ROLES.index))
         self._authorise_role_change(set(roles) ^ set(self.roles), by)
         if roles != self.roles:
@@ -168,7 +168,7 @@ class Member(Aggregate):
     def grant_role(self, role: str) -> None:
         """For operators (the `umpnet grant-role` command), who act outside any session."""
         if role not in ROLES:
-            raise ValidationFailed("Unknown role.", {"role": [f"Choose one of: {', '.join(ROLES)}."]})
+            raise ValidationFailed("Rôle inconnu.", {"role": [f"Choisissez parmi : {', '.join(ROLES)}."]})
         if role not in self.roles:
             self._record(RolesChanged(member_id=self.id, roles=tuple(r for r in ROLES if r in {*self.roles, role})))
 
@@ -181,7 +181,7 @@ class Member(Aggregate):
             and changed <= DELEGABLE_BY_FEDERATION_ADMIN
         ):
             return
-        raise Forbidden("You may not change these roles.")
+        raise Forbidden("Vous ne pouvez pas modifier ces rôles.")
 
     # -- state changes ------------------------------------------------------
     @applies(MemberRegistered)
