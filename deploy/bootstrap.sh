@@ -45,8 +45,11 @@ wanted=$(cat requirements.txt kernel/pyproject.toml geo/pyproject.toml services/
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   [ -x .venv/bin/python ] || "$python" -m venv .venv
   say "installing Python packages into .venv"
-  .venv/bin/python -m pip install -q --upgrade pip 'setuptools<82' wheel
-  .venv/bin/python -m pip install -q -r requirements.txt
+  # (pip's notes about absent local mirrors are noise here: filtered out)
+  {
+    .venv/bin/python -m pip install -q --upgrade pip 'setuptools<82' wheel
+    .venv/bin/python -m pip install -q -r requirements.txt
+  } 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$wanted" > "$stamp"
 fi
 

@@ -73,3 +73,20 @@ def test_reference_data_health_and_openapi(platform):
     assert spec["openapi"].startswith("3.")
     assert "requestBody" in spec["paths"]["/api/members"]["post"]
     assert "email" in spec["components"]["schemas"]["SignUpRequest"]["properties"]
+
+
+def test_health_answers_503_and_names_the_service_that_is_down(run_service, platform_config, web_config):
+    from nameko.containers import ServiceContainer
+
+    from members.service import MembersService
+    from umpnet_gateway.service import GatewayService
+
+    run_service(MembersService)  # the mailer is not running
+    gateway = ServiceContainer(GatewayService, dict(platform_config, **web_config))
+    gateway.start()
+    try:
+        answer = requests.get(f"http://{web_config['WEB_SERVER_ADDRESS']}/health")
+        assert answer.status_code == 503
+        assert answer.json() == {"status": "degraded", "services": {"members": "ok", "mailer": "unavailable"}}
+    finally:
+        gateway.stop()
