@@ -215,3 +215,58 @@ def test_failures_are_retried_after_a_delay_then_parked_without_blocking_others(
     wait_for(lambda: queue_depths(config["AMQP_URI"], [parked])[parked] == 2)
     assert attempts["broken-1"] == 3  # the first try and two delayed retries
     assert attempts["invalid-1"] == 1  # a permanent failure is parked at once
+
+
+mirror_metadata = MetaData()
+owners = Table(
+    "owners",
+    mirror_metadata,
+    Column("account_id", String(50), primary_key=True),
+    Column("owner", String(50)),
+)
+
+
+def build_mirror(db, config):
+    with db.write() as conn:
+        create_kernel_tables(conn)
+        mirror_metadata.create_all(conn)
+    return Application(db)
+
+
+class OwnerMirror:
+    """Keeps the latest owner of each account, whatever order the events arrive in."""
+
+    name = "mirror"
+    app = EventSourcing(build_mirror, poll_interval=0.2)
+
+    @subscribe("bank", "test.AccountOpened")
+    def on_account_opened(self, incoming):
+        def apply(uow):
+            consumer = "mirror.owners"
+            if not uow.advance_checkpoint(consumer, incoming.stream_id, incoming.stream_version):
+                return  # older than what we have (or the same, redelivered): nothing to do
+            row = {"account_id": incoming.data["account_id"], "owner": incoming.data["owner"]}
+            uow.conn.execute(owners.delete().where(owners.c.account_id == row["account_id"]))
+            uow.conn.execute(owners.insert().values(**row))
+
+        self.app.execute(incoming.context(), apply)
+
+
+def test_a_consumer_keeps_the_newest_state_when_events_arrive_out_of_order(container_factory, config, tmp_path):
+    mirror = start(container_factory, OwnerMirror, config, tmp_path)
+    from nameko.amqp.publish import Publisher
+
+    publisher = Publisher(config["AMQP_URI"])
+
+    def envelope(version, owner):
+        return {"event_id": f"e{version}", "event_type": "test.AccountOpened", "schema_version": 1,
+                "stream_id": "account-1", "stream_version": version, "position": version,
+                "occurred_at": "2026-11-23T10:00:00+00:00", "data": {"account_id": "1", "owner": owner}}
+
+    for version, owner in [(3, "newest"), (1, "oldest"), (2, "middle"), (3, "newest")]:
+        with entrypoint_waiter(mirror, "on_account_opened"):
+            publisher.publish(envelope(version, owner), exchange=events_exchange("bank"), routing_key="test.AccountOpened")
+    db = Database(f"sqlite:///{tmp_path}/mirror.db")
+    with db.read() as conn:
+        assert list(conn.execute(select(owners.c.owner))) == [("newest",)]
+    db.dispose()
