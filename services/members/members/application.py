@@ -94,13 +94,13 @@ class MembersApp(Application):
         found = self.tokens.read(token)
         if found is None:
             raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Jeton invalide ou expiré."]})
-        member_id, email = found
+        member_id, fingerprint = found
 
         def command(uow: UnitOfWork):
             member = uow.get(Member, member_id)
             if member is None:
                 raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Jeton invalide ou expiré."]})
-            member.verify_email(email)
+            member.verify_email(fingerprint)
 
         self.execute(context, command)
         return {"member_id": member_id, "email_verified": True}

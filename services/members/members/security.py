@@ -12,6 +12,8 @@ from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, 
 
 from umpnet_kernel.errors import ValidationFailed
 
+from .domain.member import email_fingerprint
+
 # argon2id with the library's defaults (RFC 9106 low-memory profile).
 _hasher = PasswordHasher()
 # A hash to verify against when the email is unknown, so that "no such member"
@@ -60,19 +62,24 @@ def token_hash(token: str) -> str:
 
 
 class VerificationTokens:
-    """Signed, expiring tokens that prove a member received mail at an address."""
+    """Signed, expiring tokens that prove a member received mail at an address.
+
+    The token is signed, not encrypted: anyone can read its payload. So it holds
+    a fingerprint of the address, never the address itself (links end up in
+    browser histories and, without care, in logs).
+    """
 
     def __init__(self, secret_key: str):
         self._serializer = URLSafeTimedSerializer(secret_key, salt="umpnet.verify-email")
 
     def make(self, member_id: str, email: str) -> str:
-        return self._serializer.dumps({"m": member_id, "e": email})
+        return self._serializer.dumps({"m": member_id, "h": email_fingerprint(email)})
 
     def read(self, token: str) -> tuple[str, str] | None:
-        """(member_id, email) or None if the token is forged, malformed or expired."""
+        """(member_id, email fingerprint) or None if the token is forged, malformed or expired."""
         try:
             data = self._serializer.loads(token, max_age=int(VERIFY_TOKEN_MAX_AGE.total_seconds()))
-            return data["m"], data["e"]
+            return data["m"], data["h"]
         except (BadSignature, SignatureExpired, KeyError, TypeError):
             return None
 

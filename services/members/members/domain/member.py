@@ -1,6 +1,7 @@
 """The Member aggregate: registration, email verification, profile, roles."""
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
 
@@ -72,6 +73,11 @@ def check_themes(themes) -> tuple[str, ...]:
 NAME_MAX = 100
 
 
+def email_fingerprint(email: str) -> str:
+    """A short, stable digest of an address: enough to tell a token was made for it."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+
+
 def check_name(field: str, value: str) -> str:
     """Names are optional ("sign up in two clicks, the rest later"), but tidy."""
     value = re.sub(r"\s+", " ", value or "").strip()
@@ -128,9 +134,9 @@ class Member(Aggregate):
                 )
             )
 
-    def verify_email(self, email: str) -> None:
-        """Verify with the address the token was made for; verifying twice changes nothing."""
-        if email != self.email:
+    def verify_email(self, fingerprint: str) -> None:
+        """Verify with the fingerprint of the address the token was made for; twice changes nothing."""
+        if fingerprint != email_fingerprint(self.email):
             raise ValidationFailed("Ce lien concerne une autre adresse.", {"token": ["Jeton invalide ou expiré."]})
         if not self.email_verified:
             self._record(EmailVerified(member_id=self.id))
