@@ -61,3 +61,37 @@ def upgrade_to_head(service_dir: str, url: str) -> None:
     config.set_main_option("script_location", os.path.join(service_dir, "migrations"))
     config.attributes["database_url"] = url
     command.upgrade(config, "head")
+
+
+def database_metadata(*metadatas):
+    """Every table of a service's database: the kernel's and the service's own."""
+    from sqlalchemy import MetaData
+
+    from .store import kernel_metadata
+
+    target = MetaData()
+    for metadata in (kernel_metadata, *metadatas):
+        for table in metadata.tables.values():
+            table.to_metadata(target)
+    return target
+
+
+def run_service_migrations(context, service: str, *metadatas) -> None:
+    """The body of every service's alembic `env.py`: migrate its database.
+
+    `metadatas` are the service's own table definitions (read models and others);
+    the kernel's tables are added here, so `alembic check` and the tests that
+    compare models with migrations see the whole database.
+    """
+    from .database import Database, url_for_service
+
+    target = database_metadata(*metadatas)
+    url = context.config.attributes.get("database_url") or url_for_service(service)
+    db = Database(url)
+    try:
+        with db.engine.connect() as connection:
+            context.configure(connection=connection, target_metadata=target, render_as_batch=True)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        db.dispose()

@@ -1,24 +1,8 @@
 """Alembic environment of the members service."""
 from alembic import context
-from sqlalchemy import MetaData
 
 from members.projections import read_models
 from members.security import throttle_metadata
-from umpnet_kernel.database import Database, url_for_service
-from umpnet_kernel.store import kernel_metadata
+from umpnet_kernel.migrations import run_service_migrations
 
-SERVICE = "members"
-
-# Everything this service's database holds, for `alembic check` and tests.
-target_metadata = MetaData()
-for metadata in (kernel_metadata, read_models, throttle_metadata):
-    for table in metadata.tables.values():
-        table.to_metadata(target_metadata)
-
-url = context.config.attributes.get("database_url") or url_for_service(SERVICE)
-db = Database(url)
-with db.engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
-db.dispose()
+run_service_migrations(context, "members", read_models, throttle_metadata)
