@@ -1,7 +1,9 @@
 """The kernel's nameko side: the only module of the kernel that imports nameko.
 
 - `EventSourcing`: a dependency provider giving workers the service's
-  `Application`, and running its outbox relay in a managed greenthread.
+  `Application`, and running its outbox relay in a managed greenthread; the
+  relay publishes each batch on one confirm-mode channel and waits for the
+  broker's confirms once (`BatchPublisher`).
 - `subscribe(source_service, event_type, schema=None)`: an event handler
   entrypoint that does what nameko's own `event_handler` does not:
   * its queue is durable, a quorum queue, declared with its retry and parking
@@ -17,11 +19,13 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import eventlet
 from eventlet.queue import Empty, LightQueue
+from kombu import Connection, Exchange, Producer
 from marshmallow import Schema
 from nameko.amqp.publish import Publisher
 from nameko.constants import AMQP_URI_CONFIG_KEY
@@ -34,10 +38,11 @@ from . import errors
 from .application import Application
 from .database import Database, url_for_service
 from .messages import IncomingEvent, PermanentFailure
-from .relay import OutboxRelay
+from .relay import NotConfirmed, OutboxRelay
 from .topology import (
     DEFAULT_DELIVERY_LIMIT,
     DEFAULT_RETRY_DELAYS_MS,
+    PERSISTENT,
     Subscription,
     SubscriptionQueues,
     declare,
@@ -60,6 +65,122 @@ def amqp_uri(config: dict) -> str:
     return config.get(AMQP_URI_CONFIG_KEY) or "amqp://guest:guest@localhost:5672/"
 
 
+class BatchPublisher:
+    """Publishes batches of events to one exchange, confirmed by the broker.
+
+    The messages of a batch are written one after the other on a channel in
+    confirm mode, then the broker's acks are awaited once: one round trip per
+    batch, where nameko's `Publisher` waits for each message in turn. The
+    messages are the ones nameko's `Publisher` would send (JSON, persistent,
+    `message_id` and an `event_type` header). Used by one greenthread at a
+    time (the relay's); the connection is opened on first use and dropped on
+    any error, to be opened afresh by the next batch.
+    """
+
+    def __init__(self, amqp_uri: str, exchange: Exchange, confirm_timeout: float = 30.0):
+        self.amqp_uri = amqp_uri
+        self.exchange = exchange
+        self.confirm_timeout = confirm_timeout
+        self._connection: Connection | None = None
+        self._producer: Producer | None = None
+        self._tag = 0  # delivery tag of the last message published on the channel
+        self._pending: set[int] = set()  # published, neither acked nor nacked yet
+        self._nacked: set[int] = set()
+
+    def publish_many(self, messages: Sequence[tuple[str, dict]]) -> None:
+        """Publish `(event_type, body)` messages in order; raise `NotConfirmed`
+        (with the cause) unless the broker confirmed every one of them."""
+        reused = self._producer is not None
+        try:
+            self._publish_confirmed(messages)
+        except NotConfirmed as exc:
+            if not reused:
+                raise
+            # The connection kept since the last batch may have gone stale (a
+            # broker restart): once, go on from the first unconfirmed message
+            # on a fresh one, as nameko's own publisher retries.
+            try:
+                self._publish_confirmed(messages[exc.confirmed:])
+            except NotConfirmed as again:
+                raise NotConfirmed(exc.confirmed + again.confirmed) from again.__cause__
+
+    def _publish_confirmed(self, messages: Sequence[tuple[str, dict]]) -> None:
+        if not messages:
+            return
+        self._pending, self._nacked = set(), set()
+        first = None
+        try:
+            producer = self._connected()
+            first = self._tag + 1
+            for event_type, body in messages:
+                producer.publish(
+                    body,
+                    routing_key=event_type,
+                    message_id=body["event_id"],
+                    headers={"event_type": event_type},
+                    delivery_mode=PERSISTENT,
+                    serializer="json",
+                    retry=False,
+                )
+                self._tag += 1
+                self._pending.add(self._tag)
+            deadline = time.monotonic() + self.confirm_timeout
+            while self._pending:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError("the broker did not confirm in time")
+                try:
+                    self._connection.drain_events(timeout=remaining)
+                except socket.timeout:
+                    pass
+            if self._nacked:
+                raise RuntimeError("the broker refused (nacked) a message")
+        except Exception as exc:
+            confirmed = 0
+            if first is not None:  # the first `confirmed` messages have all been acked
+                unconfirmed = self._pending | self._nacked
+                confirmed = (min(unconfirmed) if unconfirmed else self._tag + 1) - first
+            self.close()
+            raise NotConfirmed(confirmed) from exc
+
+    def close(self) -> None:
+        connection, self._connection, self._producer = self._connection, None, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # already broken: nothing to release
+                pass
+
+    def _connected(self) -> Producer:
+        if self._producer is None:
+            connection = Connection(self.amqp_uri)
+            try:
+                channel = connection.channel()
+                channel.confirm_select()
+                channel.events["basic_ack"].add(self._on_ack)
+                channel.events["basic_nack"].add(self._on_nack)
+                producer = Producer(channel, exchange=self.exchange, auto_declare=True)
+            except Exception:
+                connection.release()
+                raise
+            self._connection, self._producer, self._tag = connection, producer, 0
+        return self._producer
+
+    def _settle(self, delivery_tag: int, multiple: bool) -> set[int]:
+        if multiple:
+            settled = {tag for tag in self._pending if tag <= delivery_tag}
+        else:
+            settled = {delivery_tag} & self._pending
+        self._pending -= settled
+        return settled
+
+    def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
+        self._settle(delivery_tag, multiple)
+
+    def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
+        self._nacked |= self._settle(delivery_tag, multiple)
+
+
 class EventSourcing(DependencyProvider):
     """The service's `Application`, plus the relay that publishes its events.
 
@@ -79,11 +200,11 @@ class EventSourcing(DependencyProvider):
         self.db = Database(config.get("DATABASE_URL") or url_for_service(service))
         self.app = self.build(self.db, config)
         self.exchange = events_exchange(service)
-        self.publisher = Publisher(amqp_uri(config), use_confirms=True, declare=[self.exchange])
-        self.relay = OutboxRelay(self.db, self._publish)
+        self.publisher = BatchPublisher(amqp_uri(config), self.exchange)
+        self.relay = OutboxRelay(self.db, self._publish, publish_many=self.publisher.publish_many)
         self.app.relay = self.relay
         self._wakeup: LightQueue = LightQueue(maxsize=1)
-        self.app.on_commit(self._wake)
+        self.app.on_commit(self._on_commit)
         self._running = False
 
     def start(self):
@@ -94,10 +215,16 @@ class EventSourcing(DependencyProvider):
         self._running = False
         self._wake()
         self._thread.wait()
+        try:
+            self.relay.save_cursor()  # what was published need not be published again
+        except Exception as exc:  # the next start publishes it again: at least once
+            log.warning("outbox cursor not saved at stop: %s", type(exc).__name__)
+        self.publisher.close()
         self.db.dispose()
 
     def kill(self):
         self._running = False
+        self.publisher.close()
         self.db.dispose()
 
     def get_dependency(self, worker_ctx):
@@ -109,14 +236,19 @@ class EventSourcing(DependencyProvider):
         except eventlet.queue.Full:
             pass  # a wake-up is already pending: it will see these events too
 
+    def _on_commit(self, recorded):
+        # Private events are never published: the timer moves the cursor past
+        # them, rather than a read of the store after every such commit.
+        if any(r.event.public for r in recorded):
+            self._wake()
+        # Let the relay (and whoever else is ready) run now. SQLite calls never
+        # yield, so a greenthread that commits again and again (the mailer's
+        # postman, an import) would otherwise hold back every event it
+        # committed, and every message waiting to be consumed, until it is done.
+        eventlet.sleep(0)
+
     def _publish(self, event_type: str, body: dict) -> None:
-        self.publisher.publish(
-            body,
-            exchange=self.exchange,
-            routing_key=event_type,
-            message_id=body["event_id"],
-            headers={"event_type": event_type},
-        )
+        self.publisher.publish_many([(event_type, body)])
 
     def _relay_forever(self):
         backoff = self.poll_interval

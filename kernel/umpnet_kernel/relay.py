@@ -9,11 +9,28 @@ consumers are idempotent, so nothing is lost and nothing happens twice.
 The relay is woken right after each commit of its own process (low latency);
 a timer wakes it too, as the safety net for events committed elsewhere (the
 CLI, another instance) and for retries after a broker outage.
+
+Two costs are paid per batch, not per event (see bench/event_latency.md):
+- `publish_many` writes every message of a batch, then waits for the broker's
+  confirms once (one round trip instead of one per event). If the broker fails
+  to confirm a message, the relay stops just before it, so what is published
+  again starts there, in position order.
+- On SQLite, where one process owns the file and runs its only relay, the
+  position reached is kept in memory and written to the cursor row at most
+  every `cursor_interval` seconds (or `batch_size` events), and when the
+  service stops: a cursor write is a write transaction with its fsync, which
+  blocks the whole process, and used to cost as much as the event's own
+  commit. A crash can only lose the cursor's newest progress, so up to that
+  much is published a second time: at least once, as before, with a bounded
+  number of duplicates, which consumers already ignore. (On PostgreSQL the
+  cursor is claimed and moved in the same transaction as each batch, since
+  several instances share it.)
 """
 from __future__ import annotations
 
 import json
-from typing import Callable
+import time
+from typing import Callable, Sequence
 
 from sqlalchemy import Connection, func, select
 
@@ -49,14 +66,46 @@ def _is_public(event_type: str) -> bool:
         return False  # not ours to describe: never publish what we cannot vouch for
 
 
-class OutboxRelay:
-    """Publishes `events` rows after the cursor; `publish(event_type, body)` must
-    return only once the broker has confirmed the message, and raise otherwise."""
+class NotConfirmed(Exception):
+    """The broker confirmed only the first `confirmed` messages of a batch (the
+    exception's `__cause__` says why)."""
 
-    def __init__(self, db: Database, publish: Callable[[str, dict], None], batch_size: int = 500):
+    def __init__(self, confirmed: int):
+        super().__init__(f"only the first {confirmed} message(s) of the batch were confirmed")
+        self.confirmed = confirmed
+
+
+Message = tuple[str, dict]  # (event_type, body)
+
+
+class OutboxRelay:
+    """Publishes `events` rows after the cursor.
+
+    `publish(event_type, body)` must return only once the broker has confirmed
+    the message, and raise otherwise. `publish_many(messages)`, if given, does
+    the same for a list of messages in order, and raises `NotConfirmed` unless
+    all were confirmed; without it, messages are published one by one.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        publish: Callable[[str, dict], None],
+        batch_size: int = 500,
+        *,
+        publish_many: Callable[[Sequence[Message]], None] | None = None,
+        cursor_interval: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         self.db = db
         self.publish = publish
+        self.publish_many = publish_many or self._publish_one_by_one
         self.batch_size = batch_size
+        self.cursor_interval = cursor_interval
+        self.clock = clock
+        self._position: int | None = None  # SQLite: how far we published (None: read the cursor)
+        self._saved: int | None = None  # SQLite: what the cursor row says
+        self._saved_at = float("-inf")
 
     def publish_pending(self) -> int:
         """Publish everything committed so far; returns how many events were published."""
@@ -79,14 +128,18 @@ class OutboxRelay:
                     set_cursor(conn, OUTBOX_CURSOR, last)
         else:
             # SQLite: one process owns the file. Publish outside the write lock
-            # so commands are not held up by the broker, then move the cursor.
+            # so commands are not held up by the broker; the cursor row follows
+            # the position in memory now and then (see the module docstring).
             with self.db.read() as conn:
-                cursor = get_cursor(conn, OUTBOX_CURSOR)
+                if self._position is None:
+                    self._position = self._saved = get_cursor(conn, OUTBOX_CURSOR)
+                cursor = self._position
                 rows = self._rows_after(conn, cursor)
             last, published, error = self._send(rows, cursor)
-            if last != cursor:
-                with self.db.write() as conn:
-                    set_cursor(conn, OUTBOX_CURSOR, last)
+            self._position = last
+            unsaved = last - self._saved
+            if unsaved and (unsaved >= self.batch_size or self.clock() - self._saved_at >= self.cursor_interval):
+                self.save_cursor()
         if error is not None:
             raise error  # after keeping the progress made: the rest is retried later
         return published, len(rows) == self.batch_size
@@ -100,18 +153,39 @@ class OutboxRelay:
         )
         return list(conn.execute(query))
 
+    def save_cursor(self) -> None:
+        """Write the position reached to the cursor row (SQLite; at stop, and now and then)."""
+        if self._position is None or self._position == self._saved:
+            return
+        position = self._position
+        with self.db.write() as conn:
+            set_cursor(conn, OUTBOX_CURSOR, position)
+        self._saved, self._saved_at = position, self.clock()
+
     def _send(self, rows: list, cursor: int) -> tuple[int, int, Exception | None]:
-        """Publish rows in order until one fails: (position reached, published, error)."""
-        last, published = cursor, 0
-        for row in rows:
-            if _is_public(row.event_type):
-                try:
-                    self.publish(row.event_type, envelope(row))
-                except Exception as exc:  # broker down, unconfirmed: stop here, keep order
-                    return last, published, exc
-                published += 1
-            last = row.position
-        return last, published, None
+        """Publish the public rows in order, confirmed as one batch:
+        (position reached, published, error). On an error the position reached
+        stops just before the first message the broker did not confirm."""
+        public = [row for row in rows if _is_public(row.event_type)]
+        try:
+            if public:
+                self.publish_many([(row.event_type, envelope(row)) for row in public])
+        except Exception as exc:  # broker down, unconfirmed: stop there, keep order
+            confirmed = min(exc.confirmed, len(public)) if isinstance(exc, NotConfirmed) else 0
+            error = exc.__cause__ if isinstance(exc, NotConfirmed) and exc.__cause__ is not None else exc
+            if confirmed == len(public):
+                return rows[-1].position, confirmed, error
+            first_unconfirmed = public[confirmed].position
+            last = max((row.position for row in rows if row.position < first_unconfirmed), default=cursor)
+            return last, confirmed, error
+        return (rows[-1].position if rows else cursor), len(public), None
+
+    def _publish_one_by_one(self, messages: Sequence[Message]) -> None:
+        for n, (event_type, body) in enumerate(messages):
+            try:
+                self.publish(event_type, body)
+            except Exception as exc:
+                raise NotConfirmed(n) from exc
 
     def _claim_cursor(self, conn: Connection) -> int:
         query = select(cursors_table.c.position).where(cursors_table.c.name == OUTBOX_CURSOR)
@@ -126,4 +200,6 @@ class OutboxRelay:
         with self.db.read() as conn:
             head = conn.execute(select(func.max(events_table.c.position))).scalar() or 0
             cursor = get_cursor(conn, OUTBOX_CURSOR)
+        if self._position is not None:  # SQLite: newer than the cursor row between two saves
+            cursor = max(cursor, self._position)
         return {"head_position": head, "published_position": cursor, "lag": head - cursor}
