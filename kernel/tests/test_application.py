@@ -112,3 +112,40 @@ def test_checkpoints_refuse_older_versions_of_a_stream(app):
 def test_aggregates_can_be_tested_given_when_then():
     new = given_when_then(Account, "a1", [AccountOpened(account_id="a1", owner="Ann")], lambda a: a.deposit(3))
     assert new == [MoneyDeposited(account_id="a1", amount=3, currency="EUR")]
+
+
+def test_concurrent_commands_on_sqlite_share_commits_yet_each_stands_alone(tmp_path):
+    import eventlet
+    from sqlalchemy import event
+
+    from umpnet_kernel.store import create_kernel_tables
+    from umpnet_kernel.testing import temporary_database
+
+    from sample_domain import read_models
+
+    with temporary_database("sqlite", str(tmp_path)) as db:
+        with db.write() as conn:
+            create_kernel_tables(conn)
+            read_models.create_all(conn)
+        app = Application(db, [Balances(), DepositLog()])
+        commits = []
+        event.listen(db.engine, "commit", lambda conn: commits.append(1))
+        outcomes = {}
+
+        def open_one(n):
+            owner = "dup" if n in (7, 8) else f"owner{n}"  # 7 and 8 race for one unique owner
+            try:
+                open_account(app, f"a{n}", owner)
+                outcomes[n] = "ok"
+            except Conflict:
+                outcomes[n] = "conflict"
+
+        pool = eventlet.GreenPool()
+        for n in range(60):
+            pool.spawn(open_one, n)
+        pool.waitall()
+        assert sorted(outcomes.values()).count("conflict") == 1 and len(outcomes) == 60
+        with app.read() as conn:
+            assert app.store.count(conn) == 59
+            assert len(dump_tables(conn, [balances])["balances"]) == 59
+        assert len(commits) < 30, len(commits)  # several commands per commit

@@ -108,6 +108,23 @@ class UnitOfWork:
         return True
 
 
+MAX_GROUP = 200  # commands in one group commit at most
+
+
+def _conflict() -> Conflict:
+    return Conflict("La ressource a été modifiée entre-temps ; réessayez.")
+
+
+class _PendingCommand:
+    """A command waiting to run in the next group commit, then its outcome."""
+
+    __slots__ = ("context", "command", "result", "error", "recorded", "done")
+
+    def __init__(self, context: Context, command: Callable):
+        self.context, self.command = context, command
+        self.result, self.error, self.recorded, self.done = None, None, [], False
+
+
 class Application:
     """A service's command runner: one store, its projections, commit listeners."""
 
@@ -118,12 +135,18 @@ class Application:
         self.max_attempts = max_attempts
         self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []
         self.relay = None  # set by whoever runs the outbox relay (see nameko.EventSourcing)
+        self._waiting: list[_PendingCommand] = []  # commands waiting for the next group commit
 
     def on_commit(self, listener: Callable[[list[RecordedEvent]], None]) -> None:
         """Call `listener(recorded)` after every commit that appended events (wakes the relay)."""
         self._commit_listeners.append(listener)
 
     def execute(self, context: Context, command: Callable[[UnitOfWork], T]) -> T:
+        if self.db.is_sqlite:
+            return self._execute_in_group(context, command)
+        return self._execute_alone(context, command)
+
+    def _execute_alone(self, context: Context, command: Callable[[UnitOfWork], T]) -> T:
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self.db.write() as conn:
@@ -134,13 +157,73 @@ class Application:
                 # A concurrent writer won (stream version or a unique read-model
                 # key): the transaction is rolled back; decide again on fresh state.
                 if attempt == self.max_attempts:
-                    raise Conflict("La ressource a été modifiée entre-temps ; réessayez.") from None
+                    raise _conflict() from None
                 continue
-            if uow.recorded:
-                for listener in self._commit_listeners:
-                    listener(uow.recorded)
+            self._committed(uow.recorded)
             return result
         raise AssertionError("unreachable")
+
+    # -- group commit (SQLite) ---------------------------------------------
+    # SQLite has one writer at a time and each commit waits for the disk. So
+    # commands that queue up while a commit is under way (it runs in a pool
+    # thread, see database.py) are run together in the next transaction, each
+    # in its own SAVEPOINT, and share one commit: one fsync for many commands,
+    # each still all-or-nothing, each answered only once durable.
+    def _execute_in_group(self, context: Context, command: Callable[[UnitOfWork], T]) -> T:
+        mine = _PendingCommand(context, command)
+        self._waiting.append(mine)
+        with self.db.write_lock:
+            if not mine.done:  # else an earlier group ran it while we waited
+                if mine in self._waiting:
+                    self._waiting.remove(mine)
+                others = self._waiting[: MAX_GROUP - 1]
+                del self._waiting[: len(others)]
+                self._commit_group([mine, *others])
+        if mine.error is not None:
+            raise mine.error
+        return mine.result
+
+    def _commit_group(self, group: list["_PendingCommand"]) -> None:
+        try:
+            with self.db.write_holding_lock() as conn:
+                for pending in group:
+                    self._run_in_savepoint(conn, pending)
+        except BaseException as exc:  # the commit failed (or we were killed): none of it happened
+            for pending in group:
+                pending.result, pending.recorded = None, []
+                pending.error = pending.error or exc
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            for pending in group:
+                pending.done = True
+        self._committed([r for pending in group for r in pending.recorded])
+
+    def _run_in_savepoint(self, conn: Connection, pending: "_PendingCommand") -> None:
+        for attempt in range(1, self.max_attempts + 1):
+            savepoint = conn.begin_nested()
+            try:
+                uow = UnitOfWork(conn, self.store, self.projections, pending.context)
+                result = pending.command(uow)
+                uow.flush()
+            except (ConcurrencyError, IntegrityError):
+                savepoint.rollback()
+                if attempt == self.max_attempts:
+                    pending.error = _conflict()
+                    return
+                continue
+            except Exception as exc:  # the command refused: only its own writes are undone
+                savepoint.rollback()
+                pending.error = exc
+                return
+            savepoint.commit()
+            pending.result, pending.recorded = result, uow.recorded
+            return
+
+    def _committed(self, recorded: list[RecordedEvent]) -> None:
+        if recorded:
+            for listener in self._commit_listeners:
+                listener(recorded)
 
     def read(self):
         """A read transaction on the read models: `with app.read() as conn:`."""

@@ -12,20 +12,20 @@ Failure modes this module prevents:
 from __future__ import annotations
 
 import os
+import sqlite3
+import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
 
 from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import DBAPIError
 
 
 def _eventlet_is_patched() -> bool:
-    try:
-        import eventlet.patcher
-    except ImportError:  # pragma: no cover - eventlet is a dependency
-        return False
-    return eventlet.patcher.is_monkey_patched("socket")
+    eventlet = sys.modules.get("eventlet")  # not imported means not patched
+    return eventlet is not None and eventlet.patcher.is_monkey_patched("socket")
 
 
 def _green_lock():
@@ -74,6 +74,8 @@ class Database:
         else:
             raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
         self._write_lock = _green_lock() if self.is_sqlite else nullcontext()
+        if self.is_sqlite and _eventlet_is_patched():
+            _commit_in_os_thread(self.engine)
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -88,6 +90,20 @@ class Database:
     def read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both backends)."""
         with self.engine.connect() as conn:
+            with conn.begin():
+                yield conn
+
+    @property
+    def write_lock(self):
+        """The lock `write()` takes (SQLite; a no-op on PostgreSQL), for callers
+        that run several commands in one write transaction (group commit)."""
+        return self._write_lock
+
+    @contextmanager
+    def write_holding_lock(self) -> Iterator[Connection]:
+        """A write transaction for a caller that already holds `write_lock`."""
+        with self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
             with conn.begin():
                 yield conn
 
@@ -111,4 +127,31 @@ def _configure_sqlite(engine: Engine, synchronous: str) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(conn):
-        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
+        statement = conn.get_execution_options().get("sqlite_begin", "BEGIN")
+        # Straight on the driver's connection: SQLAlchemy's execute machinery
+        # cost a third of an empty transaction, paid by every read and write.
+        # Errors (a lock still busy after the timeout) keep SQLAlchemy's types.
+        try:
+            conn.connection.driver_connection.execute(statement)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(statement, (), exc, sqlite3.Error) from exc
+
+
+def _commit_in_os_thread(engine: Engine) -> None:
+    """Run SQLite's COMMIT, and so its fsync, in eventlet's thread pool.
+
+    A commit with synchronous=FULL waits for the disk; done in the hub's thread
+    it would stop every greenthread of the process for that long. In a pool
+    thread, the others keep serving (reads, RPC, the relay), and writers queue
+    up for the next transaction, which the application then commits as a group.
+    Only the greenthread holding the write lock touches that connection.
+    """
+    from eventlet import tpool
+
+    dialect = engine.dialect
+    commit_on_this_thread = dialect.do_commit
+
+    def do_commit(dbapi_connection):
+        tpool.execute(commit_on_this_thread, dbapi_connection)
+
+    dialect.do_commit = do_commit
