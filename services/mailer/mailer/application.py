@@ -58,20 +58,31 @@ class MailerApp(Application):
         )
         with self.read() as conn:
             due = list(conn.execute(query).mappings())
-        sent = 0
+        outcomes: list[tuple[str, str | None]] = []  # (email id, why it failed or None)
         for row in due:
             message = composer.mime_message(
                 row["email_id"], self.sender, row["recipient"], row["subject"], row["text_body"], row["html_body"]
             )
             try:
                 transport.send(row["email_id"], message)
+                outcomes.append((row["email_id"], None))
             except TransportError as exc:
                 log.warning("delivery of email %s failed: %s", row["email_id"], exc)
-                self.execute(Context(), lambda uow, r=row, e=exc: uow.get(OutgoingEmail, r["email_id"]).mark_failed(str(e), now))
-                continue
-            self.execute(Context(), lambda uow, r=row: uow.get(OutgoingEmail, r["email_id"]).mark_sent())
-            sent += 1
-        return sent
+                outcomes.append((row["email_id"], str(exc)))
+
+        def record(uow: UnitOfWork):
+            # One transaction for the whole batch: a crash before it commits
+            # means these are sent again (at least once, same Message-ID).
+            for email_id, failure in outcomes:
+                email = uow.get(OutgoingEmail, email_id)
+                if failure is None:
+                    email.mark_sent()
+                else:
+                    email.mark_failed(failure, now)
+
+        if outcomes:
+            self.execute(Context(), record)
+        return sum(1 for _, failure in outcomes if failure is None)
 
     @staticmethod
     def queued_any(recorded) -> bool:

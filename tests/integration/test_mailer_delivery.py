@@ -1,0 +1,76 @@
+"""The mailer's delivery queue: sent once, retried after a failure, kept on disk."""
+import email
+import email.policy
+
+import pytest
+
+from mailer.application import MailerApp, email_id_for
+from mailer.projections import emails
+from mailer.transports import FileSink, TransportError
+from umpnet_kernel.database import Database
+from umpnet_kernel.messages import IncomingEvent
+from sqlalchemy import select
+
+
+class _AsIs:
+    """A subscriber schema that takes the data as it comes."""
+
+    def load(self, data):
+        return data
+
+
+class FlakyTransport:
+    """Refuses the first `failures` messages, like an SMTP server having a bad minute."""
+
+    def __init__(self, sink, failures):
+        self.sink, self.failures, self.attempts = sink, failures, 0
+
+    def send(self, email_id, message):
+        self.attempts += 1
+        if self.attempts <= self.failures:
+            raise TransportError("SMTP delivery failed: SMTPServerDisconnected")
+        self.sink.send(email_id, message)
+
+
+def verification_requested(event_id="e1"):
+    return IncomingEvent.from_envelope(schema=_AsIs(), body={
+        "event_id": event_id, "event_type": "members.EmailVerificationRequested", "schema_version": 1,
+        "stream_id": "member-m1", "stream_version": 3, "position": 3, "occurred_at": "2026-11-23T10:00:00+00:00",
+        "data": {"member_id": "m1", "email": "camille@example.org", "first_name": "Camille", "token": "tok"},
+    })
+
+
+@pytest.fixture
+def mailer(migrated_url):
+    db = Database(migrated_url("mailer"))
+    yield MailerApp(db, public_url="https://adherer.example", sender="UMPnet <noreply@example.org>")
+    db.dispose()
+
+
+def rows(app):
+    with app.read() as conn:
+        return list(conn.execute(select(emails.c.email_id, emails.c.status, emails.c.attempts)).mappings())
+
+
+def test_one_event_queues_one_email_even_when_delivered_twice(mailer, tmp_path):
+    incoming = verification_requested()
+    mailer.queue_verification_email(incoming)
+    mailer.queue_verification_email(incoming)
+    assert [r["email_id"] for r in rows(mailer)] == [email_id_for("e1", "verification")]
+    assert mailer.deliver_due(FileSink(str(tmp_path))) == 1
+    assert mailer.deliver_due(FileSink(str(tmp_path))) == 0
+    (path,) = tmp_path.glob("*.eml")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert message["Message-ID"] == f"<{email_id_for('e1', 'verification')}@umpnet.invalid>"
+    text = message.get_body(("plain",)).get_content()
+    assert "https://adherer.example/verify?token=tok" in text and "Bonjour Camille" in text
+
+
+def test_a_failed_delivery_is_recorded_and_retried_later(mailer, tmp_path):
+    mailer.queue_verification_email(verification_requested())
+    transport = FlakyTransport(FileSink(str(tmp_path)), failures=1)
+    assert mailer.deliver_due(transport) == 0
+    (row,) = rows(mailer)
+    assert (row["status"], row["attempts"]) == ("pending", 1)
+    assert mailer.deliver_due(transport) == 0  # not due again before its retry time
+    assert list(tmp_path.glob("*.eml")) == []
