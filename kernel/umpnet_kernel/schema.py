@@ -80,6 +80,119 @@ def schema_for(cls) -> Schema:
     return type(f"{cls.__name__}Schema", (Schema,), body)()
 
 
+class _NotPlain(Exception):
+    """A value that is not exactly of its field's declared type: marshmallow dumps it."""
+
+
+_PLAIN_FIELDS = {fields.String: str, fields.Integer: int, fields.Float: float, fields.Boolean: bool}
+
+
+def _dump_plan(field: fields.Field) -> tuple[tuple[type, ...], Callable | None] | None:
+    """(the exact types a value may have, the conversion marshmallow's dump applies to them).
+
+    None for a field this module does not create the usual way (custom format,
+    as_string, data_key...): its class is then always dumped by marshmallow.
+    """
+    if field.data_key is not None or field.attribute is not None:
+        return None
+    kind = type(field)
+    if kind is fields.List:
+        inner = _dump_plan(field.inner)
+        return None if inner is None else ((tuple, list), _list_converter(*inner))
+    if kind in (fields.DateTime, fields.AwareDateTime, fields.Date):
+        if field.format not in (None, "iso", "iso8601"):
+            return None
+        exact = date if kind is fields.Date else datetime  # a datetime is not taken for a date
+        return (exact,), exact.isoformat
+    if kind in _PLAIN_FIELDS and not getattr(field, "as_string", False):
+        return (_PLAIN_FIELDS[kind],), None  # exactly: bool is not taken for an int
+    if kind is fields.Dict and field.key_field is None and field.value_field is None:
+        return (dict,), dict  # marshmallow copies the mapping
+    return None
+
+
+def _list_converter(kinds: tuple[type, ...], convert: Callable | None) -> Callable:
+    def convert_list(values) -> list:
+        out = []
+        for value in values:
+            if value is not None:
+                if type(value) not in kinds:
+                    raise _NotPlain
+                if convert is not None:
+                    value = convert(value)
+            out.append(value)
+        return out
+
+    return convert_list
+
+
+@cache
+def fast_dumper(cls) -> Callable[[Any], dict[str, Any]]:
+    """`schema_for(cls).dump`, without marshmallow's per-field machinery when possible.
+
+    Appending goes through this for every event. For values of exactly their
+    declared types (str, int, float, bool, datetime, date, dict, lists and tuples
+    of those, None) it gives the same dict as the schema's dump; anything else
+    (a str subclass, an int in a float field...) is dumped by marshmallow itself,
+    so its coercions and errors are unchanged.
+    """
+    schema = schema_for(cls)  # declares no pre/post-dump hooks
+    plan = []
+    for name, field in schema.dump_fields.items():
+        field_plan = _dump_plan(field)
+        if field_plan is None:
+            return schema.dump
+        plan.append((name, *field_plan))
+
+    def dump(obj) -> dict[str, Any]:
+        out = {}
+        try:
+            for name, kinds, convert in plan:
+                value = getattr(obj, name)
+                # marshmallow dumps None as None whatever the field (it validates on load only)
+                if value is not None:
+                    if type(value) not in kinds:
+                        raise _NotPlain
+                    if convert is not None:
+                        value = convert(value)
+                out[name] = value
+        except _NotPlain:
+            return schema.dump(obj)
+        return out
+
+    return dump
+
+
+def dataclass_builder(cls) -> Callable[[dict], Any] | None:
+    """A function making an instance of dataclass `cls` from a dict of exactly its fields.
+
+    A frozen dataclass's generated __init__ sets each field through
+    `object.__setattr__`, which costs more than decoding the JSON it came from;
+    filling the instance's __dict__ gives the same object. Only for classes whose
+    __init__ is the one @dataclass wrote and does nothing more (no __post_init__,
+    no init=False field, no slots); None for the others.
+    """
+    init_code = getattr(cls.__init__, "__code__", None)
+    plain = (
+        dataclasses.is_dataclass(cls)
+        and init_code is not None
+        and init_code.co_filename == "<string>"  # written by @dataclass, not by hand
+        and not hasattr(cls, "__post_init__")
+        and all(f.init for f in dataclasses.fields(cls))
+        and getattr(cls, "__dictoffset__", 0) != 0  # instances have a __dict__
+    )
+    if not plain:
+        return None
+    new = object.__new__
+
+    def build(values: dict) -> Any:
+        instance = new(cls)
+        instance.__dict__.update(values)
+        return instance
+
+    return build
+
+
 @cache
 def fast_loader(cls) -> Callable[[dict], Any]:
     """Build instances of `cls` from already-validated JSON payloads, quickly.
@@ -88,23 +201,33 @@ def fast_loader(cls) -> Callable[[dict], Any]:
     JSON cannot: parse datetimes and turn lists into tuples.
     """
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls)}
-    converters: dict[str, Callable] = {}
-    for name, hint in hints.items():
-        base, _ = _unwrap_optional(hint)
+    field_names = [f.name for f in dataclasses.fields(cls)]
+    names = set(field_names)
+    converters: list[tuple[str, Callable]] = []
+    for name in field_names:
+        base, _ = _unwrap_optional(hints[name])
         if base is datetime:
-            converters[name] = datetime.fromisoformat
+            converters.append((name, datetime.fromisoformat))
         elif base is date:
-            converters[name] = date.fromisoformat
+            converters.append((name, date.fromisoformat))
         elif typing.get_origin(base) is tuple:
-            converters[name] = tuple
+            converters.append((name, tuple))
+    build = dataclass_builder(cls)
 
     def load(data: dict) -> Any:
+        if build is not None and list(data) == field_names:
+            # the usual case: the declared fields in their order, as dumped
+            values = dict(data)  # the caller's dict stays as it was
+            for name, convert in converters:
+                value = values[name]
+                if value is not None:
+                    values[name] = convert(value)
+            return build(values)
         kwargs = {k: v for k, v in data.items() if k in names}
-        for name, convert in converters.items():
+        for name, convert in converters:
             value = kwargs.get(name)
             if value is not None:
                 kwargs[name] = convert(value)
-        return cls(**kwargs)
+        return cls(**kwargs)  # fills defaults, or says what is missing
 
     return load

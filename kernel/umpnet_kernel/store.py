@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 import json
+import weakref
 from datetime import datetime, timezone
+from functools import cache, lru_cache
+from itertools import chain
 from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import (
@@ -32,10 +35,13 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    type_coerce,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
 from .events import DomainEvent, Metadata, RecordedEvent
+from .schema import dataclass_builder, fast_dumper, fast_loader
 
 kernel_metadata = MetaData()
 
@@ -87,15 +93,27 @@ checkpoints_table = Table(
 )
 
 _APPEND_LOCK_KEY = 7_283_001  # arbitrary, constant: one append lock per database
+_LOCK_HELD_BY = "umpnet_append_lock_held_by"  # key in the DBAPI connection's `info`
 
 
 def lock_appends(conn: Connection) -> None:
     """Hold the database's append lock until this transaction ends (PostgreSQL).
 
     SQLite needs nothing: a write transaction there already excludes all others.
+    Taken once per transaction: an import appending to many streams would
+    otherwise pay a round trip per stream for a lock it already holds. The
+    innermost transaction is remembered, so after a rolled-back savepoint
+    (which releases a lock taken inside it) the lock is taken again.
     """
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
+    if conn.dialect.name != "postgresql":
+        return
+    held_by = conn.info.get(_LOCK_HELD_BY)
+    current = conn.get_nested_transaction() or conn.get_transaction()
+    if current is not None and held_by is not None and held_by() is current:
+        return
+    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
+    current = conn.get_nested_transaction() or conn.get_transaction()
+    conn.info[_LOCK_HELD_BY] = weakref.ref(current)
 
 
 class ConcurrencyError(Exception):
@@ -107,45 +125,172 @@ class ConcurrencyError(Exception):
         self.expected_version = expected_version
 
 
+# Built once: `json.dumps(obj, separators=...)` builds a new encoder per call.
+# Same output as json.dumps (ensure_ascii, allow_nan, no sorting).
+_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+_scan_once = json.JSONDecoder().scan_once
+
+
+def _decode_json(raw: str):
+    """json.loads for text the store wrote: straight to the C scanner, skipping
+    json.loads' two whitespace regex scans and raw_decode's wrapper."""
+    try:
+        value, end = _scan_once(raw, 0)
+    except StopIteration:
+        return json.loads(raw)  # not a JSON value at 0 (e.g. leading space): let json.loads judge
+    return value if end == len(raw) else json.loads(raw)
+
+
 def _encode_meta(meta: Metadata) -> str:
-    return json.dumps(
+    return _encode_json(
         {
             "event_id": meta.event_id,
             "occurred_at": meta.occurred_at.isoformat(),
             "actor_id": meta.actor_id,
             "correlation_id": meta.correlation_id,
             "causation_id": meta.causation_id,
-        },
-        separators=(",", ":"),
+        }
     )
+
+
+# Metadata and RecordedEvent are frozen dataclasses: built field by field
+# through object.__setattr__ they cost more than the JSON they come from.
+_new_metadata = dataclass_builder(Metadata) or (lambda values: Metadata(**values))
+_new_recorded = dataclass_builder(RecordedEvent) or (lambda values: RecordedEvent(**values))
 
 
 def _decode_meta(raw: str) -> Metadata:
-    m = json.loads(raw)
-    return Metadata(
-        event_id=m["event_id"],
-        occurred_at=datetime.fromisoformat(m["occurred_at"]),
-        actor_id=m.get("actor_id"),
-        correlation_id=m.get("correlation_id"),
-        causation_id=m.get("causation_id"),
+    m = _decode_json(raw)
+    return _new_metadata(
+        {
+            "event_id": m["event_id"],
+            "occurred_at": datetime.fromisoformat(m["occurred_at"]),
+            "actor_id": m.get("actor_id"),
+            "correlation_id": m.get("correlation_id"),
+            "causation_id": m.get("causation_id"),
+        }
     )
 
 
-def _as_aware(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes; every time we give out has a zone.
+def _encode_data(event: DomainEvent) -> str:
+    cls = type(event)
+    if cls.to_data is DomainEvent.to_data:
+        # the schema's dump without marshmallow's per-field calls (see schema.fast_dumper)
+        return _encode_json(fast_dumper(cls)(event))
+    return _encode_json(event.to_data())  # the class serialises itself
+
+
+@cache
+def _current_version_loader(cls: type[DomainEvent]):
+    """`cls.from_data` for payloads stored at the class's current version.
+
+    Skips the upcasting loop and from_data's function-level import, which add up
+    over a rebuild; a class with its own from_data keeps it.
+    """
+    if cls.from_data.__func__ is not DomainEvent.from_data.__func__:
+        return cls.from_data
+    return fast_loader(cls)
+
+
+def _recorded_at(value) -> datetime:
+    """recorded_at as read by `_READ_COLUMNS`, with its zone.
+
+    SQLite gives SQLAlchemy's naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff", read
+    here with the zone appended: fromisoformat is several times quicker than
+    SQLAlchemy's converter followed by datetime.replace(tzinfo=...).
+    """
+    if type(value) is str:
+        try:
+            return datetime.fromisoformat(value + "+00:00")
+        except ValueError:  # the text has a zone of its own
+            value = datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
-def row_to_recorded(row) -> RecordedEvent:
-    cls = DomainEvent.lookup(row.event_type)
-    return RecordedEvent(
-        position=row.position,
-        stream_id=row.stream_id,
-        version=row.version,
-        event=cls.from_data(json.loads(row.data), row.schema_version),
-        meta=_decode_meta(row.meta),
-        recorded_at=_as_aware(row.recorded_at),
+def _recorded(position, stream_id, version, event_type, schema_version, data, meta, recorded_at) -> RecordedEvent:
+    cls = DomainEvent.lookup(event_type)
+    payload = _decode_json(data)
+    if schema_version == cls.event_version:
+        event = _current_version_loader(cls)(payload)
+    else:
+        event = cls.from_data(payload, schema_version)
+    return _new_recorded(
+        {
+            "position": position,
+            "stream_id": stream_id,
+            "version": version,
+            "event": event,
+            "meta": _decode_meta(meta),
+            "recorded_at": _recorded_at(recorded_at),
+        }
     )
+
+
+def row_to_recorded(row) -> RecordedEvent:
+    return _recorded(
+        row.position, row.stream_id, row.version, row.event_type, row.schema_version,
+        row.data, row.meta, row.recorded_at,
+    )
+
+
+# The columns `_read` selects, in the order `_recorded` takes them. recorded_at
+# comes back untouched (text on SQLite, a datetime from psycopg2), for `_recorded_at`.
+_READ_COLUMNS = tuple(
+    events_table.c[name]
+    for name in ("position", "stream_id", "version", "event_type", "schema_version", "data", "meta")
+) + (type_coerce(events_table.c.recorded_at, String).label("recorded_at"),)
+
+
+def _read(conn: Connection, query) -> list[RecordedEvent]:
+    # fetchall in one call, rather than a fetchone per row through the result's iterator
+    return [_recorded(*row) for row in conn.execute(query).all()]
+
+
+# -- the append statement ----------------------------------------------------
+_INSERT_COLUMNS = (
+    "stream_id", "version", "event_id", "event_type", "schema_version", "data", "meta", "recorded_at",
+)
+# SQLite allows 32,766 parameters per statement, PostgreSQL 65,535: 8 a row.
+_ROWS_PER_INSERT = 500
+# pysqlite uses "?"; psycopg2 (and psycopg, pg8000) take "%s".
+_POSITIONAL_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
+
+
+@lru_cache(maxsize=256)
+def _insert_sql(dialect: Dialect, rows: int) -> str:
+    """One multi-row INSERT ... RETURNING position, version.
+
+    Written out rather than built by SQLAlchemy's insert(): compiling and
+    processing its parameters cost more than the database's own work for a
+    small append. RETURNING the version lets us pair each position with its
+    row whatever order the database returns them in.
+    """
+    quote = dialect.identifier_preparer.quote
+    marker = _POSITIONAL_MARKERS[dialect.paramstyle]
+    row = "(" + ", ".join([marker] * len(_INSERT_COLUMNS)) + ")"
+    return (
+        f"INSERT INTO {quote(events_table.name)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
+        f"VALUES {', '.join([row] * rows)} RETURNING {quote('position')}, {quote('version')}"
+    )
+
+
+@lru_cache(maxsize=16)
+def _recorded_at_binder(dialect: Dialect):
+    # SQLite stores DateTime as text in SQLAlchemy's format: use SQLAlchemy's own converter.
+    column_type = events_table.c.recorded_at.type.dialect_impl(dialect)
+    return column_type.bind_processor(dialect) or (lambda value: value)
+
+
+def _insert_events(conn: Connection, rows: list[tuple]) -> dict[int, int]:
+    """Insert event rows (in `_INSERT_COLUMNS` order); {version: position}."""
+    dialect = conn.dialect
+    positions: dict[int, int] = {}
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start : start + _ROWS_PER_INSERT]
+        parameters = tuple(chain.from_iterable(chunk))
+        result = conn.exec_driver_sql(_insert_sql(dialect, len(chunk)), parameters)
+        positions.update((version, position) for position, version in result.all())
+    return positions
 
 
 class EventStore:
@@ -168,45 +313,45 @@ class EventStore:
             return []
         lock_appends(conn)
         now = datetime.now(timezone.utc)
+        stored_now = _recorded_at_binder(conn.dialect)(now)
         rows = [
-            {
-                "stream_id": stream_id,
-                "version": expected_version + i,
-                "event_id": meta.event_id,
-                "event_type": event.event_name,
-                "schema_version": event.event_version,
-                "data": json.dumps(event.to_data(), separators=(",", ":")),
-                "meta": _encode_meta(meta),
-                "recorded_at": now,
-            }
+            (
+                stream_id,
+                expected_version + i,
+                meta.event_id,
+                event.event_name,
+                event.event_version,
+                _encode_data(event),
+                _encode_meta(meta),
+                stored_now,
+            )
             for i, (event, meta) in enumerate(zip(events, metas, strict=True), start=1)
         ]
         try:
-            statement = insert(events_table).returning(
-                events_table.c.position, sort_by_parameter_order=True
-            )
-            positions = [r[0] for r in conn.execute(statement, rows)]
+            positions = _insert_events(conn, rows)
         except IntegrityError as exc:
             raise ConcurrencyError(stream_id, expected_version) from exc
         return [
-            RecordedEvent(
-                position=pos,
-                stream_id=stream_id,
-                version=row["version"],
-                event=event,
-                meta=meta,
-                recorded_at=now,
+            _new_recorded(
+                {
+                    "position": positions[row[1]],
+                    "stream_id": stream_id,
+                    "version": row[1],
+                    "event": event,
+                    "meta": meta,
+                    "recorded_at": now,
+                }
             )
-            for pos, row, event, meta in zip(positions, rows, events, metas)
+            for row, event, meta in zip(rows, events, metas)
         ]
 
     def load_stream(self, conn: Connection, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         query = (
-            select(events_table)
+            select(*_READ_COLUMNS)
             .where(events_table.c.stream_id == stream_id, events_table.c.version > after_version)
             .order_by(events_table.c.version)
         )
-        return [row_to_recorded(r) for r in conn.execute(query)]
+        return _read(conn, query)
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
         query = select(func.max(events_table.c.version)).where(events_table.c.stream_id == stream_id)
@@ -220,7 +365,7 @@ class EventStore:
         event_types: Iterable[str] | None = None,
     ) -> list[RecordedEvent]:
         query = (
-            select(events_table)
+            select(*_READ_COLUMNS)
             .where(events_table.c.position > after_position)
             .order_by(events_table.c.position)
         )
@@ -228,19 +373,23 @@ class EventStore:
             query = query.where(events_table.c.event_type.in_(sorted(event_types)))
         if limit is not None:
             query = query.limit(limit)
-        return [row_to_recorded(r) for r in conn.execute(query)]
+        return _read(conn, query)
 
     def iter_all(
         self, conn: Connection, batch_size: int = 5000, event_types: Iterable[str] | None = None
     ) -> Iterator[RecordedEvent]:
-        """Every event in position order, fetched in batches (for rebuilds)."""
-        after = 0
-        while True:
-            batch = self.read_all(conn, after, batch_size, event_types)
-            if not batch:
-                return
-            yield from batch
-            after = batch[-1].position
+        """Every event in position order, fetched in batches (for rebuilds).
+
+        One query whose rows are streamed (a server-side cursor on PostgreSQL),
+        not one `position > n ... LIMIT` query per batch: until its statistics
+        were fresh, PostgreSQL answered each of those by sorting the whole table.
+        """
+        query = select(*_READ_COLUMNS).order_by(events_table.c.position)
+        if event_types is not None:
+            query = query.where(events_table.c.event_type.in_(sorted(event_types)))
+        result = conn.execute(query.execution_options(yield_per=batch_size))
+        for rows in result.partitions():
+            yield from [_recorded(*row) for row in rows]
 
     def head_position(self, conn: Connection) -> int:
         return conn.execute(select(func.max(events_table.c.position))).scalar() or 0
