@@ -4,6 +4,8 @@ from __future__ import annotations
 import logging
 import os
 
+import eventlet
+from eventlet import tpool
 from eventlet.queue import Empty, Full, LightQueue
 from marshmallow import EXCLUDE, Schema, fields
 from nameko.extensions import DependencyProvider
@@ -12,7 +14,7 @@ from umpnet_kernel.config import public_url
 from umpnet_kernel.nameko import EventSourcing, Operations, subscribe
 
 from .application import MailerApp
-from .transports import transport_from_environment
+from .transports import FileSink, transport_from_environment
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,17 @@ class VerificationRequested(Schema):
     token = fields.String(required=True)
 
 
+class InPoolThread:
+    """Runs a transport's blocking file I/O (write, fsync) in eventlet's thread
+    pool, so the rest of the service keeps running while the disk works."""
+
+    def __init__(self, transport):
+        self.transport = transport
+
+    def send(self, email_id, message):
+        tpool.execute(self.transport.send, email_id, message)
+
+
 class Postman(DependencyProvider):
     """Delivers due emails in a managed greenthread: woken when an email is
     queued, and every few seconds for retries (and emails queued by another
@@ -58,6 +71,8 @@ class Postman(DependencyProvider):
             if self.container.config.get(key):
                 environ[key] = self.container.config[key]
         self.transport = transport_from_environment(environ)
+        if isinstance(self.transport, FileSink):
+            self.transport = InPoolThread(self.transport)
         app.on_commit(self._on_commit)
         self._running = True
         self._thread = self.container.spawn_managed_thread(self._deliver_forever)
@@ -80,8 +95,10 @@ class Postman(DependencyProvider):
     def _deliver_forever(self):
         while self._running:
             try:
-                while self.app.deliver_due(self.transport):
-                    pass
+                # Small batches, yielding in between: message handlers get
+                # their turn while a backlog is being delivered.
+                while self.app.deliver_due(self.transport, limit=20):
+                    eventlet.sleep(0)
             except Exception as exc:  # database away: try again on the next tick
                 log.warning("mail delivery paused: %s", type(exc).__name__)
             try:
