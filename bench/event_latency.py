@@ -94,7 +94,7 @@ def arguments():
     parser.add_argument("--arrival-timeout", type=float, default=60.0, help="how long to wait for the last emails")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (databases, logs, .eml files)")
     parser.add_argument("--py-spy", metavar="PATH", help="py-spy binary: sample both services during the load "
-                        "(wall clock, idle included) into <data dir>/<service>.pyspy.txt (implies --keep)")
+                        "(busy samples only: where the CPU goes) into <data dir>/<service>.pyspy.txt (implies --keep)")
     return parser.parse_args()
 
 
@@ -469,7 +469,7 @@ def main() -> int:
         print(f"load: {load.count} resend_verification calls at {args.rate:g}/s for {args.seconds:g} s "
               f"(open loop, up to {args.senders} in flight)…", flush=True)
         samplers = [
-            subprocess.Popen([args.py_spy, "record", "--idle", "--format", "raw", "--rate", "250",
+            subprocess.Popen([args.py_spy, "record", "--format", "raw", "--rate", "250",
                               "-d", str(int(args.seconds + 1)), "-p", str(process.pid),
                               "-o", os.path.join(services.data_dir, f"{name}.pyspy.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

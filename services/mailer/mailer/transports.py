@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import smtplib
 import tempfile
-from email.message import EmailMessage
+from email.message import Message
 from urllib.parse import unquote, urlparse
 
 
@@ -23,12 +23,12 @@ class FileSink:
         self.directory = directory
         os.makedirs(directory, exist_ok=True)
 
-    def send(self, email_id: str, message: EmailMessage) -> None:
+    def send(self, email_id: str, message: Message) -> None:
         final = os.path.join(self.directory, f"{email_id}.eml")
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(bytes(message))
+                f.write(message.as_bytes())
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, final)
@@ -52,7 +52,7 @@ class SmtpTransport:
         self.password = unquote(parsed.password) if parsed.password else None
         self.timeout = timeout
 
-    def send(self, email_id: str, message: EmailMessage) -> None:
+    def send(self, email_id: str, message: Message) -> None:
         client_cls = smtplib.SMTP_SSL if self.secure else smtplib.SMTP
         try:
             with client_cls(self.host, self.port, timeout=self.timeout) as client:

@@ -5,7 +5,7 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from umpnet_geo import departement_for_postcode, lookup_postcode
 from umpnet_kernel.application import Application, UnitOfWork
@@ -23,6 +23,19 @@ from .domain.catalogue import (
 from .domain.member import Actor, Member, Residence
 from .domain.session import Session
 from .projections import all_projections, members, sessions
+
+
+# The queries every request runs, built once with their values bound per call:
+# building a statement per call cost SQLAlchemy more than running it.
+_MEMBER_BY_EMAIL = select(members).where(members.c.email_lower == bindparam("email_lower"))
+_MEMBER_ID_BY_EMAIL = select(members.c.member_id).where(members.c.email_lower == bindparam("email_lower"))
+_MEMBER_BY_ID = select(members).where(members.c.member_id == bindparam("member_id"))
+_SESSION_BY_TOKEN = select(sessions).where(sessions.c.token_hash == bindparam("token_hash"))
+_SESSION_HOLDER = (
+    select(sessions.c.expires_at, members.c.member_id, members.c.roles, members.c.federation_code)
+    .join(members, members.c.member_id == sessions.c.member_id)
+    .where(sessions.c.token_hash == bindparam("token_hash"))
+)
 
 
 def _utcnow() -> datetime:
@@ -125,7 +138,7 @@ class MembersApp(Application):
         with self.read() as conn:
             if security.login_blocked(conn, email_lower, now):
                 raise RateLimited("Trop de tentatives échouées : réessayez dans quelques minutes.")
-            row = conn.execute(select(members).where(members.c.email_lower == email_lower)).mappings().first()
+            row = conn.execute(_MEMBER_BY_EMAIL, {"email_lower": email_lower}).mappings().first()
         if not security.password_matches(row["password_hash"] if row else None, password):
             with self.db.write() as conn:
                 security.record_login_failure(conn, email_lower, now)
@@ -144,7 +157,7 @@ class MembersApp(Application):
 
     def close_session(self, token: str, context: Context) -> None:
         with self.read() as conn:
-            row = conn.execute(select(sessions).where(sessions.c.token_hash == security.token_hash(token))).first()
+            row = conn.execute(_SESSION_BY_TOKEN, {"token_hash": security.token_hash(token)}).first()
         if row is None:
             return
 
@@ -155,13 +168,8 @@ class MembersApp(Application):
 
     def resolve_session(self, token: str) -> dict | None:
         """Who holds this bearer token: {member_id, roles, federation_code}, or None."""
-        query = (
-            select(sessions.c.expires_at, members.c.member_id, members.c.roles, members.c.federation_code)
-            .join(members, members.c.member_id == sessions.c.member_id)
-            .where(sessions.c.token_hash == security.token_hash(token))
-        )
         with self.read() as conn:
-            row = conn.execute(query).first()
+            row = conn.execute(_SESSION_HOLDER, {"token_hash": security.token_hash(token)}).first()
         if row is None or _aware(row.expires_at) <= _utcnow():
             return None
         return {"member_id": row.member_id, "roles": json.loads(row.roles), "federation_code": row.federation_code}
@@ -240,12 +248,11 @@ class MembersApp(Application):
     # -- helpers ------------------------------------------------------------
     @staticmethod
     def _member_id_by_email(conn, email: str) -> str | None:
-        query = select(members.c.member_id).where(members.c.email_lower == email.strip().lower())
-        return conn.execute(query).scalar()
+        return conn.execute(_MEMBER_ID_BY_EMAIL, {"email_lower": email.strip().lower()}).scalar()
 
     def _row(self, member_id: str) -> dict:
         with self.read() as conn:
-            row = conn.execute(select(members).where(members.c.member_id == member_id)).mappings().first()
+            row = conn.execute(_MEMBER_BY_ID, {"member_id": member_id}).mappings().first()
         if row is None:
             raise NotFound("Membre introuvable.")
         return dict(row)
