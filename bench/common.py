@@ -24,7 +24,7 @@ from typing import Iterator, Sequence
 from sqlalchemy import text
 
 from umpnet_kernel.database import Database, _eventlet_is_patched
-from umpnet_kernel.store import EventStore, create_kernel_tables
+from umpnet_kernel.store import EventStore, StreamAppend, create_kernel_tables
 from umpnet_kernel.testing import temporary_database
 
 from domain import PlannedEvent, bench_models
@@ -128,12 +128,24 @@ def describe_environment(db: Database, sqlite_dir: str) -> str:
     return "\n".join("  " + line for line in lines)
 
 
-def append_transaction(db: Database, store: EventStore, planned: Sequence[PlannedEvent]) -> None:
-    """Append `planned` in one write transaction, one `store.append` per run of one stream."""
+def append_transaction(
+    db: Database, store: EventStore, planned: Sequence[PlannedEvent], per_stream: bool = False
+) -> None:
+    """Append `planned` in one write transaction, each run of one stream as one append.
+
+    All appends in one `store.append_many`, as a unit of work flushes its
+    aggregates; or, `per_stream`, one `store.append` each (as it used to).
+    """
+    appends = []
+    for stream_id, run in groupby(planned, key=lambda p: p.stream_id):
+        run = list(run)
+        appends.append(StreamAppend(stream_id, run[0].expected_version, [p.event for p in run], [p.meta for p in run]))
     with db.write() as conn:
-        for stream_id, run in groupby(planned, key=lambda p: p.stream_id):
-            run = list(run)
-            store.append(conn, stream_id, run[0].expected_version, [p.event for p in run], [p.meta for p in run])
+        if per_stream:
+            for append in appends:
+                store.append(conn, *append)
+        else:
+            store.append_many(conn, appends)
 
 
 @contextmanager

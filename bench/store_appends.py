@@ -1,15 +1,18 @@
 """Event-store append throughput: batched transactions and single-event transactions.
 
     .venv/bin/python bench/store_appends.py [--backend sqlite|postgresql|both] [--events N]
-        [--transactions N] [--batch-size 100] [--scenario all|kernel|batched|one-append|single|raw]
-        [--profile]
+        [--transactions N] [--batch-size 100]
+        [--scenario all|kernel|batched|per-stream|one-append|single|raw] [--profile]
 
 Scenarios (each on a fresh database; events are built before the clock starts,
-the clock covers `EventStore.append` plus the write transaction and its commit):
+the clock covers the store's append calls plus the write transaction and its commit):
 
   batched     --batch-size events per transaction, as members' sign-ups would
-              arrive in an import: one `append` per member stream (3 events each,
-              so ~34 appends per 100-event transaction).         target >= 20,000 events/s
+              arrive in an import: ~34 member streams (3 events each) per
+              100-event transaction, all in one `append_many`, as a unit of work
+              flushes its aggregates: one INSERT.        target >= 20,000 events/s
+  per-stream  the same transactions with one `append` per member stream, i.e.
+              34 INSERTs each: how flushes used to append.            (no target)
   one-append  --batch-size events per transaction in a single `append` to one
               stream: the store's per-event cost alone.                 (no target)
   single      one event per transaction (`Database.write()`, BEGIN IMMEDIATE,
@@ -31,7 +34,8 @@ eventlet.monkey_patch()  # first, as in the services: green sockets, green psyco
 
 import sys  # noqa: E402
 from datetime import datetime, timezone  # noqa: E402
-from itertools import chain, groupby  # noqa: E402
+from functools import partial  # noqa: E402
+from itertools import chain  # noqa: E402
 
 from umpnet_kernel import store as kernel_store  # noqa: E402
 from umpnet_kernel.store import EventStore  # noqa: E402
@@ -54,7 +58,7 @@ TARGETS = {
     ("single", "sqlite"): 4_000,
 }
 WARM_UP_TRANSACTIONS = 3
-KERNEL_SCENARIOS = ["batched", "one-append", "single"]
+KERNEL_SCENARIOS = ["batched", "per-stream", "one-append", "single"]
 RAW_SCENARIOS = ["raw-batched", "raw-single"]
 
 
@@ -78,27 +82,28 @@ def plan(scenario: str, args) -> list[list[PlannedEvent]]:
     return transactions
 
 
-def run_kernel(transactions, db) -> None:
+def run_kernel(transactions, db, per_stream: bool = False) -> None:
     store = EventStore()
     for batch in transactions:
-        append_transaction(db, store, batch)
+        append_transaction(db, store, batch, per_stream)
 
 
 def prepare_raw(transactions, db) -> list[list[tuple[str, tuple]]]:
-    """Each transaction as the (SQL, parameters) the kernel would send, encoded now."""
+    """Each transaction as the (SQL, parameters) `append_many` would send, encoded now:
+    every stream's rows in one INSERT (per `_ROWS_PER_INSERT` rows)."""
     dialect = db.engine.dialect
     stored_now = kernel_store._recorded_at_binder(dialect)(datetime.now(timezone.utc))
     prepared = []
     for batch in transactions:
-        statements = []
-        for stream_id, run in groupby(batch, key=lambda p: p.stream_id):
-            rows = [
-                (stream_id, p.expected_version + 1, p.meta.event_id, p.event.event_name, p.event.event_version,
-                 kernel_store._encode_data(p.event), kernel_store._encode_meta(p.meta), stored_now)
-                for p in run
-            ]
-            statements.append((kernel_store._insert_sql(dialect, len(rows)), tuple(chain.from_iterable(rows))))
-        prepared.append(statements)
+        rows = [
+            (p.stream_id, p.expected_version + 1, p.meta.event_id, p.event.event_name, p.event.event_version,
+             kernel_store._encode_data(p.event), kernel_store._encode_meta(p.meta), stored_now)
+            for p in batch
+        ]
+        prepared.append([
+            (kernel_store._insert_sql(dialect, len(chunk)), tuple(chain.from_iterable(chunk)))
+            for chunk in chunks(rows, kernel_store._ROWS_PER_INSERT)
+        ])
     return prepared
 
 
@@ -133,7 +138,7 @@ def run(scenario: str, backend: str, args) -> None:
             warm_up, timed = prepare_raw(warm_up, db), prepare_raw(timed, db)
             go = run_raw
         else:
-            go = run_kernel
+            go = partial(run_kernel, per_stream=scenario == "per-stream")
         go(warm_up, db)  # compiles statements, opens the pooled connection
         with maybe_profiled(args.profile), Timer() as timer:
             go(timed, db)

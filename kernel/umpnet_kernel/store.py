@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import json
 import weakref
+from collections import Counter
 from datetime import datetime, timezone
 from functools import cache, lru_cache
-from itertools import chain
-from typing import Iterable, Iterator, Sequence
+from itertools import chain, count
+from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -117,12 +118,29 @@ def lock_appends(conn: Connection) -> None:
 
 
 class ConcurrencyError(Exception):
-    """Another writer appended to the stream first; reload and try again."""
+    """Another writer appended to the stream first; reload and try again.
 
-    def __init__(self, stream_id: str, expected_version: int):
-        super().__init__(f"stream {stream_id!r} is no longer at version {expected_version}")
+    `streams` holds the (stream_id, expected_version) of every stream in the
+    INSERT that failed. The database does not say which of them clashed, so
+    when there were several, `stream_id` and `expected_version` are None.
+    """
+
+    def __init__(
+        self,
+        stream_id: str | None,
+        expected_version: int | None,
+        streams: Sequence[tuple[str, int]] = (),
+    ):
         self.stream_id = stream_id
         self.expected_version = expected_version
+        self.streams = list(streams) or [(stream_id, expected_version)]
+        if stream_id is not None:
+            message = f"stream {stream_id!r} is no longer at version {expected_version}"
+        else:
+            shown = ", ".join(f"{s!r} at {v}" for s, v in self.streams[:5])
+            more = f" and {len(self.streams) - 5} more" if len(self.streams) > 5 else ""
+            message = f"one of these streams is no longer at the version expected: {shown}{more}"
+        super().__init__(message)
 
 
 # Built once: `json.dumps(obj, separators=...)` builds a new encoder per call.
@@ -258,19 +276,19 @@ _POSITIONAL_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
 
 @lru_cache(maxsize=256)
 def _insert_sql(dialect: Dialect, rows: int) -> str:
-    """One multi-row INSERT ... RETURNING position, version.
+    """One multi-row INSERT ... RETURNING position, stream_id, version.
 
     Written out rather than built by SQLAlchemy's insert(): compiling and
     processing its parameters cost more than the database's own work for a
-    small append. RETURNING the version lets us pair each position with its
-    row whatever order the database returns them in.
+    small append. RETURNING the stream and version lets us pair each position
+    with its row whatever order the database returns them in.
     """
     quote = dialect.identifier_preparer.quote
     marker = _POSITIONAL_MARKERS[dialect.paramstyle]
     row = "(" + ", ".join([marker] * len(_INSERT_COLUMNS)) + ")"
     return (
         f"INSERT INTO {quote(events_table.name)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
-        f"VALUES {', '.join([row] * rows)} RETURNING {quote('position')}, {quote('version')}"
+        f"VALUES {', '.join([row] * rows)} RETURNING {quote('position')}, {quote('stream_id')}, {quote('version')}"
     )
 
 
@@ -281,16 +299,37 @@ def _recorded_at_binder(dialect: Dialect):
     return column_type.bind_processor(dialect) or (lambda value: value)
 
 
-def _insert_events(conn: Connection, rows: list[tuple]) -> dict[int, int]:
-    """Insert event rows (in `_INSERT_COLUMNS` order); {version: position}."""
+def _insert_events(
+    conn: Connection, rows: list[tuple], expected_versions: dict[str, int]
+) -> dict[tuple[str, int], int]:
+    """Insert event rows (in `_INSERT_COLUMNS` order); {(stream_id, version): position}.
+
+    A unique violation raises `ConcurrencyError` naming the streams of the
+    statement that failed (`expected_versions` gives their versions).
+    """
     dialect = conn.dialect
-    positions: dict[int, int] = {}
+    positions: dict[tuple[str, int], int] = {}
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
         parameters = tuple(chain.from_iterable(chunk))
-        result = conn.exec_driver_sql(_insert_sql(dialect, len(chunk)), parameters)
-        positions.update((version, position) for position, version in result.all())
+        try:
+            result = conn.exec_driver_sql(_insert_sql(dialect, len(chunk)), parameters)
+        except IntegrityError as exc:
+            in_chunk = dict.fromkeys(row[0] for row in chunk)  # in row order, once each
+            streams = [(stream_id, expected_versions[stream_id]) for stream_id in in_chunk]
+            alone = streams[0] if len(streams) == 1 else (None, None)
+            raise ConcurrencyError(*alone, streams) from exc
+        positions.update(((stream_id, version), position) for position, stream_id, version in result.all())
     return positions
+
+
+class StreamAppend(NamedTuple):
+    """Events to append to one stream after `expected_version` (0 for a new stream)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[DomainEvent]
+    metas: Sequence[Metadata]
 
 
 class EventStore:
@@ -309,9 +348,27 @@ class EventStore:
         Raises `ConcurrencyError` if the stream moved on; the caller's
         transaction is then unusable and must be rolled back.
         """
-        if not events:
-            return []
-        lock_appends(conn)
+        return self.append_many(conn, [StreamAppend(stream_id, expected_version, events, metas)])[0]
+
+    def append_many(self, conn: Connection, appends: Sequence[StreamAppend]) -> list[list[RecordedEvent]]:
+        """Append to several streams at once: one multi-row INSERT for all their
+        events (one per `_ROWS_PER_INSERT` rows), rather than a statement, and
+        a round trip, per stream.
+
+        `appends` are (stream_id, expected_version, events, metas), as
+        `StreamAppend`s or plain tuples. Returns each one's recorded events,
+        in the order given; positions follow that order.
+
+        A stream may appear only once: two appends to one stream in one call
+        are the caller's mistake, not a race to retry (ValueError). Raises
+        `ConcurrencyError` if any of the streams moved on; the caller's
+        transaction is then unusable and must be rolled back, which undoes
+        the whole call.
+        """
+        expected_versions = {stream_id: expected_version for stream_id, expected_version, _, _ in appends}
+        if len(expected_versions) < len(appends):
+            twice = [s for s, n in Counter(append[0] for append in appends).items() if n > 1]
+            raise ValueError(f"streams appended to twice in one call: {', '.join(map(repr, twice))}")
         now = datetime.now(timezone.utc)
         stored_now = _recorded_at_binder(conn.dialect)(now)
         rows = [
@@ -325,24 +382,28 @@ class EventStore:
                 _encode_meta(meta),
                 stored_now,
             )
+            for stream_id, expected_version, events, metas in appends
             for i, (event, meta) in enumerate(zip(events, metas, strict=True), start=1)
         ]
-        try:
-            positions = _insert_events(conn, rows)
-        except IntegrityError as exc:
-            raise ConcurrencyError(stream_id, expected_version) from exc
+        if not rows:
+            return [[] for _ in appends]
+        lock_appends(conn)
+        positions = _insert_events(conn, rows, expected_versions)
         return [
-            _new_recorded(
-                {
-                    "position": positions[row[1]],
-                    "stream_id": stream_id,
-                    "version": row[1],
-                    "event": event,
-                    "meta": meta,
-                    "recorded_at": now,
-                }
-            )
-            for row, event, meta in zip(rows, events, metas)
+            [
+                _new_recorded(
+                    {
+                        "position": positions[stream_id, version],
+                        "stream_id": stream_id,
+                        "version": version,
+                        "event": event,
+                        "meta": meta,
+                        "recorded_at": now,
+                    }
+                )
+                for version, event, meta in zip(count(expected_version + 1), events, metas)
+            ]
+            for stream_id, expected_version, events, metas in appends
         ]
 
     def load_stream(self, conn: Connection, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
