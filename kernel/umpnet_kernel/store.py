@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -264,6 +265,16 @@ def _read(conn: Connection, query) -> list[RecordedEvent]:
     return [_recorded(*row) for row in conn.execute(query).all()]
 
 
+# Every command loads its aggregates' streams: built once, values bound per
+# call (a statement built per call cost SQLAlchemy more than running it).
+_LOAD_STREAM = (
+    select(*_READ_COLUMNS)
+    .where(events_table.c.stream_id == bindparam("stream_id"), events_table.c.version > bindparam("after_version"))
+    .order_by(events_table.c.version)
+)
+_STREAM_VERSION = select(func.max(events_table.c.version)).where(events_table.c.stream_id == bindparam("stream_id"))
+
+
 # -- the append statement ----------------------------------------------------
 _INSERT_COLUMNS = (
     "stream_id", "version", "event_id", "event_type", "schema_version", "data", "meta", "recorded_at",
@@ -407,16 +418,11 @@ class EventStore:
         ]
 
     def load_stream(self, conn: Connection, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        query = (
-            select(*_READ_COLUMNS)
-            .where(events_table.c.stream_id == stream_id, events_table.c.version > after_version)
-            .order_by(events_table.c.version)
-        )
-        return _read(conn, query)
+        rows = conn.execute(_LOAD_STREAM, {"stream_id": stream_id, "after_version": after_version}).all()
+        return [_recorded(*row) for row in rows]
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
-        query = select(func.max(events_table.c.version)).where(events_table.c.stream_id == stream_id)
-        return conn.execute(query).scalar() or 0
+        return conn.execute(_STREAM_VERSION, {"stream_id": stream_id}).scalar() or 0
 
     def read_all(
         self,
