@@ -41,3 +41,32 @@ def test_sqlite_writers_in_one_process_take_turns_instead_of_deadlocking(tmp_pat
             pool.waitall()
         with db.read() as conn:
             assert conn.execute(text("SELECT count(*) FROM hits")).scalar() == 40
+
+
+def test_sqlite_commits_of_writes_go_to_a_pool_thread_and_reads_commit_in_place(tmp_path, monkeypatch):
+    from eventlet import tpool
+
+    sent_to_pool = []
+    run_in_pool = tpool.execute
+
+    def counting_execute(fn, *args, **kwargs):
+        sent_to_pool.append(fn)
+        return run_in_pool(fn, *args, **kwargs)
+
+    monkeypatch.setattr(tpool, "execute", counting_execute)
+    with temporary_database("sqlite", str(tmp_path)) as db:
+        with db.write() as conn:
+            conn.execute(text("CREATE TABLE hits (n INTEGER)"))
+            conn.execute(text("INSERT INTO hits VALUES (1)"))
+        assert len(sent_to_pool) == 1  # the commit that waits for the disk
+
+        for _ in range(3):
+            with db.read() as conn:
+                assert conn.execute(text("SELECT count(*) FROM hits")).scalar() == 1
+        with db.write() as conn:  # a write transaction that changed nothing
+            conn.execute(text("UPDATE hits SET n = 2 WHERE n = 99"))
+        assert len(sent_to_pool) == 1  # nothing to make durable: no trip to the pool
+
+        with db.write() as conn:
+            conn.execute(text("INSERT INTO hits VALUES (2)"))
+        assert len(sent_to_pool) == 2

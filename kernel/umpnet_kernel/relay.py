@@ -32,7 +32,7 @@ import json
 import time
 from typing import Callable, Sequence
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select
 
 from .database import Database
 from .events import DomainEvent, UnknownEventType
@@ -76,6 +76,14 @@ class NotConfirmed(Exception):
 
 
 Message = tuple[str, dict]  # (event_type, body)
+
+# Run after every commit: built once, values bound per call.
+_ROWS_AFTER = (
+    select(events_table)
+    .where(events_table.c.position > bindparam("cursor"))
+    .order_by(events_table.c.position)
+    .limit(bindparam("batch_size"))
+)
 
 
 class OutboxRelay:
@@ -145,13 +153,7 @@ class OutboxRelay:
         return published, len(rows) == self.batch_size
 
     def _rows_after(self, conn: Connection, cursor: int) -> list:
-        query = (
-            select(events_table)
-            .where(events_table.c.position > cursor)
-            .order_by(events_table.c.position)
-            .limit(self.batch_size)
-        )
-        return list(conn.execute(query))
+        return conn.execute(_ROWS_AFTER, {"cursor": cursor, "batch_size": self.batch_size}).all()
 
     def save_cursor(self) -> None:
         """Write the position reached to the cursor row (SQLite; at stop, and now and then)."""
