@@ -17,6 +17,7 @@ from typing import Any, Callable, ClassVar, Iterable, Iterator
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select
 from sqlalchemy.sql import sqltypes
 
+from . import jsontext
 from .events import DomainEvent, RecordedEvent
 from .store import EventStore, lock_appends
 
@@ -106,7 +107,7 @@ class KeyedProjection(Projection):
     def _decode(self, row: dict) -> dict:
         for column in self.json_columns:
             if row.get(column) is not None:
-                row[column] = json.loads(row[column])
+                row[column] = jsontext.decode(row[column])
         return row
 
     # Statements built once per projection, values passed as parameters: a
@@ -166,8 +167,7 @@ class KeyedProjection(Projection):
         self._rows = {}
 
 
-# Same text as json.dumps(value, separators=(",", ":")), without a new encoder per call.
-_encode_json = json.JSONEncoder(separators=(",", ":")).encode
+_encode_json = jsontext.encode
 
 
 def bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:

@@ -28,12 +28,12 @@ Two costs are paid per batch, not per event (see bench/event_latency.md):
 """
 from __future__ import annotations
 
-import json
 import time
 from typing import Callable, Sequence
 
 from sqlalchemy import Connection, bindparam, func, select
 
+from . import jsontext
 from .database import Database
 from .events import DomainEvent, UnknownEventType
 from .store import cursors_table, events_table, get_cursor, set_cursor
@@ -43,7 +43,7 @@ OUTBOX_CURSOR = "outbox"
 
 def envelope(row) -> dict:
     """The message body of one stored event, as subscribers receive it."""
-    meta = json.loads(row.meta)
+    meta = jsontext.decode(row.meta)
     return {
         "event_id": row.event_id,
         "event_type": row.event_type,
@@ -55,7 +55,7 @@ def envelope(row) -> dict:
         "actor_id": meta.get("actor_id"),
         "correlation_id": meta.get("correlation_id"),
         "causation_id": meta.get("causation_id"),
-        "data": json.loads(row.data),
+        "data": jsontext.decode(row.data),
     }
 
 

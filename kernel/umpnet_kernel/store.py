@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import json
 import weakref
 from collections import Counter
 from datetime import datetime, timezone
@@ -42,6 +41,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
+from . import jsontext
 from .events import DomainEvent, Metadata, RecordedEvent
 from .schema import dataclass_builder, fast_dumper, fast_loader
 
@@ -144,20 +144,8 @@ class ConcurrencyError(Exception):
         super().__init__(message)
 
 
-# Built once: `json.dumps(obj, separators=...)` builds a new encoder per call.
-# Same output as json.dumps (ensure_ascii, allow_nan, no sorting).
-_encode_json = json.JSONEncoder(separators=(",", ":")).encode
-_scan_once = json.JSONDecoder().scan_once
-
-
-def _decode_json(raw: str):
-    """json.loads for text the store wrote: straight to the C scanner, skipping
-    json.loads' two whitespace regex scans and raw_decode's wrapper."""
-    try:
-        value, end = _scan_once(raw, 0)
-    except StopIteration:
-        return json.loads(raw)  # not a JSON value at 0 (e.g. leading space): let json.loads judge
-    return value if end == len(raw) else json.loads(raw)
+_encode_json = jsontext.encode
+_decode_json = jsontext.decode
 
 
 def _encode_meta(meta: Metadata) -> str:
