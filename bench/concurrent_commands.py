@@ -11,7 +11,11 @@ the kernel commits the commands that queued up during a commit together (group
 commit): the figure to compare with the target (≥ 4,000 single-event
 transactions/s) is commands per second, each one its own all-or-nothing unit.
 """
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")  # printed on import
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 
