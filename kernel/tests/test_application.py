@@ -35,6 +35,21 @@ def test_a_command_appends_events_and_updates_read_models_in_one_go(app):
         assert app.store.stream_version(conn, "account-a1") == 2
 
 
+def test_an_aggregate_asked_for_twice_in_one_command_is_one_object(app):
+    open_account(app, "a1", "Ann")
+
+    def deposit_twice(uow):
+        first, again = uow.get(Account, "a1"), uow.get(Account, "a1")
+        assert first is again
+        first.deposit(2)
+        again.deposit(3)
+
+    app.execute(Context(), deposit_twice)
+    with app.read() as conn:
+        assert dump_tables(conn, [balances])["balances"] == [("a1", "Ann", 5, '["t"]')]
+        assert app.store.stream_version(conn, "account-a1") == 3
+
+
 def test_a_refused_command_writes_nothing(app):
     open_account(app, "a1", "Ann")
     with pytest.raises(Conflict):

@@ -10,7 +10,7 @@ from umpnet_kernel import jsontext
 VALUES = [
     {"member_id": "m-1", "first_name": "Léa", "themes": ["écologie", "santé"], "age": 31, "score": 2.5},
     {"nested": {"deep": [None, True, False, 0, -1, 1e300]}, "empty": {}, "list": []},
-    {"big": 2**70, "emoji": "🗳️", "quote": 'say "hi"\n'},
+    {"u64": 2**64 - 1, "i64": -(2**63), "emoji": "🗳️", "quote": 'say "hi"\n'},
     "plain string",
     [1, 2, 3],
     None,
@@ -45,6 +45,12 @@ class Point:
 def test_what_json_dumps_refuses_is_refused(value):
     with pytest.raises(TypeError):
         jsontext.encode({"value": value})
+
+
+@pytest.mark.parametrize("big", [2**64, 2**70 + 1, -(2**63) - 1])
+def test_integers_that_would_not_read_back_exactly_are_refused(big):
+    with pytest.raises(ValueError):
+        jsontext.encode({"n": big})
 
 
 def test_older_text_with_nan_still_reads_and_invalid_text_raises_json_errors():

@@ -455,3 +455,14 @@ def test_iter_all_streams_every_event_in_position_order(database):
         verified = list(store.iter_all(conn, batch_size=4, event_types={"perf.Verified"}))
         assert verified == [r for r in everything if r.event_name == "perf.Verified"]
         assert len(verified) == 25
+
+
+@pytest.mark.parametrize("score", [float("nan"), float("inf"), -float("inf")])
+def test_a_float_with_no_json_form_is_refused_before_anything_is_stored(database, score):
+    event = Joined(member_id="m", email="m@example.org", born=date(2000, 1, 1),
+                   at=datetime(2026, 1, 1, tzinfo=timezone.utc), score=score)
+    with pytest.raises(ValueError):
+        with database.write() as conn:
+            EventStore().append(conn, "member-m", 0, [event], [Context().metadata()])
+    with database.read() as conn:
+        assert EventStore().load_stream(conn, "member-m") == []

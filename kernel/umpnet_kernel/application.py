@@ -42,8 +42,16 @@ class UnitOfWork:
         self.recorded: list[RecordedEvent] = []
 
     def get(self, cls: type[A], id: str) -> A | None:
-        """The aggregate rebuilt from its stream, or None if it has no events."""
-        records = self.store.load_stream(self.conn, cls.stream_id_for(id))
+        """The aggregate rebuilt from its stream, or None if it has no events.
+
+        Asked twice, it answers the same object: two copies of one aggregate,
+        both changed, would be two appends to one stream at the same version.
+        """
+        stream_id = cls.stream_id_for(id)
+        for touched in self._touched:
+            if type(touched) is cls and touched.stream_id == stream_id:
+                return touched
+        records = self.store.load_stream(self.conn, stream_id)
         if not records:
             return None
         aggregate = cls.rehydrate(id, (r.event for r in records))

@@ -7,6 +7,7 @@ and into a fast loader for payloads the store already validated.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from datetime import date, datetime, timezone
@@ -104,11 +105,21 @@ def _dump_plan(field: fields.Field) -> tuple[tuple[type, ...], Callable | None] 
             return None
         exact = date if kind is fields.Date else datetime  # a datetime is not taken for a date
         return (exact,), exact.isoformat
+    if kind is fields.Float and not field.as_string:
+        return (float,), _finite
     if kind in _PLAIN_FIELDS and not getattr(field, "as_string", False):
         return (_PLAIN_FIELDS[kind],), None  # exactly: bool is not taken for an int
     if kind is fields.Dict and field.key_field is None and field.value_field is None:
         return (dict,), dict  # marshmallow copies the mapping
     return None
+
+
+def _finite(value: float) -> float:
+    # NaN and infinities have no JSON form: stored, they would come back as
+    # null, and a read model rebuilt from the store would differ from the live one.
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be stored in an event")
+    return value
 
 
 def _list_converter(kinds: tuple[type, ...], convert: Callable | None) -> Callable:
