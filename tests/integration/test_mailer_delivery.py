@@ -74,3 +74,27 @@ def test_a_failed_delivery_is_recorded_and_retried_later(mailer, tmp_path):
     assert (row["status"], row["attempts"]) == ("pending", 1)
     assert mailer.deliver_due(transport) == 0  # not due again before its retry time
     assert list(tmp_path.glob("*.eml")) == []
+
+
+class BrokenOnce:
+    """Sends every message but one, which blows up in an unexpected way."""
+
+    def __init__(self, sink, broken_email_id):
+        self.sink, self.broken_email_id = sink, broken_email_id
+
+    def send(self, email_id, message):
+        if email_id == self.broken_email_id:
+            raise RuntimeError("a bug in a transport")
+        self.sink.send(email_id, message)
+
+
+def test_one_unsendable_email_does_not_stop_the_others_being_recorded(mailer, tmp_path):
+    for n in range(3):
+        mailer.queue_verification_email(verification_requested(f"e{n}"))
+    broken = email_id_for("e1", "verification")
+    assert mailer.deliver_due(BrokenOnce(FileSink(str(tmp_path)), broken)) == 2
+    statuses = {r["email_id"]: (r["status"], r["attempts"]) for r in rows(mailer)}
+    assert statuses.pop(broken) == ("pending", 1)  # to be retried later
+    assert set(statuses.values()) == {("sent", 0)}  # attempts counts failures
+    assert mailer.deliver_due(FileSink(str(tmp_path))) == 0  # the sent ones are not sent again
+    assert len(list(tmp_path.glob("*.eml"))) == 2

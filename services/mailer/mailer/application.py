@@ -60,15 +60,20 @@ class MailerApp(Application):
             due = list(conn.execute(query).mappings())
         outcomes: list[tuple[str, str | None]] = []  # (email id, why it failed or None)
         for row in due:
-            message = composer.mime_message(
-                row["email_id"], self.sender, row["recipient"], row["subject"], row["text_body"], row["html_body"]
-            )
             try:
+                message = composer.mime_message(
+                    row["email_id"], self.sender, row["recipient"], row["subject"], row["text_body"], row["html_body"]
+                )
                 transport.send(row["email_id"], message)
                 outcomes.append((row["email_id"], None))
             except TransportError as exc:
                 log.warning("delivery of email %s failed: %s", row["email_id"], exc)
                 outcomes.append((row["email_id"], str(exc)))
+            except Exception as exc:
+                # One unsendable email must not stop the batch: the ones already
+                # sent would never be recorded, and would go out again and again.
+                log.warning("email %s could not be sent: %s", row["email_id"], type(exc).__name__)
+                outcomes.append((row["email_id"], f"cannot be sent: {type(exc).__name__}"))
 
         def record(uow: UnitOfWork):
             # One transaction for the whole batch: a crash before it commits

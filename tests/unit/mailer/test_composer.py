@@ -42,3 +42,16 @@ def test_the_html_part_escapes_what_a_member_wrote():
     _, _, html = composer.verification_email("<script>alert(1)</script>", "t", "https://umpnet.example")
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_a_long_accented_subject_reads_back_exactly():
+    subject = "Invitation à la réunion publique de la fédération du Finistère, salle des fêtes"
+    parsed = read_back(composer.mime_message("id-3", SENDER, "a@example.org", subject, "t", "<p>h</p>"))
+    assert parsed["Subject"] == subject
+
+
+def test_an_address_with_accents_is_written_as_utf8_not_mangled_into_a_name():
+    raw = composer.mime_message("id-4", SENDER, "léa@exemple.fr", "Bonjour", "texte", "<p>html</p>").as_bytes()
+    parsed = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
+    assert parsed["To"].addresses[0].addr_spec == "léa@exemple.fr"
+    assert parsed["Message-ID"] == "<id-4@umpnet.invalid>"
