@@ -8,7 +8,6 @@ import json
 import eventlet
 import pytest
 from kombu import Connection, Queue
-from nameko.rpc import rpc
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
 
@@ -16,7 +15,7 @@ from umpnet_kernel.application import Application
 from umpnet_kernel.database import Database
 from umpnet_kernel.events import Context
 from umpnet_kernel.messages import PermanentFailure
-from umpnet_kernel.nameko import EventSourcing, declare_subscriptions, subscribe
+from umpnet_kernel.nameko import EventSourcing, declare_subscriptions, rpc, subscribe
 from umpnet_kernel.relay import OutboxRelay
 from umpnet_kernel.store import create_kernel_tables
 from umpnet_kernel.topology import events_exchange, queue_depths
@@ -270,3 +269,26 @@ def test_a_consumer_keeps_the_newest_state_when_events_arrive_out_of_order(conta
     with db.read() as conn:
         assert list(conn.execute(select(owners.c.owner))) == [("newest",)]
     db.dispose()
+
+
+def test_rpc_replies_without_waiting_for_a_publisher_confirm(container_factory, config, tmp_path, monkeypatch):
+    from nameko.amqp.publish import Publisher
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    confirms = []  # (routing key, whether the publish waited for a confirm)
+    publish = Publisher.publish
+
+    def recording_publish(self, payload, **kwargs):
+        confirms.append((kwargs.get("routing_key"), kwargs.get("use_confirms", self.use_confirms)))
+        return publish(self, payload, **kwargs)
+
+    monkeypatch.setattr(Publisher, "publish", recording_publish)
+    start(container_factory, Auditor, config, tmp_path)
+    start(container_factory, Bank, config, tmp_path)
+    with ServiceRpcProxy("bank", config) as bank:
+        assert bank.open("acc-rpc", "Ann") is None  # the reply came back
+
+    request, reply = confirms
+    assert request == ("bank.open", True)  # the caller's request is confirmed, as nameko does
+    assert reply[1] is False  # the service's reply is not waited for
+    wait_for(lambda: [row.account_id for row in effect_rows(tmp_path)] == ["acc-rpc"])  # and the command took effect

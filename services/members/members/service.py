@@ -5,12 +5,10 @@ asked. Domain errors travel back to the caller as the kernel's error types.
 """
 from __future__ import annotations
 
-from nameko.rpc import rpc
-
 from umpnet_kernel.config import secret_key
 from umpnet_kernel.errors import DomainError
 from umpnet_kernel.events import Context
-from umpnet_kernel.nameko import EventSourcing, Operations
+from umpnet_kernel.nameko import EventSourcing, Operations, rpc
 
 from .application import MembersApp
 from .domain.member import Actor
