@@ -166,9 +166,9 @@ def catalogue(args) -> None:
 
 
 def main(argv=None) -> None:
-    from .serve import silence_eventlet_notice
+    from .serve import silence_framework_notices
 
-    silence_eventlet_notice()
+    silence_framework_notices()
     parser = argparse.ArgumentParser(prog="umpnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="run the whole platform (make run)").set_defaults(func=up)
