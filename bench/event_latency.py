@@ -68,6 +68,8 @@ from nameko.standalone.rpc import ServiceRpcProxy  # noqa: E402
 
 from mailer.application import email_id_for  # noqa: E402
 
+from common import filesystem_of  # noqa: E402
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 UMPNET = os.path.join(REPO, ".venv", "bin", "umpnet")
@@ -114,19 +116,6 @@ def machine() -> str:
     except (OSError, StopIteration):
         pass
     return f"{os.cpu_count()} CPU ({model}), {memory} RAM, python {platform.python_version()}"
-
-
-def filesystem_of(path: str) -> str:
-    """'ext4 on /dev/vda' for the mount holding `path` (longest mount-point prefix)."""
-    path = os.path.realpath(path)
-    best = ("", "?", "?")
-    with open("/proc/mounts") as mounts:
-        for line in mounts:
-            device, mount_point, fs_type = line.split()[:3]
-            inside = path == mount_point or path.startswith(mount_point.rstrip("/") + "/")
-            if inside and len(mount_point) > len(best[0]):
-                best = (mount_point, fs_type, device)
-    return f"{best[1]} on {best[2]}"
 
 
 # -- where the CPU went -----------------------------------------------------------

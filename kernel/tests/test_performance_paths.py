@@ -26,7 +26,8 @@ from umpnet_kernel.application import Application
 from umpnet_kernel.events import Context, DomainEvent, Metadata
 from umpnet_kernel.projections import KeyedProjection, _sqlite_binder, bulk_insert, handles, rebuild
 from umpnet_kernel.schema import dataclass_builder, fast_dumper, fast_loader, schema_for
-from umpnet_kernel.store import EventStore, _decode_json, _recorded_at, lock_appends
+from umpnet_kernel.jsontext import decode as _decode_json
+from umpnet_kernel.store import EventStore, _recorded_at, lock_appends
 from umpnet_kernel.testing import dump_tables
 
 from sample_domain import AccountOpened, MoneyDeposited

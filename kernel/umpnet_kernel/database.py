@@ -82,11 +82,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: commits on success, rolls back on any error."""
-        with self._write_lock:
-            with self.engine.connect() as conn:
-                conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-                with conn.begin():
-                    yield conn
+        with self._write_lock, self.write_holding_lock() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -169,7 +166,7 @@ def _commit_in_os_thread(engine: Engine) -> None:
     commit_on_this_thread = dialect.do_commit
 
     def do_commit(dbapi_connection):
-        if dbapi_connection.total_changes == getattr(dbapi_connection, "changes_at_begin", None):
+        if dbapi_connection.total_changes == dbapi_connection.changes_at_begin:
             commit_on_this_thread(dbapi_connection)
         else:
             tpool.execute(commit_on_this_thread, dbapi_connection)

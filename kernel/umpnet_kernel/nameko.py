@@ -250,7 +250,7 @@ class EventSourcing(DependencyProvider):
         self.app = self.build(self.db, config)
         self.exchange = events_exchange(service)
         self.publisher = BatchPublisher(amqp_uri(config), self.exchange)
-        self.relay = OutboxRelay(self.db, self._publish, publish_many=self.publisher.publish_many)
+        self.relay = OutboxRelay(self.db, publish_many=self.publisher.publish_many)
         self.app.relay = self.relay
         self._wakeup: LightQueue = LightQueue(maxsize=1)
         self.app.on_commit(self._on_commit)
@@ -295,9 +295,6 @@ class EventSourcing(DependencyProvider):
         # postman, an import) would otherwise hold back every event it
         # committed, and every message waiting to be consumed, until it is done.
         eventlet.sleep(0)
-
-    def _publish(self, event_type: str, body: dict) -> None:
-        self.publisher.publish_many([(event_type, body)])
 
     def _relay_forever(self):
         backoff = self.poll_interval

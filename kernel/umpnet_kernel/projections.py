@@ -101,7 +101,7 @@ class KeyedProjection(Projection):
         row = dict(row)
         for column in self.json_columns:
             if column in row and row[column] is not None:
-                row[column] = _encode_json(row[column])
+                row[column] = jsontext.encode(row[column])
         return row
 
     def _decode(self, row: dict) -> dict:
@@ -167,9 +167,6 @@ class KeyedProjection(Projection):
         self._rows = {}
 
 
-_encode_json = jsontext.encode
-
-
 def bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
     """`conn.execute(insert(table), rows)`, with less work per row.
 
@@ -192,13 +189,14 @@ def bulk_insert(conn: Connection, table: Table, rows: list[dict]) -> None:
         and not any(c.default is not None for c in table.c if c.key not in keys)
         and all(row.keys() == keys for row in rows)
     )
-    columns = [table.c[key] for key in keys] if same_shape else []
-    if same_shape and dialect.driver == "pysqlite":
-        _insert_sqlite(conn, table, columns, rows)
-    elif same_shape and dialect.driver == "psycopg2" and _insert_postgresql_json(conn, table, columns, rows):
-        pass
-    else:
-        conn.execute(insert(table), rows)
+    if same_shape:
+        columns = [table.c[key] for key in keys]
+        if dialect.driver == "pysqlite":
+            _insert_sqlite(conn, table, columns, rows)
+            return
+        if dialect.driver == "psycopg2" and _insert_postgresql_json(conn, table, columns, rows):
+            return
+    conn.execute(insert(table), rows)
 
 
 def _insert_sqlite(conn: Connection, table: Table, columns: list, rows: list[dict]) -> None:

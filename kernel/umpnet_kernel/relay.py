@@ -31,12 +31,12 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, select
 
 from . import jsontext
 from .database import Database
 from .events import DomainEvent, UnknownEventType
-from .store import cursors_table, events_table, get_cursor, set_cursor
+from .store import EventStore, cursors_table, events_table, get_cursor, set_cursor
 
 OUTBOX_CURSOR = "outbox"
 
@@ -89,16 +89,16 @@ _ROWS_AFTER = (
 class OutboxRelay:
     """Publishes `events` rows after the cursor.
 
-    `publish(event_type, body)` must return only once the broker has confirmed
-    the message, and raise otherwise. `publish_many(messages)`, if given, does
-    the same for a list of messages in order, and raises `NotConfirmed` unless
-    all were confirmed; without it, messages are published one by one.
+    `publish_many(messages)` must return only once the broker has confirmed
+    every message of the list, in order, and raise `NotConfirmed` otherwise.
+    Or give `publish(event_type, body)`, which returns once the broker has
+    confirmed that message and raises otherwise: messages then go one by one.
     """
 
     def __init__(
         self,
         db: Database,
-        publish: Callable[[str, dict], None],
+        publish: Callable[[str, dict], None] | None = None,
         batch_size: int = 500,
         *,
         publish_many: Callable[[Sequence[Message]], None] | None = None,
@@ -106,6 +106,8 @@ class OutboxRelay:
         clock: Callable[[], float] = time.monotonic,
     ):
         self.db = db
+        if publish is None and publish_many is None:
+            raise TypeError("OutboxRelay needs publish or publish_many")
         self.publish = publish
         self.publish_many = publish_many or self._publish_one_by_one
         self.batch_size = batch_size
@@ -200,7 +202,7 @@ class OutboxRelay:
     def lag(self) -> dict:
         """How far the relay is behind the store (for `umpnet status`)."""
         with self.db.read() as conn:
-            head = conn.execute(select(func.max(events_table.c.position))).scalar() or 0
+            head = EventStore().head_position(conn)
             cursor = get_cursor(conn, OUTBOX_CURSOR)
         if self._position is not None:  # SQLite: newer than the cursor row between two saves
             cursor = max(cursor, self._position)

@@ -85,7 +85,21 @@ class _NotPlain(Exception):
     """A value that is not exactly of its field's declared type: marshmallow dumps it."""
 
 
-_PLAIN_FIELDS = {fields.String: str, fields.Integer: int, fields.Float: float, fields.Boolean: bool}
+def _finite(value: float) -> float:
+    # NaN and infinities have no JSON form: stored, they would come back as
+    # null, and a read model rebuilt from the store would differ from the live one.
+    if not math.isfinite(value):
+        raise ValueError(f"{value!r} cannot be stored in an event")
+    return value
+
+
+# field class: (the exact type its values have, the check or conversion on dump)
+_PLAIN_FIELDS = {
+    fields.String: (str, None),
+    fields.Integer: (int, None),
+    fields.Float: (float, _finite),
+    fields.Boolean: (bool, None),
+}
 
 
 def _dump_plan(field: fields.Field) -> tuple[tuple[type, ...], Callable | None] | None:
@@ -105,21 +119,12 @@ def _dump_plan(field: fields.Field) -> tuple[tuple[type, ...], Callable | None] 
             return None
         exact = date if kind is fields.Date else datetime  # a datetime is not taken for a date
         return (exact,), exact.isoformat
-    if kind is fields.Float and not field.as_string:
-        return (float,), _finite
     if kind in _PLAIN_FIELDS and not getattr(field, "as_string", False):
-        return (_PLAIN_FIELDS[kind],), None  # exactly: bool is not taken for an int
+        exact, convert = _PLAIN_FIELDS[kind]
+        return (exact,), convert  # exactly: bool is not taken for an int
     if kind is fields.Dict and field.key_field is None and field.value_field is None:
         return (dict,), dict  # marshmallow copies the mapping
     return None
-
-
-def _finite(value: float) -> float:
-    # NaN and infinities have no JSON form: stored, they would come back as
-    # null, and a read model rebuilt from the store would differ from the live one.
-    if not math.isfinite(value):
-        raise ValueError(f"{value!r} cannot be stored in an event")
-    return value
 
 
 def _list_converter(kinds: tuple[type, ...], convert: Callable | None) -> Callable:
@@ -226,19 +231,13 @@ def fast_loader(cls) -> Callable[[dict], Any]:
     build = dataclass_builder(cls)
 
     def load(data: dict) -> Any:
-        if build is not None and list(data) == field_names:
-            # the usual case: the declared fields in their order, as dumped
-            values = dict(data)  # the caller's dict stays as it was
-            for name, convert in converters:
-                value = values[name]
-                if value is not None:
-                    values[name] = convert(value)
-            return build(values)
-        kwargs = {k: v for k, v in data.items() if k in names}
+        # The usual case: the declared fields in their order, as dumped.
+        as_dumped = build is not None and list(data) == field_names
+        values = dict(data) if as_dumped else {k: v for k, v in data.items() if k in names}
         for name, convert in converters:
-            value = kwargs.get(name)
+            value = values.get(name)
             if value is not None:
-                kwargs[name] = convert(value)
-        return cls(**kwargs)  # fills defaults, or says what is missing
+                values[name] = convert(value)
+        return build(values) if as_dumped else cls(**values)  # cls fills defaults, or says what is missing
 
     return load
