@@ -1,4 +1,5 @@
 import pytest
+from sqlalchemy import event
 
 from umpnet_kernel.application import Application
 from umpnet_kernel.errors import Conflict
@@ -48,6 +49,35 @@ def test_an_aggregate_asked_for_twice_in_one_command_is_one_object(app):
     with app.read() as conn:
         assert dump_tables(conn, [balances])["balances"] == [("a1", "Ann", 5, '["t"]')]
         assert app.store.stream_version(conn, "account-a1") == 3
+
+
+def test_several_aggregates_come_from_one_query_and_stay_the_ones_held(app):
+    for id, owner in [("a1", "Ann"), ("a2", "Bob"), ("a3", "Cy")]:
+        open_account(app, id, owner)
+    deposit(app, "a2", 7)
+    stream_reads = []
+
+    def count_stream_reads(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("SELECT") and "stream_id IN" in statement:
+            stream_reads.append(statement)
+
+    def command(uow):
+        held = uow.get(Account, "a1")
+        found = uow.get_many(Account, ["a1", "a2", "nobody", "a3"])
+        assert found["a1"] is held and uow.get(Account, "a2") is found["a2"]
+        found["a2"].deposit(1)
+        found["a3"].deposit(2)
+        return {id: (account.owner, account.balance) for id, account in found.items()}
+
+    event.listen(app.db.engine, "before_cursor_execute", count_stream_reads)
+    try:
+        got = app.execute(Context(), command)
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", count_stream_reads)
+    assert got == {"a1": ("Ann", 0), "a2": ("Bob", 8), "a3": ("Cy", 2)}
+    assert len(stream_reads) == 1  # a2 and a3 together; a1 was already held
+    with app.read() as conn:
+        assert {row[0]: row[2] for row in dump_tables(conn, [balances])["balances"]} == {"a1": 0, "a2": 8, "a3": 2}
 
 
 def test_a_refused_command_writes_nothing(app):

@@ -28,6 +28,25 @@ def test_appended_events_load_back_in_stream_order(database):
     assert all(r.recorded_at.tzinfo is not None for r in records)
 
 
+def test_several_streams_load_at_once_each_whole_and_in_order(database):
+    from umpnet_kernel.store import _STREAMS_PER_QUERY, StreamAppend
+
+    streams = [f"account-{n}" for n in range(_STREAMS_PER_QUERY + 3)]  # more than one query's worth
+    with database.write() as conn:
+        store.append_many(conn, [
+            StreamAppend(stream, 0, events, [Metadata() for _ in events])
+            for n, stream in enumerate(streams)
+            for events in [[AccountOpened(account_id=str(n), owner=f"o{n}")]
+                           + [MoneyDeposited(account_id=str(n), amount=a, currency="EUR") for a in range(1, n % 3 + 1)]]
+        ])
+    asked = [streams[-1], "account-none", *streams, streams[0]]  # repeats and an unknown stream
+    with database.read() as conn:
+        loaded = store.load_streams(conn, asked)
+        one_by_one = {stream: store.load_stream(conn, stream) for stream in streams}
+    assert loaded == one_by_one
+    assert [r.version for r in loaded[streams[2]]] == [1, 2, 3]
+
+
 def test_appending_at_a_stale_version_fails_and_writes_nothing(database):
     append(database, "account-1", 0, AccountOpened(account_id="1", owner="Ann"))
     with pytest.raises(ConcurrencyError):

@@ -47,11 +47,37 @@ class UnitOfWork:
         Asked twice, it answers the same object: two copies of one aggregate,
         both changed, would be two appends to one stream at the same version.
         """
+        held = self._held(cls, id)
+        if held is not None:
+            return held
+        return self._rehydrated(cls, id, self.store.load_stream(self.conn, cls.stream_id_for(id)))
+
+    def get_many(self, cls: type[A], ids: Iterable[str]) -> dict[str, A]:
+        """`get` for several aggregates of one class, their streams read in one
+        query: {id: aggregate}, without the ids that have no events."""
+        found: dict[str, A] = {}
+        to_load: list[str] = []
+        for id in ids:
+            held = self._held(cls, id)
+            if held is not None:
+                found[id] = held
+            else:
+                to_load.append(id)
+        streams = self.store.load_streams(self.conn, [cls.stream_id_for(id) for id in to_load])
+        for id in to_load:
+            aggregate = self._rehydrated(cls, id, streams.get(cls.stream_id_for(id), []))
+            if aggregate is not None:
+                found[id] = aggregate
+        return found
+
+    def _held(self, cls: type[A], id: str) -> A | None:
         stream_id = cls.stream_id_for(id)
         for touched in self._touched:
             if type(touched) is cls and touched.stream_id == stream_id:
                 return touched
-        records = self.store.load_stream(self.conn, stream_id)
+        return None
+
+    def _rehydrated(self, cls: type[A], id: str, records: list[RecordedEvent]) -> A | None:
         if not records:
             return None
         aggregate = cls.rehydrate(id, (r.event for r in records))
@@ -234,21 +260,19 @@ class Application:
                 uow = UnitOfWork(conn, self.store, self.projections, pending.context)
                 result = pending.command(uow)
                 uow.flush()
-            except (ConcurrencyError, IntegrityError):
-                driver.execute("ROLLBACK TO command")
+            except (ConcurrencyError, IntegrityError):  # lost a race: decide again, up to a point
+                error = _conflict() if attempt == self.max_attempts else None
+            except Exception as exc:  # the command refused
+                error = exc
+            else:
                 driver.execute("RELEASE command")
-                if attempt == self.max_attempts:
-                    pending.error = _conflict()
-                    return
-                continue
-            except Exception as exc:  # the command refused: only its own writes are undone
-                driver.execute("ROLLBACK TO command")
-                driver.execute("RELEASE command")
-                pending.error = exc
+                pending.result, pending.recorded = result, uow.recorded
                 return
+            driver.execute("ROLLBACK TO command")  # only this command's writes are undone
             driver.execute("RELEASE command")
-            pending.result, pending.recorded = result, uow.recorded
-            return
+            if error is not None:
+                pending.error = error
+                return
 
     def _committed(self, recorded: list[RecordedEvent]) -> None:
         if recorded:

@@ -144,12 +144,8 @@ class ConcurrencyError(Exception):
         super().__init__(message)
 
 
-_encode_json = jsontext.encode
-_decode_json = jsontext.decode
-
-
 def _encode_meta(meta: Metadata) -> str:
-    return _encode_json(
+    return jsontext.encode(
         {
             "event_id": meta.event_id,
             "occurred_at": meta.occurred_at.isoformat(),
@@ -167,7 +163,7 @@ _new_recorded = dataclass_builder(RecordedEvent) or (lambda values: RecordedEven
 
 
 def _decode_meta(raw: str) -> Metadata:
-    m = _decode_json(raw)
+    m = jsontext.decode(raw)
     return _new_metadata(
         {
             "event_id": m["event_id"],
@@ -183,8 +179,8 @@ def _encode_data(event: DomainEvent) -> str:
     cls = type(event)
     if cls.to_data is DomainEvent.to_data:
         # the schema's dump without marshmallow's per-field calls (see schema.fast_dumper)
-        return _encode_json(fast_dumper(cls)(event))
-    return _encode_json(event.to_data())  # the class serialises itself
+        return jsontext.encode(fast_dumper(cls)(event))
+    return jsontext.encode(event.to_data())  # the class serialises itself
 
 
 @cache
@@ -216,7 +212,7 @@ def _recorded_at(value) -> datetime:
 
 def _recorded(position, stream_id, version, event_type, schema_version, data, meta, recorded_at) -> RecordedEvent:
     cls = DomainEvent.lookup(event_type)
-    payload = _decode_json(data)
+    payload = jsontext.decode(data)
     if schema_version == cls.event_version:
         event = _current_version_loader(cls)(payload)
     else:
@@ -233,13 +229,6 @@ def _recorded(position, stream_id, version, event_type, schema_version, data, me
     )
 
 
-def row_to_recorded(row) -> RecordedEvent:
-    return _recorded(
-        row.position, row.stream_id, row.version, row.event_type, row.schema_version,
-        row.data, row.meta, row.recorded_at,
-    )
-
-
 # The columns `_read` selects, in the order `_recorded` takes them. recorded_at
 # comes back untouched (text on SQLite, a datetime from psycopg2), for `_recorded_at`.
 _READ_COLUMNS = tuple(
@@ -248,9 +237,9 @@ _READ_COLUMNS = tuple(
 ) + (type_coerce(events_table.c.recorded_at, String).label("recorded_at"),)
 
 
-def _read(conn: Connection, query) -> list[RecordedEvent]:
+def _read(conn: Connection, query, parameters: dict | None = None) -> list[RecordedEvent]:
     # fetchall in one call, rather than a fetchone per row through the result's iterator
-    return [_recorded(*row) for row in conn.execute(query).all()]
+    return [_recorded(*row) for row in conn.execute(query, parameters).all()]
 
 
 # Every command loads its aggregates' streams: built once, values bound per
@@ -260,6 +249,12 @@ _LOAD_STREAM = (
     .where(events_table.c.stream_id == bindparam("stream_id"), events_table.c.version > bindparam("after_version"))
     .order_by(events_table.c.version)
 )
+_LOAD_STREAMS = (
+    select(*_READ_COLUMNS)
+    .where(events_table.c.stream_id.in_(bindparam("stream_ids", expanding=True)))
+    .order_by(events_table.c.stream_id, events_table.c.version)
+)
+_STREAMS_PER_QUERY = 500
 _STREAM_VERSION = select(func.max(events_table.c.version)).where(events_table.c.stream_id == bindparam("stream_id"))
 
 
@@ -406,8 +401,19 @@ class EventStore:
         ]
 
     def load_stream(self, conn: Connection, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        rows = conn.execute(_LOAD_STREAM, {"stream_id": stream_id, "after_version": after_version}).all()
-        return [_recorded(*row) for row in rows]
+        return _read(conn, _LOAD_STREAM, {"stream_id": stream_id, "after_version": after_version})
+
+    def load_streams(self, conn: Connection, stream_ids: Iterable[str]) -> dict[str, list[RecordedEvent]]:
+        """Several whole streams in one query (per `_STREAMS_PER_QUERY`), rather
+        than one per stream: {stream_id: its events in version order}; a stream
+        with no events is absent."""
+        stream_ids = list(dict.fromkeys(stream_ids))
+        streams: dict[str, list[RecordedEvent]] = {}
+        for start in range(0, len(stream_ids), _STREAMS_PER_QUERY):
+            chunk = stream_ids[start : start + _STREAMS_PER_QUERY]
+            for record in _read(conn, _LOAD_STREAMS, {"stream_ids": chunk}):
+                streams.setdefault(record.stream_id, []).append(record)
+        return streams
 
     def stream_version(self, conn: Connection, stream_id: str) -> int:
         return conn.execute(_STREAM_VERSION, {"stream_id": stream_id}).scalar() or 0

@@ -78,8 +78,9 @@ class MailerApp(Application):
         def record(uow: UnitOfWork):
             # One transaction for the whole batch: a crash before it commits
             # means these are sent again (at least once, same Message-ID).
+            emails = uow.get_many(OutgoingEmail, [email_id for email_id, _ in outcomes])
             for email_id, failure in outcomes:
-                email = uow.get(OutgoingEmail, email_id)
+                email = emails[email_id]
                 if failure is None:
                     email.mark_sent()
                 else:
