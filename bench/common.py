@@ -23,7 +23,8 @@ from typing import Iterator, Sequence
 
 from sqlalchemy import text
 
-from umpnet_kernel.database import Database, _eventlet_is_patched
+from umpnet_kernel.database import Database
+from umpnet_kernel.green import eventlet_is_patched
 from umpnet_kernel.store import EventStore, StreamAppend, create_kernel_tables
 from umpnet_kernel.testing import temporary_database
 
@@ -105,7 +106,7 @@ def cpu_calibration() -> float:
 def describe_environment(db: Database, sqlite_dir: str) -> str:
     lines = [
         f"python {platform.python_version()}, eventlet monkey patching: "
-        + ("ON (as in production)" if _eventlet_is_patched() else "OFF")
+        + ("ON (as in production)" if eventlet_is_patched() else "OFF")
         + f"; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} (other work on the machine skews figures)",
         f"CPU calibration: sum(range(1000)) takes {cpu_calibration():.1f} us; "
         f"disk: 4 KiB write + fdatasync takes {fsync_probe(sqlite_dir):.0f} us (median)",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import sys
 import threading
 from contextlib import contextmanager, nullcontext
 from typing import Iterator
@@ -22,15 +21,12 @@ from sqlalchemy import Connection, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
-
-def _eventlet_is_patched() -> bool:
-    eventlet = sys.modules.get("eventlet")  # not imported means not patched
-    return eventlet is not None and eventlet.patcher.is_monkey_patched("socket")
+from .green import eventlet_is_patched
 
 
 def _green_lock():
     """A lock that yields to other greenthreads when eventlet is live."""
-    if _eventlet_is_patched():
+    if eventlet_is_patched():
         from eventlet.semaphore import Semaphore
 
         return Semaphore(1)
@@ -58,7 +54,7 @@ class Database:
         if self.is_postgresql:
             if parsed.drivername == "postgresql":
                 parsed = parsed.set(drivername="postgresql+psycopg2")
-            if _eventlet_is_patched():
+            if eventlet_is_patched():
                 from psycogreen.eventlet import patch_psycopg
 
                 patch_psycopg()
@@ -76,7 +72,7 @@ class Database:
         else:
             raise ValueError(f"unsupported database URL scheme: {parsed.drivername}")
         self._write_lock = _green_lock() if self.is_sqlite else nullcontext()
-        if self.is_sqlite and _eventlet_is_patched():
+        if self.is_sqlite and eventlet_is_patched():
             _commit_in_os_thread(self.engine)
 
     @contextmanager

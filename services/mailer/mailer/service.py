@@ -5,12 +5,12 @@ import logging
 import os
 
 import eventlet
-from eventlet import tpool
 from eventlet.queue import Empty, Full, LightQueue
 from marshmallow import EXCLUDE, Schema, fields
 from nameko.extensions import DependencyProvider
 
 from umpnet_kernel.config import public_url
+from umpnet_kernel.green import run_blocking
 from umpnet_kernel.nameko import EventSourcing, Operations, subscribe
 
 from .application import MailerApp
@@ -47,7 +47,7 @@ class InPoolThread:
         self.transport = transport
 
     def send(self, email_id, message):
-        tpool.execute(self.transport.send, email_id, message)
+        run_blocking(self.transport.send, email_id, message)
 
 
 class Postman(DependencyProvider):

@@ -11,6 +11,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, select
 
 from umpnet_kernel.errors import ValidationFailed
+from umpnet_kernel.green import run_blocking
 
 from .domain.member import email_fingerprint
 
@@ -40,13 +41,15 @@ def check_password_strength(password: str) -> None:
         raise ValidationFailed("Mot de passe trop simple.", {"password": ["Mêlez des lettres et des chiffres ou des majuscules."]})
 
 
+# argon2 takes ~100 ms of CPU by design, in C with the GIL released: in the
+# service's thread it would stop every other request for that long.
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return run_blocking(_hasher.hash, password)
 
 
 def password_matches(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return run_blocking(_hasher.verify, password_hash or _DUMMY_HASH, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -37,3 +37,15 @@ def test_weak_passwords_are_refused():
         with pytest.raises(ValidationFailed):
             check_password_strength(weak)
     check_password_strength("Correct-horse-9")
+
+
+def test_argon2_runs_in_the_thread_pool_not_in_the_service_thread(monkeypatch):
+    from eventlet import tpool
+
+    pooled = []
+    execute = tpool.execute
+    monkeypatch.setattr(tpool, "execute", lambda call, *args: pooled.append(call) or execute(call, *args))
+    password_hash = hash_password("un mot de passe solide 42")
+    assert password_matches(password_hash, "un mot de passe solide 42")
+    assert not password_matches(password_hash, "un autre")
+    assert len(pooled) == 3  # one hash, two verifications
