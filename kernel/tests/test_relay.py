@@ -63,7 +63,7 @@ def test_a_batch_is_published_in_position_order_and_private_events_are_skipped(d
     audit(database, "acc0")
     open_accounts(database, 2, start=3)
     broker = Broker()
-    relay = OutboxRelay(database, publish=None, publish_many=broker.publish_many)
+    relay = OutboxRelay(database, publish_many=broker.publish_many)
     assert relay.publish_pending() == 5
     assert broker.owners() == [f"owner{n}" for n in range(5)]
     assert broker.batches == [5]
@@ -75,7 +75,7 @@ def test_a_batch_is_published_in_position_order_and_private_events_are_skipped(d
 def test_a_partly_confirmed_batch_resumes_at_the_first_unconfirmed_message(database):
     open_accounts(database, 5)
     broker = Broker(budget=2)
-    relay = OutboxRelay(database, publish=None, publish_many=broker.publish_many)
+    relay = OutboxRelay(database, publish_many=broker.publish_many)
     with pytest.raises(ConnectionError):
         relay.publish_pending()
     assert broker.owners() == ["owner0", "owner1"]
@@ -112,7 +112,7 @@ def test_on_sqlite_the_cursor_row_is_written_now_and_then_and_at_save(tmp_path):
             read_models.create_all(conn)
         now = [0.0]
         broker = Broker()
-        relay = OutboxRelay(db, None, publish_many=broker.publish_many, cursor_interval=1.0, clock=lambda: now[0])
+        relay = OutboxRelay(db, publish_many=broker.publish_many, cursor_interval=1.0, clock=lambda: now[0])
         open_accounts(db, 1)
         relay.publish_pending()
         assert stored_cursor(db) == 1  # the first progress is written at once
@@ -142,12 +142,12 @@ def test_on_sqlite_a_restart_publishes_again_what_the_cursor_row_had_not_caught_
             create_kernel_tables(conn)
             read_models.create_all(conn)
         broker = Broker()
-        relay = OutboxRelay(db, None, publish_many=broker.publish_many, cursor_interval=3600)
+        relay = OutboxRelay(db, publish_many=broker.publish_many, cursor_interval=3600)
         open_accounts(db, 2)
         relay.publish_pending()  # cursor row written: 2
         open_accounts(db, 2, start=2)
         relay.publish_pending()  # in memory only: 4 ("crash" now)
-        restarted = OutboxRelay(db, None, publish_many=broker.publish_many, cursor_interval=3600)
+        restarted = OutboxRelay(db, publish_many=broker.publish_many, cursor_interval=3600)
         restarted.publish_pending()
         assert broker.owners() == ["owner0", "owner1", "owner2", "owner3", "owner2", "owner3"]  # at least once
 
@@ -164,9 +164,14 @@ def test_the_cursor_is_saved_every_batch_size_events_while_catching_up(tmp_path)
             read_models.create_all(conn)
         open_accounts(db, 7)
         broker = Broker()
-        relay = OutboxRelay(db, None, batch_size=3, publish_many=broker.publish_many,
+        relay = OutboxRelay(db, batch_size=3, publish_many=broker.publish_many,
                             cursor_interval=3600, clock=lambda: 0.0)
         relay.publish_pending()
         assert broker.batches == [3, 3, 1]
         assert stored_cursor(db) == 6  # saved at 3 and at 6; the last event in memory
         assert relay.lag()["lag"] == 0
+
+
+def test_a_relay_needs_a_way_to_publish(database):
+    with pytest.raises(TypeError):
+        OutboxRelay(database)
