@@ -53,7 +53,14 @@ class Conflict(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many attempts; `retry_after` says in how many seconds to try again."""
+
     status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None, retry_after: int | None = None):
+        super().__init__(message, fields)
+        self.retry_after = retry_after
+        self.args = (message, self.fields, retry_after)  # so it crosses RPC whole
 
 
 ALL_ERRORS = (DomainError, ValidationFailed, Unauthorized, Forbidden, NotFound, Conflict, RateLimited)

@@ -127,6 +127,11 @@ class Context:
     actor_id: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+    # About the call, never stored with the events: where the request came
+    # from (for rate limits, kept only as keyed hashes), and the key that makes
+    # a redelivered request answer its first outcome instead of running again.
+    source: str | None = None
+    idempotency_key: str | None = None
 
     def metadata(self) -> Metadata:
         return Metadata(

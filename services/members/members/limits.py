@@ -1,0 +1,24 @@
+"""The members service's input limits: the one place that owns them.
+
+The domain enforces them, the gateway's schemas (and so the generated OpenAPI
+document) are built from them, and the site's forms show them: a limit retyped
+elsewhere drifts (the fuzzer found the schema allowing 1-1024 characters of
+password where the service took 8-256).
+"""
+from datetime import timedelta
+
+EMAIL_MAX = 254  # RFC 5321's path limit, less the angle brackets
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256  # argon2 on megabytes of "password" would be a cheap denial of service
+NAME_MAX = 100
+BIO_MAX = 2000
+BLOG_URL_MAX = 500
+THEMES_MAX = 20  # themes a member may follow
+THEME_SLUG_MAX = 50
+FEDERATION_CODE_MAX = 10
+LINK_TOKEN_MAX = 200  # nonce.mac (see umpnet_kernel.links)
+SESSION_TOKEN_MAX = 100
+
+SESSION_LIFETIME = timedelta(days=30)
+VERIFY_LINK_LIFETIME = timedelta(days=7)
+RESET_LINK_LIFETIME = timedelta(hours=1)
