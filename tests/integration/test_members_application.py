@@ -376,3 +376,21 @@ def test_rebuilding_gives_back_the_same_read_models(app):
         assert dump_tables(conn, tables) == live
     assert app.resolve_session(session["token"])["member_id"]
     assert members_table.name in live
+
+
+def test_housekeeping_drops_ended_windows_and_old_outcomes(app, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    import members.application as application
+    from members.throttle import throttle_counters
+    from umpnet_kernel.idempotency import command_outcomes
+
+    register(app, context=Context(idempotency_key="k1", source="203.0.113.1"))
+    with app.read() as conn:
+        assert conn.execute(throttle_counters.select()).all() and conn.execute(command_outcomes.select()).all()
+    assert app.prune_expired() == 0
+    later = datetime.now(timezone.utc) + timedelta(days=2)
+    monkeypatch.setattr(application, "_utcnow", lambda: later)
+    assert app.prune_expired() == 2
+    with app.read() as conn:
+        assert not conn.execute(throttle_counters.select()).all() and not conn.execute(command_outcomes.select()).all()

@@ -350,6 +350,14 @@ class MembersApp(Application):
     def themes() -> list[dict]:
         return [{"slug": t.slug, "name": t.name} for t in THEMES]
 
+    # -- housekeeping -------------------------------------------------------
+    def prune_expired(self) -> int:
+        """Drop rate-limit windows that ended and request outcomes too old to be redelivered."""
+        from umpnet_kernel.idempotency import prune_outcomes
+
+        now = _utcnow()
+        return self.execute(Context(), lambda uow: throttle.prune(uow.conn, now) + prune_outcomes(uow.conn, now))
+
     # -- helpers ------------------------------------------------------------
     def _key(self, purpose: str, value: str) -> str:
         return keyed_hash(self._secret_key, purpose, value)
