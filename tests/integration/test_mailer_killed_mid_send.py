@@ -58,10 +58,11 @@ def recipients(peer):
     return Counter(rcpt.decode().lower() for _, rcpts, _ in list(peer.envelopes) for rcpt in rcpts)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_killing_the_mailer_during_a_backlog_doubles_at_most_one_email_per_kill(
-    migrated_url, rabbit_config, tmp_path
+    migrated_url, rabbit_config, tmp_path, backend
 ):
-    url = migrated_url("mailer")
+    url = migrated_url("mailer", backend)
     db = Database(url)
     app = MailerApp(db, public_url="http://testserver", sender="UMPnet <noreply@example.org>", secret_key="test-secret")
     for n in range(BACKLOG):

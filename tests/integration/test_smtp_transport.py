@@ -31,6 +31,7 @@ class SmtpPeer:
         self.delay = delay
         self.envelopes = []  # (mail from line, rcpt to lines, message bytes)
         self.connections = 0
+        self._closing = False
         self.open_connections = []
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
@@ -39,9 +40,9 @@ class SmtpPeer:
 
     def _accept(self):
         while True:
-            try:
-                conn, _ = self.server.accept()
-            except OSError:  # closed
+            conn, _ = self.server.accept()
+            if self._closing:
+                conn.close()
                 return
             self.connections += 1
             self.open_connections.append(conn)
@@ -105,6 +106,12 @@ class SmtpPeer:
         self.open_connections = []
 
     def close(self):
+        # Wake the accepting thread before closing its socket: under eventlet,
+        # a socket closed under a waiting greenthread leaves it listening on the
+        # descriptor number, which the next socket opened then reuses.
+        self._closing = True
+        socket.create_connection(("127.0.0.1", self.port)).close()
+        self.thread.join(5)
         self.server.close()
 
 
