@@ -131,6 +131,14 @@ class Platform:
                 raise RuntimeError(f"the gateway's /health was not 200 within {timeout:.0f} s")
             eventlet.sleep(0.3)
 
+    def registered(self, prefix: str) -> int:
+        """Members whose address starts with `prefix`: sign-ups the members service carried out."""
+        conn = sqlite3.connect(f"file:{self.data_dir}/members.db?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute("SELECT count(*) FROM members WHERE email LIKE ?", (prefix + "%",)).fetchone()[0]
+        finally:
+            conn.close()
+
     def seeded_emails(self) -> list[str]:
         conn = sqlite3.connect(f"file:{self.data_dir}/members.db?mode=ro", uri=True, timeout=30)
         try:
@@ -242,6 +250,9 @@ def main() -> int:
                 answers, elapsed = run_phase(f"{platform.url}/api/members", clients, args.seconds, sign_up)
             ok = 202 if Counter(s for _, s in answers).get(202) else 201
             print(report(f"sign-ups (POST {ok})", answers, elapsed, ok))
+            # What the members service did, whatever the gateway answered.
+            done = platform.registered(f"bench.{run_id}.{clients}.")
+            print(f"    members registered by the members service: {done} ({done / elapsed:.1f}/s)")
             print("    " + cpu.report())
             with CpuMeter(processes) as cpu:
                 answers, elapsed = run_phase(f"{platform.url}/api/sessions", clients, args.seconds, log_in)
