@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from members import limits
+from members.domain.member import SHOWABLE_FIELDS
 
 POSTCODE = validate.Regexp(r"^\d{5}$", error="Cinq chiffres, par exemple 75011.")
 NAME = validate.Length(max=limits.NAME_MAX)
@@ -74,6 +75,9 @@ class ProfileUpdateRequest(Strict):
     blog_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=limits.BLOG_URL_MAX))
     map_visible = fields.Boolean()
     contact_consent = fields.Boolean()
+    # What other members see besides the display name (the public profile shows nothing else).
+    shown_fields = fields.List(fields.String(validate=validate.OneOf(SHOWABLE_FIELDS)),
+                               validate=validate.Length(max=len(SHOWABLE_FIELDS), error="{max} éléments au plus."))
 
 
 class RolesRequest(Strict):
@@ -94,6 +98,8 @@ class PublicMember(Schema):
     federation = fields.Nested(FederationRef)
     city = fields.String()
     themes = fields.List(fields.String())
+    bio = fields.String()
+    blog_url = fields.String(allow_none=True)
 
 
 class MemberWithRoles(PublicMember):
@@ -109,11 +115,10 @@ class OwnProfile(PublicMember):
     postcode = fields.String()
     digital_federation = fields.Boolean()
     email_verified = fields.Boolean()
-    bio = fields.String()
-    blog_url = fields.String(allow_none=True)
     roles = fields.List(fields.String())
     map_visible = fields.Boolean()
     contact_consent = fields.Boolean()
+    shown_fields = fields.List(fields.String(metadata={"enum": list(SHOWABLE_FIELDS)}))
     registered_at = fields.DateTime()
 
 
