@@ -32,10 +32,13 @@ def test_camille_signs_up_verifies_her_email_logs_in_and_edits_her_profile(platf
     assert message["To"] == "camille@example.org"
     link = link_in(message, "http://testserver/verify?")
     token = parse_qs(urlparse(link).query)["token"][0]
-    assert requests.post(f"{api}/members/verify", json={"token": token}).status_code == 200
+    verified = requests.post(f"{api}/members/verify", json={"token": token})
+    assert verified.status_code == 200
+    assert_conforms(verified.json(), schemas.VerifyResult)
 
     session = requests.post(f"{api}/sessions", json={"email": "camille@example.org", "password": "Correct-horse-9"})
     assert session.status_code == 200
+    assert_conforms(session.json(), schemas.SessionCreated)
     auth = {"Authorization": f"Bearer {session.json()['token']}"}
 
     me = requests.get(f"{api}/members/me", headers=auth).json()
