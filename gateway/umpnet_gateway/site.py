@@ -275,6 +275,7 @@ class Site:
                 "blog_url": form.get("blog_url", "").strip() or None,
                 "map_visible": form.get("map_visible") == "on",
                 "contact_consent": form.get("contact_consent") == "on",
+                "shown_fields": form.getlist("shown_fields"),
             }
             try:
                 valid = load(ProfileUpdateRequest(), changes)

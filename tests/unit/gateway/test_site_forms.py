@@ -138,3 +138,12 @@ def test_every_call_carries_the_source_address_and_no_context_argument(gateway, 
     log_in(gateway, browser)
     (call,) = gateway.called("open_session")
     assert call.args == ("camille@example.org", "Correct-horse-9") and call.context["source"] == "127.0.0.1"
+
+
+def test_the_profile_page_lets_the_member_choose_what_others_see(gateway, browser):
+    log_in(gateway, browser)
+    page = browser.get(gateway.url + "/profil").text
+    assert 'name="shown_fields" value="city"' in page and 'name="shown_fields" value="themes"' in page
+    browser.post(gateway.url + "/profil", data={"csrf_token": csrf_of(page), "postcode": "69003",
+                                                "shown_fields": ["city", "themes"]})
+    assert gateway.called("update_own_profile")[0].args[1]["shown_fields"] == ["city", "themes"]
