@@ -242,6 +242,8 @@ class GatewayWsgiApp(WsgiApp):
 
     @staticmethod
     def error(request, exc: HTTPException) -> Response:
+        if exc.code and exc.code < 400:  # werkzeug's RequestRedirect (merged slashes): keep it a redirect
+            return exc.get_response(request.environ)
         headers = {}
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             headers["Allow"] = ", ".join(sorted(set(exc.valid_methods) | {"OPTIONS"}))

@@ -65,3 +65,8 @@ def test_pages_with_personal_data_are_not_stored(gateway, browser):
     assert profile.status_code == 200 and "camille@example.org" in profile.text
     assert profile.headers["Cache-Control"] == "no-store"
     assert "public" in requests.get(gateway.url + "/static/site.css").headers["Cache-Control"]
+
+
+def test_werkzeug_redirects_stay_redirects(gateway):
+    status, headers, _ = gateway.request("GET", "//api//themes", content_type=None)
+    assert status == 308 and headers["location"].endswith("/api/themes")
