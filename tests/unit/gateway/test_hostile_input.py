@@ -149,3 +149,22 @@ def test_a_site_form_with_a_nul_in_a_name_is_refused(gateway, browser):
                                                          "first_name": "Camille", "bio": "ligne 1\r\nligne 2"})
     assert answer.status_code == 200
     assert gateway.called("update_own_profile")[0].args[1]["bio"] == "ligne 1\r\nligne 2"
+
+
+ODD_BODIES = [b"", b"null", b"[]", b"1e999999", b'{"email": 1, "password": [], "postcode": {}}', b'{"roles": "x", "themes": "x"}',
+              b'{"token": null, "password": true}', b'{"email": "' + b"a" * 2000 + b'@example.org"}', b"\xef\xbb\xbf{}",
+              b'{"first_name": "x", "first_name": "\\u0000"}', b'{"shown_fields": ["email"], "blog_url": "javascript:alert(1)"}']
+
+
+def test_no_documented_operation_answers_a_5xx_to_odd_bodies(gateway):
+    token, _ = gateway.log_in()
+    auth = f"Authorization: Bearer {token}\r\n".encode()
+    spec = json.loads(gateway.request("GET", "/api/openapi.json", content_type=None)[2])
+    for path, operations in spec["paths"].items():
+        path = path.replace("{member_id}", "5b0c2a3e-0000-4000-8000-000000000002")
+        for verb in operations:
+            for body in ODD_BODIES:
+                status, headers, answer = gateway.request(verb.upper(), path, body, extra=auth)
+                assert status < 500, (verb, path, body, answer)
+                if status >= 400:
+                    assert json.loads(answer)["error"]["code"], (verb, path, body)
