@@ -140,3 +140,17 @@ def test_without_its_password_file_the_demo_admin_gets_a_new_password(up, tmp_pa
     admin_hash = next(h for email, h, _, _ in rows if email == ADMIN)
     assert matches(admin_hash, new) and not matches(admin_hash, old)
     assert not os.path.exists(data / ".demo-seeded")
+
+
+def test_synthetic_members_get_a_password_kept_0600_not_one_written_in_the_source(up, tmp_path, capsys):
+    data = tmp_path / "data"
+    up(data, DEMO="0")
+    cli.main(["seed", "--members", "3"])
+    out = capsys.readouterr().out
+    path = os.path.join(data, "synthetic-members-password")
+    password = open(path).read().strip()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert password not in out and path in out
+    hashes = [h for _, h, _, _ in members_rows(data)]
+    assert len(hashes) == 3 and matches(hashes[0], password)
+    assert [c for c in string_constants_of_the_ops_tools() if matches(hashes[0], c)] == []
