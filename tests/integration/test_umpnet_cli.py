@@ -2,6 +2,8 @@
 import uuid
 
 import pytest
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from mailer.service import MailerService
@@ -9,7 +11,7 @@ from members.projections import read_models
 from members.service import MembersService
 from umpnet_kernel.database import Database
 from umpnet_kernel.testing import dump_tables
-from umpnet_ops.cli import main
+from umpnet_ops.cli import _rpc, main
 
 pytestmark = pytest.mark.integration
 
@@ -88,3 +90,25 @@ def test_umpnet_status_reports_services_outbox_lag_and_queues(members, run_servi
     assert exit.value.code == 0, out
     assert "members    up    outbox lag" in out and "mailer     up" in out
     assert "queue evt-members-members.EmailVerificationRequested--mailer.on_email_verification_requested.parked: 0" in out
+
+
+class _WorkerData(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return worker_ctx.data
+
+
+class Probe:
+    name = "umpnet-probe"
+    data = _WorkerData()
+
+    @rpc
+    def call_context(self, *args):
+        return {"args": list(args), "actor_id": self.data.get("actor_id")}
+
+
+def test_umpnet_commands_say_who_asks_in_the_call_context_not_in_the_arguments(container_factory, platform_config,
+                                                                             monkeypatch):
+    monkeypatch.setenv("AMQP_URI", platform_config["AMQP_URI"])
+    container_factory(Probe, platform_config).start()
+    assert _rpc("umpnet-probe", "call_context", "m1@example.org", "organizer") == {
+        "args": ["m1@example.org", "organizer"], "actor_id": "umpnet-cli"}
