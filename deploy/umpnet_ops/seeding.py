@@ -112,7 +112,7 @@ def seed_demo(data_dir: str) -> DemoAccounts:
     members get a random password that is never kept (they are there to be
     seen, not used). Without the file (a first run, the file deleted, or an
     install seeded when the password was in the source), every demo account
-    that exists gets a new password. Only what is missing is added, so a run
+    that exists gets a new password and loses its sessions. Only what is missing is added, so a run
     after a crash halfway completes the seeding.
     """
     from sqlalchemy import select
@@ -121,7 +121,8 @@ def seed_demo(data_dir: str) -> DemoAccounts:
     from members.domain.catalogue import NATIONAL_ADMIN
     from members.domain.member import Member
     from members.events import EmailVerified, PasswordSet
-    from members.projections import members
+    from members.domain.session import Session
+    from members.projections import SESSIONS_OF_MEMBER, members
     from members.security import hash_password
     from umpnet_kernel.config import secret_key
     from umpnet_kernel.database import Database, url_for_service
@@ -162,6 +163,10 @@ def seed_demo(data_dir: str) -> DemoAccounts:
                 stream_id = Member.stream_id_for(found[email])
                 version = app.store.stream_version(uow.conn, stream_id)
                 uow.append(stream_id, version, [PasswordSet(member_id=found[email], password_hash=hashes[pw])])
+                # and whoever logged in with the old password is logged out
+                session_ids = uow.conn.execute(SESSIONS_OF_MEMBER, {"member_id": found[email]}).scalars().all()
+                for session in uow.get_many(Session, session_ids).values():
+                    session.close()
 
         if missing or stale:
             app.execute(context, register)
