@@ -1,4 +1,5 @@
 """The `umpnet` operator commands against running services over the real RabbitMQ."""
+import json
 import uuid
 
 import pytest
@@ -75,6 +76,15 @@ def test_umpnet_grant_role_gives_a_role_through_the_members_service(members, cap
     main(["grant-role", "M1@example.org", "national_admin"])
     assert "national_admin" in capsys.readouterr().out
     assert proxy.get_own_profile(profile["id"])["roles"] == ["member", "national_admin"]
+    db = Database(url)
+    try:
+        with db.read() as conn:
+            meta = conn.exec_driver_sql(
+                "SELECT meta FROM events WHERE event_type = 'members.RolesChanged' ORDER BY position DESC"
+            ).scalar()
+    finally:
+        db.dispose()
+    assert json.loads(meta)["actor_id"] == "umpnet-cli"  # who did it, from the call's context
     with pytest.raises(SystemExit, match="Aucun membre"):
         main(["grant-role", "nobody@example.org", "organizer"])
     with pytest.raises(SystemExit, match="Rôle inconnu"):
