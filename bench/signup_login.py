@@ -54,7 +54,7 @@ from eventlet import tpool  # noqa: E402
 
 from common import filesystem_of  # noqa: E402
 from event_latency import CpuMeter, create_vhost, delete_vhost, load_average, machine, percentile  # noqa: E402
-from umpnet_ops.seeding import SYNTHETIC_PASSWORD  # noqa: E402
+from umpnet_ops.seeding import SYNTHETIC_PASSWORD_FILE  # noqa: E402
 from umpnet_ops.supervisor import read_procfile  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -231,6 +231,8 @@ def main() -> int:
         platform.umpnet("migrate")
         platform.umpnet("seed", "--members", str(args.accounts))
         accounts = platform.seeded_emails()
+        with open(os.path.join(platform.data_dir, SYNTHETIC_PASSWORD_FILE)) as f:
+            seeded_password = f.read().strip()
         platform.start_all()
         platform.wait_healthy()
         print(f"setup: migrated, {len(accounts)} verified members seeded, members + mailer + gateway up "
@@ -242,7 +244,7 @@ def main() -> int:
                         "first_name": "Bench", "last_name": "Signup", "postcode": "69003"}
 
             def log_in(n):
-                return {"email": accounts[n % len(accounts)], "password": SYNTHETIC_PASSWORD}
+                return {"email": accounts[n % len(accounts)], "password": seeded_password}
 
             processes = {name: p.pid for name, p in platform.processes.items()}
             print(f"{clients} clients, {args.seconds:g} s each phase:", flush=True)

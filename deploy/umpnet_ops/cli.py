@@ -152,10 +152,14 @@ def status(args) -> None:
 
 
 def seed(args) -> None:
-    from .seeding import seed_members
+    from umpnet_kernel.config import data_dir, private_directory
 
-    count, seconds = seed_members(args.members, batch=args.batch)
-    print(f"seeded {count} members in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f}/s)")
+    from .seeding import seed_members, synthetic_password
+
+    password, path = synthetic_password(private_directory(data_dir()))
+    count, seconds = seed_members(args.members, password, batch=args.batch)
+    print(f"seeded {count} members in {seconds:.1f} s ({count / max(seconds, 1e-9):.0f}/s); "
+          f"their password is in {os.path.abspath(path)}")
 
 
 def catalogue(args) -> None:

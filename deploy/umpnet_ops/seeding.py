@@ -1,10 +1,13 @@
-"""`umpnet seed --members N`: synthetic members written straight into the members store.
+"""Members written straight into the members store: `umpnet seed`, and the demo of `umpnet up`.
 
-Fast because it skips what is slow per member and pointless for fake data:
-one argon2 hash shared by all (password "Synthetic-2026"), no verification
-email (they are created verified), and many members per transaction. The
-events are ordinary ones: read models, relay and subscribers treat them as
-any other. Every address ends in `.invalid`, so no mail can ever reach anyone.
+`umpnet seed --members N` is fast because it skips what is slow per member and
+pointless for fake data: one argon2 hash shared by all, no verification email
+(they are created verified), and many members per transaction. Their shared
+password is random, kept 0600 in `$DATA_DIR/synthetic-members-password` (a
+password written here would open thousands of verified accounts wherever
+someone seeded). The events are ordinary ones: read models, relay and
+subscribers treat them as any other. Every address ends in `.invalid`, so no
+mail can ever reach anyone.
 """
 from __future__ import annotations
 
@@ -22,10 +25,20 @@ FIRST_NAMES = ("Camille", "Léa", "Hugo", "Chloé", "Louis", "Manon", "Lucas", "
                "Gabriel", "Jade", "Arthur", "Louise", "Raphaël", "Alice", "Paul", "Lina", "Nathan", "Rose")
 LAST_NAMES = ("Martin", "Bernard", "Thomas", "Petit", "Robert", "Richard", "Durand", "Dubois", "Moreau",
               "Laurent", "Simon", "Michel", "Lefebvre", "Leroy", "Roux", "David", "Bertrand", "Morel")
-SYNTHETIC_PASSWORD = "Synthetic-2026"
+SYNTHETIC_PASSWORD_FILE = "synthetic-members-password"
 
 
-def seed_members(count: int, batch: int = 1000, seed: int | None = None) -> tuple[int, float]:
+def synthetic_password(data_dir: str) -> tuple[str, str]:
+    """(the synthetic members' password, the file that keeps it): made on first use."""
+    path = os.path.join(data_dir, SYNTHETIC_PASSWORD_FILE)
+    password = _read_secret(path)
+    if password is None:
+        password = secrets.token_urlsafe(18)
+        _write_secret(path, password)
+    return password, path
+
+
+def seed_members(count: int, password: str, batch: int = 1000, seed: int | None = None) -> tuple[int, float]:
     from members.application import MembersApp, residence_for
     from members.domain.catalogue import THEMES
     from members.domain.member import Member
@@ -38,7 +51,7 @@ def seed_members(count: int, batch: int = 1000, seed: int | None = None) -> tupl
     rng = random.Random(seed)
     postcodes = all_postcodes()
     themes = [t.slug for t in THEMES]
-    password_hash = hash_password(SYNTHETIC_PASSWORD)
+    password_hash = hash_password(password)
     db = Database(url_for_service("members"))
     app = MembersApp(db, secret_key())
     context = Context(actor_id="umpnet-seed")
@@ -99,7 +112,7 @@ def seed_demo(data_dir: str) -> DemoAccounts:
     members get a random password that is never kept (they are there to be
     seen, not used). Without the file (a first run, the file deleted, or an
     install seeded when the password was in the source), every demo account
-    that exists gets a new password. Only what is missing is added, so a run
+    that exists gets a new password and loses its sessions. Only what is missing is added, so a run
     after a crash halfway completes the seeding.
     """
     from sqlalchemy import select
@@ -108,7 +121,8 @@ def seed_demo(data_dir: str) -> DemoAccounts:
     from members.domain.catalogue import NATIONAL_ADMIN
     from members.domain.member import Member
     from members.events import EmailVerified, PasswordSet
-    from members.projections import members
+    from members.domain.session import Session
+    from members.projections import SESSIONS_OF_MEMBER, members
     from members.security import hash_password
     from umpnet_kernel.config import secret_key
     from umpnet_kernel.database import Database, url_for_service
@@ -149,6 +163,10 @@ def seed_demo(data_dir: str) -> DemoAccounts:
                 stream_id = Member.stream_id_for(found[email])
                 version = app.store.stream_version(uow.conn, stream_id)
                 uow.append(stream_id, version, [PasswordSet(member_id=found[email], password_hash=hashes[pw])])
+                # and whoever logged in with the old password is logged out
+                session_ids = uow.conn.execute(SESSIONS_OF_MEMBER, {"member_id": found[email]}).scalars().all()
+                for session in uow.get_many(Session, session_ids).values():
+                    session.close()
 
         if missing or stale:
             app.execute(context, register)

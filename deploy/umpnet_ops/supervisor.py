@@ -3,7 +3,7 @@
     python -m umpnet_ops.supervisor [--procfile deploy/Procfile] [--directory REPO]
 
 What `umpnet up` (make run) ends in. Each line `name: command` of the Procfile
-is one process, started in its own process group. Its output comes out line by
+is one program (run with the shell's `exec`), started in its own process group. Its output comes out line by
 line, prefixed with its name. A process that exits is started again after a
 pause (1 s, doubling up to 30 s; back to 1 s once it had run a minute): a
 service killed or crashed does not stay dead, as it did under honcho. One that
@@ -98,8 +98,11 @@ class Supervisor:
         self.stopping = True
 
     def _start(self, child: Child) -> None:
+        # exec: the process we watch and signal is the program itself; a shell
+        # left in between would die on SIGTERM at once, and its program be
+        # killed in the middle of its graceful stop.
         child.popen = subprocess.Popen(
-            child.command, shell=True, cwd=self.directory, env=self.env, start_new_session=True,
+            f"exec {child.command}", shell=True, cwd=self.directory, env=self.env, start_new_session=True,
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )
         child.started_at = time.monotonic()

@@ -9,6 +9,9 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from members.service import MembersService
+from umpnet_kernel.database import Database
+from umpnet_kernel.events import Context
 from umpnet_ops import cli
 
 pytestmark = pytest.mark.integration
@@ -52,6 +55,15 @@ def matches(password_hash, candidate):
         return PasswordHasher().verify(password_hash, candidate)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def sessions_of_admin(data_dir):
+    conn = sqlite3.connect(os.path.join(data_dir, "members.db"))
+    try:
+        return conn.execute("SELECT count(*) FROM sessions JOIN members USING (member_id) WHERE email = ?",
+                            (ADMIN,)).fetchone()[0]
+    finally:
+        conn.close()
 
 
 def password_file(data_dir):
@@ -129,6 +141,13 @@ def test_without_its_password_file_the_demo_admin_gets_a_new_password(up, tmp_pa
     data = tmp_path / "data"
     up(data)
     old = open(password_file(data)).read().strip()
+    members_db = Database(f"sqlite:///{data}/members.db")
+    try:
+        app = MembersService.app.build(members_db, {"SECRET_KEY": open(data / "secret_key").read().strip()})
+        app.open_session(ADMIN, old, Context(source="127.0.0.1"))
+    finally:
+        members_db.dispose()
+    assert sessions_of_admin(data) == 1
     os.remove(password_file(data))
     (data / ".demo-seeded").write_text("")  # the marker of the seeding that used a password in the source
     up(data)
@@ -140,3 +159,18 @@ def test_without_its_password_file_the_demo_admin_gets_a_new_password(up, tmp_pa
     admin_hash = next(h for email, h, _, _ in rows if email == ADMIN)
     assert matches(admin_hash, new) and not matches(admin_hash, old)
     assert not os.path.exists(data / ".demo-seeded")
+    assert sessions_of_admin(data) == 0  # logged in with the old password: logged out
+
+
+def test_synthetic_members_get_a_password_kept_0600_not_one_written_in_the_source(up, tmp_path, capsys):
+    data = tmp_path / "data"
+    up(data, DEMO="0")
+    cli.main(["seed", "--members", "3"])
+    out = capsys.readouterr().out
+    path = os.path.join(data, "synthetic-members-password")
+    password = open(path).read().strip()
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert password not in out and path in out
+    hashes = [h for _, h, _, _ in members_rows(data)]
+    assert len(hashes) == 3 and matches(hashes[0], password)
+    assert [c for c in string_constants_of_the_ops_tools() if matches(hashes[0], c)] == []

@@ -84,6 +84,8 @@ def test_make_run_restarts_a_killed_service_and_stops_everything_on_ctrl_c(tmp_p
         wait_for(lambda: healthy(url), 30)
         everything = descendants(up.pid)
         assert restarted in everything
+        # Whatever a service creates under $DATA_DIR is its user's alone.
+        assert "Umask:\t0077" in open(f"/proc/{restarted}/status").read()
     finally:
         up.send_signal(signal.SIGINT)  # Ctrl-C
         code = up.wait(timeout=40)

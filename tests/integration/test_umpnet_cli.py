@@ -1,7 +1,10 @@
 """The `umpnet` operator commands against running services over the real RabbitMQ."""
+import json
 import uuid
 
 import pytest
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ServiceRpcProxy
 
 from mailer.service import MailerService
@@ -9,7 +12,7 @@ from members.projections import read_models
 from members.service import MembersService
 from umpnet_kernel.database import Database
 from umpnet_kernel.testing import dump_tables
-from umpnet_ops.cli import main
+from umpnet_ops.cli import _rpc, main
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +76,15 @@ def test_umpnet_grant_role_gives_a_role_through_the_members_service(members, cap
     main(["grant-role", "M1@example.org", "national_admin"])
     assert "national_admin" in capsys.readouterr().out
     assert proxy.get_own_profile(profile["id"])["roles"] == ["member", "national_admin"]
+    db = Database(url)
+    try:
+        with db.read() as conn:
+            meta = conn.exec_driver_sql(
+                "SELECT meta FROM events WHERE event_type = 'members.RolesChanged' ORDER BY position DESC"
+            ).scalar()
+    finally:
+        db.dispose()
+    assert json.loads(meta)["actor_id"] == "umpnet-cli"  # who did it, from the call's context
     with pytest.raises(SystemExit, match="Aucun membre"):
         main(["grant-role", "nobody@example.org", "organizer"])
     with pytest.raises(SystemExit, match="Rôle inconnu"):
@@ -88,3 +100,25 @@ def test_umpnet_status_reports_services_outbox_lag_and_queues(members, run_servi
     assert exit.value.code == 0, out
     assert "members    up    outbox lag" in out and "mailer     up" in out
     assert "queue evt-members-members.EmailVerificationRequested--mailer.on_email_verification_requested.parked: 0" in out
+
+
+class _WorkerData(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return worker_ctx.data
+
+
+class Probe:
+    name = "umpnet-probe"
+    data = _WorkerData()
+
+    @rpc
+    def call_context(self, *args):
+        return {"args": list(args), "actor_id": self.data.get("actor_id")}
+
+
+def test_umpnet_commands_say_who_asks_in_the_call_context_not_in_the_arguments(container_factory, platform_config,
+                                                                             monkeypatch):
+    monkeypatch.setenv("AMQP_URI", platform_config["AMQP_URI"])
+    container_factory(Probe, platform_config).start()
+    assert _rpc("umpnet-probe", "call_context", "m1@example.org", "organizer") == {
+        "args": ["m1@example.org", "organizer"], "actor_id": "umpnet-cli"}

@@ -105,3 +105,14 @@ def test_backoff_doubles_from_one_second_to_thirty_and_resets_after_a_minute_of_
     assert [backoff.after_exit(ran_for=0.5) for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
     assert backoff.after_exit(ran_for=61.0) == 1
     assert backoff.after_exit(ran_for=2.0) == 2
+
+
+def test_a_stopping_process_is_given_time_to_finish_its_work(tmp_path):
+    graceful = (f"{sys.executable} -u -c \"import signal, sys, time; print('pid', 0); "
+                "signal.signal(signal.SIGTERM, lambda *a: (time.sleep(1), print('finished cleanly'), sys.exit(0))); "
+                "time.sleep(600)\"")
+    supervisor = Supervisor(tmp_path, f"members: {graceful}\n")
+    supervisor.wait_for(lambda: supervisor.pids("members"))
+    eventlet.sleep(0.3)  # its handler is installed
+    assert supervisor.stop() == 0
+    assert any(line.endswith("| finished cleanly") for line in supervisor.out), (supervisor.out, supervisor.err)
