@@ -75,7 +75,8 @@ def test_lea_signs_up_in_two_clicks_verifies_and_reaches_her_profile(platform, p
     by_test_id(phone, "login-email").send_keys("lea@example.org")
     by_test_id(phone, "login-password").send_keys("Bordeaux-2026")
     by_test_id(phone, "login-submit").click()
-    assert phone.current_url.endswith("/profil")
+    # click() returns before the next page has loaded: a login takes an argon2 check
+    wait_until(lambda: phone.current_url.endswith("/profil"))
     by_test_id(phone, "profile-first-name").send_keys("Léa")
     by_test_id(phone, "profile-submit").click()
     assert by_test_id(phone, "profile-saved")
@@ -107,5 +108,6 @@ def test_lea_forgot_her_password_and_sets_a_new_one_from_the_emailed_link(platfo
     by_test_id(phone, "login-email").send_keys("lea@example.org")
     by_test_id(phone, "login-password").send_keys("Arcachon-2027")
     by_test_id(phone, "login-submit").click()
-    assert phone.current_url.endswith("/profil")
+    # click() returns before the next page has loaded: a login takes an argon2 check
+    wait_until(lambda: phone.current_url.endswith("/profil"))
     assert phone.execute_script("return document.documentElement.scrollWidth") <= 390
