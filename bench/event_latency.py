@@ -216,6 +216,10 @@ class Platform:
             AMQP_URI=self.amqp_uri,
             PUBLIC_URL="http://localhost:8000",
             PYTHONUNBUFFERED="1",
+            # the load resends to the same addresses over and over: lift the
+            # per-address limits a real member would meet
+            RATE_LIMIT_SCALE="1000000",
+            MAIL_RATE_LIMIT="1000000000",
         )
         self.processes: dict[str, subprocess.Popen] = {}
         self.logs = {}
@@ -353,7 +357,6 @@ def sign_up(services: Platform, count: int, concurrency: int = 4) -> list[str]:
             proxy.register(
                 {"email": email, "password": PASSWORD, "first_name": f"Bench{n}", "last_name": "Latency",
                  "postcode": "69003"},
-                {"actor_id": "bench-latency"},
             )
         finally:
             proxies.put(proxy)
@@ -408,7 +411,7 @@ class OpenLoop:
         begin = time.monotonic()
         self.late.append(begin - due)
         try:
-            proxy.resend_verification(email, {"actor_id": "bench-latency"})
+            proxy.resend_verification(email)
             self.rpc.append(time.monotonic() - begin)
         except Exception as exc:
             self.errors.append(type(exc).__name__)
