@@ -197,6 +197,15 @@ class Application:
             return self._execute_in_group(context, command)
         return self._execute_alone(context, command)
 
+    def execute_once(self, context: Context, use_case: str, command: Callable[[UnitOfWork], T]) -> T:
+        """`execute`, but a request that arrives again (same idempotency key)
+        answers its first outcome instead of running again (idempotency.py)."""
+        if context.idempotency_key:
+            from .idempotency import remembered
+
+            command = remembered(use_case, context.idempotency_key, command)
+        return self.execute(context, command)
+
     def _execute_alone(self, context: Context, command: Callable[[UnitOfWork], T]) -> T:
         for attempt in range(1, self.max_attempts + 1):
             try:

@@ -29,3 +29,26 @@ def run_blocking(call: Callable[..., T], *args) -> T:
 
         return tpool.execute(call, *args)
     return call(*args)
+
+
+class BoundedBlocking:
+    """`run_blocking`, with at most `limit` calls in the pool at once; the
+    others wait their turn (a green semaphore: waiting blocks no one else).
+
+    For CPU-bound calls (argon2): more of them at once than there are cores
+    only makes every one of them late.
+    """
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._semaphore = None  # made on first use, once eventlet is patched
+
+    def run(self, call: Callable[..., T], *args) -> T:
+        if not eventlet_is_patched():
+            return call(*args)
+        if self._semaphore is None:
+            from eventlet.semaphore import Semaphore
+
+            self._semaphore = Semaphore(self.limit)
+        with self._semaphore:
+            return run_blocking(call, *args)

@@ -5,12 +5,13 @@ from alembic.migration import MigrationContext
 
 from mailer.projections import read_models as mailer_read_models
 from members.projections import read_models as members_read_models
-from members.security import throttle_metadata
+from members.throttle import throttle_metadata
 from umpnet_kernel.database import Database
+from umpnet_kernel.idempotency import outcomes_metadata
 from umpnet_kernel.migrations import database_metadata
 
 SERVICES = {
-    "members": (members_read_models, throttle_metadata),
+    "members": (members_read_models, throttle_metadata, outcomes_metadata),
     "mailer": (mailer_read_models,),
 }
 

@@ -5,37 +5,42 @@ import json
 import uuid
 from datetime import datetime, timezone
 
-from sqlalchemy import bindparam, func, select
-
 from umpnet_geo import departement_for_postcode, lookup_postcode
 from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.database import Database
-from umpnet_kernel.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
+from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
+from umpnet_kernel.links import LinkTokens, keyed_hash
 
-from . import security
+from . import security, throttle
 from .domain.catalogue import (
     DIGITAL_FEDERATION_CODE,
     FEDERATIONS,
     THEMES,
     local_federation,
 )
+from .domain.email_address import email_key, email_key_of, normalise_email
 from .domain.member import Actor, Member, Residence
 from .domain.session import Session
-from .projections import all_projections, members, sessions
-
-
-# The queries every request runs, built once with their values bound per call:
-# building a statement per call cost SQLAlchemy more than running it.
-_MEMBER_BY_EMAIL = select(members).where(members.c.email_lower == bindparam("email_lower"))
-_MEMBER_ID_BY_EMAIL = select(members.c.member_id).where(members.c.email_lower == bindparam("email_lower"))
-_MEMBER_BY_ID = select(members).where(members.c.member_id == bindparam("member_id"))
-_SESSION_BY_TOKEN = select(sessions).where(sessions.c.token_hash == bindparam("token_hash"))
-_SESSION_HOLDER = (
-    select(sessions.c.expires_at, members.c.member_id, members.c.roles, members.c.federation_code)
-    .join(members, members.c.member_id == sessions.c.member_id)
-    .where(sessions.c.token_hash == bindparam("token_hash"))
+from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
+from .projections import (
+    LINK_HOLDER,
+    MEMBER_BY_EMAIL_KEY,
+    MEMBER_BY_ID,
+    MEMBERS_PER_FEDERATION,
+    NATIONAL_ADMIN_COUNT,
+    RESET_PASSWORD,
+    SESSION_BY_TOKEN,
+    SESSION_HOLDER,
+    SESSIONS_OF_MEMBER,
+    VERIFY_EMAIL,
+    all_projections,
+    nonce_hash,
 )
+from .throttle import RateLimits
+
+PENDING = {"status": "pending_verification"}
+_INVALID_LINK = "Lien invalide ou expiré : demandez-en un nouveau."
 
 
 def _utcnow() -> datetime:
@@ -62,7 +67,7 @@ def display_name(row) -> str:
     if row["first_name"]:
         initial = f" {row['last_name'][:1]}." if row["last_name"] else ""
         return f"{row['first_name']}{initial}"
-    return f"Membre ({row['city']})"
+    return "Membre"
 
 
 def federation_view(code: str) -> dict:
@@ -70,23 +75,40 @@ def federation_view(code: str) -> dict:
     return {"code": code, "name": federation.name if federation else code}
 
 
+def _invalid_link() -> ValidationFailed:
+    return ValidationFailed(_INVALID_LINK, {"token": [_INVALID_LINK]})
+
+
 class MembersApp(Application):
-    def __init__(self, db: Database, secret_key: str):
+    def __init__(self, db: Database, secret_key: str, limits: RateLimits | None = None):
         super().__init__(db, all_projections())
-        self.tokens = security.VerificationTokens(secret_key)
+        self.links = LinkTokens(secret_key)
+        self.limits = limits or RateLimits()
+        self._secret_key = secret_key
 
     # -- sign-up and verification ---------------------------------------------
     def register(self, data: dict, context: Context) -> dict:
-        """`data` is validated by the caller's schema: email, password, names, postcode…"""
-        email = data["email"].strip()
+        """`data` is validated by the caller's schema: email, password, names, postcode…
+
+        Answers the same whether or not the address is registered (membership
+        of a party is special-category data): a new address gets the
+        verification email, a registered one an email telling its owner.
+        """
+        email = normalise_email(data["email"])
         security.check_password_strength(data["password"])
         residence = residence_for(data["postcode"], data.get("federation_code"))
-        password_hash = security.hash_password(data["password"])  # slow: outside the transaction
+        now = _utcnow()
+        self._limit(context, now, ("sign-up-source", context.source, self.limits.sign_ups_per_source))
+        # Hashed on both paths, outside the transaction: a registered address
+        # must not answer sooner than a new one.
+        password_hash = security.hash_password(data["password"])
         member_id = str(uuid.uuid4())
 
         def command(uow: UnitOfWork):
-            if self._member_id_by_email(uow.conn, email) is not None:
-                raise Conflict("Cette adresse e-mail est déjà inscrite.", {"email": ["Adresse déjà inscrite."]})
+            existing = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": email_key(email)}).mappings().first()
+            if existing is not None:
+                self._notify_duplicate_sign_up(uow, existing["member_id"], now)
+                return PENDING
             member = Member.register(
                 member_id,
                 email,
@@ -97,51 +119,117 @@ class MembersApp(Application):
                 themes=data.get("themes", ()),
                 invited_by=data.get("invited_by"),
             )
-            member.request_email_verification(self.tokens.make(member_id, email))
+            member.request_email_verification(self.links.new_nonce(), now + VERIFY_LINK_LIFETIME)
             uow.add(member)
+            return PENDING
 
-        self.execute(context, command)
-        return self.own_profile(member_id)
+        return self.execute_once(context, "register", command)
+
+    def _notify_duplicate_sign_up(self, uow: UnitOfWork, member_id: str, now: datetime) -> None:
+        limit = self.limits.duplicate_sign_up_notice_per_address
+        count, _ = throttle.hit(uow.conn, self._key("duplicate-notice", member_id), limit, now)
+        if count <= limit.count:  # beyond: the owner was told within the hour already
+            uow.get(Member, member_id).signed_up_again()
 
     def verify_email(self, token: str, context: Context) -> dict:
-        found = self.tokens.read(token)
-        if found is None:
-            raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Jeton invalide ou expiré."]})
-        member_id, fingerprint = found
+        nonce = self.links.nonce_of(VERIFY_EMAIL, token)
+        if nonce is None:
+            raise _invalid_link()
+        now = _utcnow()
 
         def command(uow: UnitOfWork):
-            member = uow.get(Member, member_id)
-            if member is None:
-                raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Jeton invalide ou expiré."]})
-            member.verify_email(fingerprint)
+            member_id = uow.conn.execute(LINK_HOLDER, {"nonce_hash": nonce_hash(nonce), "purpose": VERIFY_EMAIL}).scalar()
+            if member_id is None:
+                raise _invalid_link()
+            uow.get(Member, member_id).verify_email(nonce, now)
+            return {"member_id": member_id, "email_verified": True}
 
-        self.execute(context, command)
-        return {"member_id": member_id, "email_verified": True}
+        return self.execute_once(context, "verify_email", command)
 
     def resend_verification(self, email: str, context: Context) -> None:
         """Send the verification email again; silent for unknown or verified addresses."""
-        with self.read() as conn:
-            member_id = self._member_id_by_email(conn, email)
-        if member_id is None:
-            return
+        self._email_a_link(email, context, "resend_verification", "verification",
+                           lambda member: member.request_email_verification(
+                               self.links.new_nonce(), _utcnow() + VERIFY_LINK_LIFETIME))
+
+    # -- password reset ------------------------------------------------------
+    def request_password_reset(self, email: str, context: Context) -> None:
+        """Email a reset link if the address is registered; the same answer otherwise."""
+        self._email_a_link(email, context, "request_password_reset", "password-reset",
+                           lambda member: member.request_password_reset(
+                               self.links.new_nonce(), _utcnow() + RESET_LINK_LIFETIME))
+
+    def _email_a_link(self, email: str, context: Context, use_case: str, kind: str, request) -> None:
+        """`request(member)` for the member with this address, if any, once the
+        request is within the mail limits (counted whether or not it exists)."""
+        key = self._mail_request(email, context, kind)
 
         def command(uow: UnitOfWork):
-            member = uow.get(Member, member_id)
-            member.request_email_verification(self.tokens.make(member_id, member.email))
+            row = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first() if key else None
+            if row is not None:
+                request(uow.get(Member, row["member_id"]))
 
-        self.execute(context, command)
+        self.execute_once(context, use_case, command)
+
+    def reset_password(self, token: str, password: str, context: Context) -> dict:
+        """A new password with an emailed link; every session of the member is closed."""
+        nonce = self.links.nonce_of(RESET_PASSWORD, token)
+        if nonce is None:
+            raise _invalid_link()
+        security.check_password_strength(password)
+        password_hash = security.hash_password(password)
+        now = _utcnow()
+
+        def command(uow: UnitOfWork):
+            member_id = uow.conn.execute(LINK_HOLDER, {"nonce_hash": nonce_hash(nonce), "purpose": RESET_PASSWORD}).scalar()
+            if member_id is None:
+                raise _invalid_link()
+            uow.get(Member, member_id).reset_password(nonce, password_hash, now)
+            session_ids = uow.conn.execute(SESSIONS_OF_MEMBER, {"member_id": member_id}).scalars().all()
+            for session in uow.get_many(Session, session_ids).values():
+                session.close()
+            return {"member_id": member_id}
+
+        return self.execute_once(context, "reset_password", command)
 
     # -- sessions -----------------------------------------------------------
     def open_session(self, email: str, password: str, context: Context) -> dict:
-        email_lower = email.strip().lower()
+        """Log in. Attempts are counted before the password is checked, so
+        parallel guesses cannot overtake the count; see throttle.RateLimits."""
+        key = email_key_of(email) or f"not-an-address:{email[:320]}"
+        source = context.source or "-"
         now = _utcnow()
+        keys = {
+            "account+source": self._key("login-account-source", f"{key}|{source}"),
+            "source": self._key("login-source", source),
+            "account": self._key("login-account", key),
+            "pace": self._key("login-pace", key),
+        }
+        limits = self.limits
+
+        def reserve(uow: UnitOfWork):
+            blocked_until = []
+            for name, limit in (("account+source", limits.login_per_account_and_source),
+                                ("source", limits.login_failures_per_source)):
+                count, ends = throttle.hit(uow.conn, keys[name], limit, now)
+                if count > limit.count:
+                    blocked_until.append(ends)
+            if throttle.count(uow.conn, keys["account"], now) >= limits.login_failures_per_account.count:
+                count, ends = throttle.hit(uow.conn, keys["pace"], limits.login_pace_when_attacked, now)
+                if count > limits.login_pace_when_attacked.count:
+                    blocked_until.append(ends)
+            return max(blocked_until) if blocked_until else None
+
+        blocked_until = self.execute(Context(), reserve)
+        if blocked_until is not None:
+            raise RateLimited(
+                "Trop de tentatives échouées : réessayez dans quelques minutes.",
+                retry_after=throttle.seconds_until(blocked_until, now),
+            )
         with self.read() as conn:
-            if security.login_blocked(conn, email_lower, now):
-                raise RateLimited("Trop de tentatives échouées : réessayez dans quelques minutes.")
-            row = conn.execute(_MEMBER_BY_EMAIL, {"email_lower": email_lower}).mappings().first()
+            row = conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first()
         if not security.password_matches(row["password_hash"] if row else None, password):
-            with self.db.write() as conn:
-                security.record_login_failure(conn, email_lower, now)
+            self.execute(Context(), lambda uow: throttle.hit(uow.conn, keys["account"], limits.login_failures_per_account, now))
             raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
         if not row["email_verified"]:
             raise Forbidden("Confirmez d'abord votre adresse e-mail : suivez le lien que nous vous avons envoyé.")
@@ -149,15 +237,16 @@ class MembersApp(Application):
         session_id = str(uuid.uuid4())
 
         def command(uow: UnitOfWork):
-            security.clear_login_failures(uow.conn, email_lower)
-            uow.add(Session.start(session_id, row["member_id"], token_hash, now + security.SESSION_LIFETIME))
+            throttle.clear(uow.conn, keys["account+source"])
+            throttle.refund(uow.conn, keys["source"])  # a good login is not a failure of its source
+            uow.add(Session.start(session_id, row["member_id"], token_hash, now + SESSION_LIFETIME))
 
         self.execute(Context(actor_id=row["member_id"], correlation_id=context.correlation_id), command)
         return {"token": token, "member_id": row["member_id"]}
 
     def close_session(self, token: str, context: Context) -> None:
         with self.read() as conn:
-            row = conn.execute(_SESSION_BY_TOKEN, {"token_hash": security.token_hash(token)}).first()
+            row = conn.execute(SESSION_BY_TOKEN, {"token_hash": security.token_hash(token)}).first()
         if row is None:
             return
 
@@ -169,7 +258,7 @@ class MembersApp(Application):
     def resolve_session(self, token: str) -> dict | None:
         """Who holds this bearer token: {member_id, roles, federation_code}, or None."""
         with self.read() as conn:
-            row = conn.execute(_SESSION_HOLDER, {"token_hash": security.token_hash(token)}).first()
+            row = conn.execute(SESSION_HOLDER, {"token_hash": security.token_hash(token)}).first()
         if row is None or _aware(row.expires_at) <= _utcnow():
             return None
         return {"member_id": row.member_id, "roles": json.loads(row.roles), "federation_code": row.federation_code}
@@ -178,21 +267,32 @@ class MembersApp(Application):
     def own_profile(self, member_id: str) -> dict:
         row = self._row(member_id)
         return {
-            **self._public(row),
+            "id": row["member_id"],
             "email": row["email"],
+            "first_name": row["first_name"],
+            "last_name": row["last_name"],
+            "display_name": display_name(row),
             "postcode": row["postcode"],
+            "city": row["city"],
+            "federation": federation_view(row["federation_code"]),
             "digital_federation": True,
+            "themes": json.loads(row["themes"]),
             "email_verified": row["email_verified"],
             "bio": row["bio"],
             "blog_url": row["blog_url"],
             "roles": json.loads(row["roles"]),
             "map_visible": row["map_visible"],
             "contact_consent": row["contact_consent"],
+            "shown_fields": json.loads(row["shown_fields"]),
             "registered_at": _aware(row["registered_at"]),
         }
 
     def public_profile(self, member_id: str) -> dict:
-        return self._public(self._row(member_id))
+        """The display name, and only what the member chose to show; unverified members are not visible."""
+        row = self._row(member_id)
+        if not row["email_verified"]:
+            raise NotFound("Membre introuvable.")
+        return _public(row)
 
     def update_profile(self, member_id: str, changes: dict, context: Context) -> dict:
         changes = dict(changes)
@@ -212,24 +312,27 @@ class MembersApp(Application):
 
     # -- roles --------------------------------------------------------------
     def set_roles(self, actor: Actor, member_id: str, roles: list[str], context: Context) -> dict:
-        self.execute(context, lambda uow: self._get(uow, member_id).set_roles(roles, by=actor))
+        def command(uow: UnitOfWork):
+            national_admins = uow.conn.execute(NATIONAL_ADMIN_COUNT).scalar()
+            self._get(uow, member_id).set_roles(roles, by=actor, national_admins=national_admins)
+
+        self.execute(context, command)
         row = self._row(member_id)
-        return {**self._public(row), "roles": json.loads(row["roles"])}
+        return {**_public(row), "roles": json.loads(row["roles"])}
 
     def grant_role(self, email: str, role: str, context: Context) -> dict:
+        key = email_key_of(email)
         with self.read() as conn:
-            member_id = self._member_id_by_email(conn, email)
-        if member_id is None:
+            row = conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).first() if key else None
+        if row is None:
             raise NotFound("Aucun membre avec cette adresse e-mail.")
-        self.execute(context, lambda uow: self._get(uow, member_id).grant_role(role))
-        return self.own_profile(member_id)
+        self.execute(context, lambda uow: self._get(uow, row.member_id).grant_role(role))
+        return self.own_profile(row.member_id)
 
     # -- reference data -----------------------------------------------------
     def federations(self) -> list[dict]:
         with self.read() as conn:
-            counts = dict(
-                conn.execute(select(members.c.federation_code, func.count()).group_by(members.c.federation_code)).all()
-            )
+            counts = dict(conn.execute(MEMBERS_PER_FEDERATION).all())
         total = sum(counts.values())
         return [
             {
@@ -245,14 +348,54 @@ class MembersApp(Application):
     def themes() -> list[dict]:
         return [{"slug": t.slug, "name": t.name} for t in THEMES]
 
+    # -- housekeeping -------------------------------------------------------
+    def prune_expired(self) -> int:
+        """Drop rate-limit windows that ended and request outcomes too old to be redelivered."""
+        from umpnet_kernel.idempotency import prune_outcomes
+
+        now = _utcnow()
+        return self.execute(Context(), lambda uow: throttle.prune(uow.conn, now) + prune_outcomes(uow.conn, now))
+
     # -- helpers ------------------------------------------------------------
-    @staticmethod
-    def _member_id_by_email(conn, email: str) -> str | None:
-        return conn.execute(_MEMBER_ID_BY_EMAIL, {"email_lower": email.strip().lower()}).scalar()
+    def _key(self, purpose: str, value: str) -> str:
+        return keyed_hash(self._secret_key, purpose, value)
+
+    def _limit(self, context: Context, now: datetime, *checks) -> None:
+        """Count (purpose, value, limit) checks in one transaction; 429 if any is over."""
+        checks = [(purpose, value, limit) for purpose, value, limit in checks if value]
+        if not checks:
+            return
+
+        def count(uow: UnitOfWork):
+            over = []
+            for purpose, value, limit in checks:
+                hits, ends = throttle.hit(uow.conn, self._key(purpose, value), limit, now)
+                if hits > limit.count:
+                    over.append(ends)
+            return max(over) if over else None
+
+        blocked_until = self.execute(Context(), count)
+        if blocked_until is not None:
+            raise RateLimited(
+                "Trop de demandes : réessayez plus tard.", retry_after=throttle.seconds_until(blocked_until, now)
+            )
+
+    def _mail_request(self, email: str, context: Context, kind: str) -> str | None:
+        """Rate-limit a request that sends mail, per address and per source,
+        whether or not the address is registered (the answer must not tell);
+        returns the address's key (None if it cannot be an address)."""
+        key = email_key_of(email)
+        self._limit(
+            context,
+            _utcnow(),
+            (f"mail-address:{kind}", key or email[:320], self.limits.mail_per_address),
+            (f"mail-source:{kind}", context.source, self.limits.mail_per_source),
+        )
+        return key
 
     def _row(self, member_id: str) -> dict:
         with self.read() as conn:
-            row = conn.execute(_MEMBER_BY_ID, {"member_id": member_id}).mappings().first()
+            row = conn.execute(MEMBER_BY_ID, {"member_id": member_id}).mappings().first()
         if row is None:
             raise NotFound("Membre introuvable.")
         return dict(row)
@@ -264,14 +407,18 @@ class MembersApp(Application):
             raise NotFound("Membre introuvable.")
         return member
 
-    @staticmethod
-    def _public(row: dict) -> dict:
-        return {
-            "id": row["member_id"],
-            "first_name": row["first_name"],
-            "last_name": row["last_name"],
-            "display_name": display_name(row),
-            "city": row["city"],
-            "federation": federation_view(row["federation_code"]),
-            "themes": json.loads(row["themes"]),
-        }
+
+def _public(row: dict) -> dict:
+    shown = set(json.loads(row["shown_fields"]))
+    profile = {"id": row["member_id"], "display_name": display_name(row)}
+    if "city" in shown:
+        profile["city"] = row["city"]
+    if "federation" in shown:
+        profile["federation"] = federation_view(row["federation_code"])
+    if "themes" in shown:
+        profile["themes"] = json.loads(row["themes"])
+    if "bio" in shown:
+        profile["bio"] = row["bio"]
+    if "blog_url" in shown:
+        profile["blog_url"] = row["blog_url"]
+    return profile

@@ -35,14 +35,58 @@ class PasswordSet(DomainEvent, name="members.PasswordSet", public=False):
     password_hash: str
 
 
+def _verification_v1_to_v2(data: dict) -> dict:
+    # v1 carried a usable signed token; its links can no longer be honoured
+    # (no nonce to check them against): the member asks for a new email.
+    data = {k: v for k, v in data.items() if k != "token"}
+    return {**data, "link_nonce": "", "expires_at": "1970-01-01T00:00:00+00:00"}
+
+
 @dataclass(frozen=True)
-class EmailVerificationRequested(DomainEvent, name="members.EmailVerificationRequested", version=1):
-    """An email proving the address must be sent; `token` goes into the link."""
+class EmailVerificationRequested(DomainEvent, name="members.EmailVerificationRequested", version=2):
+    """An email proving the address must be sent.
+
+    `link_nonce` is useless alone: the mailer renders it into the link's token
+    with the installation's secret key (umpnet_kernel.links, purpose
+    "verify-email"), so the store never holds a token that verifies anything.
+    """
+
+    upcasters = {1: _verification_v1_to_v2}
 
     member_id: str
     email: str = field(metadata=describe("where to send it", personal=True))
     first_name: str = field(metadata=describe("to greet the member", personal=True))
-    token: str = field(metadata=describe("signed, expiring verification token"))
+    link_nonce: str = field(metadata=describe("nonce of the link's token (not usable without the secret key)"))
+    expires_at: datetime = field(metadata=describe("the link works until then"))
+
+
+@dataclass(frozen=True)
+class DuplicateSignUpAttempted(DomainEvent, name="members.DuplicateSignUpAttempted", version=1):
+    """Someone signed up again with a registered address: its owner is told
+    (an account exists; log in or reset the password), the caller is told
+    nothing different from a new sign-up."""
+
+    member_id: str
+    email: str = field(metadata=describe("where to send the notice", personal=True))
+    first_name: str = field(metadata=describe("to greet the member", personal=True))
+
+
+@dataclass(frozen=True)
+class PasswordResetRequested(DomainEvent, name="members.PasswordResetRequested", version=1):
+    """The member asked for a password reset link (purpose "reset-password")."""
+
+    member_id: str
+    email: str = field(metadata=describe("where to send it", personal=True))
+    first_name: str = field(metadata=describe("to greet the member", personal=True))
+    link_nonce: str = field(metadata=describe("nonce of the link's token (not usable without the secret key)"))
+    expires_at: datetime = field(metadata=describe("the link works until then"))
+
+
+@dataclass(frozen=True)
+class PasswordResetCompleted(DomainEvent, name="members.PasswordResetCompleted", public=False):
+    """A reset link was used: every reset link of the member stops working."""
+
+    member_id: str
 
 
 @dataclass(frozen=True)
@@ -50,9 +94,15 @@ class EmailVerified(DomainEvent, name="members.EmailVerified", version=1):
     member_id: str
 
 
+def _profile_v1_to_v2(data: dict) -> dict:
+    return {**data, "shown_fields": []}
+
+
 @dataclass(frozen=True)
-class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=1):
+class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=2):
     """The member's profile as it now stands (the whole of it, not a diff)."""
+
+    upcasters = {1: _profile_v1_to_v2}
 
     member_id: str
     first_name: str = field(metadata=describe("first name", personal=True))
@@ -65,6 +115,9 @@ class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=1):
     blog_url: str | None = field(metadata=describe("the member's blog", personal=True))
     map_visible: bool = field(metadata=describe("shown on the members' map (coarsened)"))
     contact_consent: bool = field(metadata=describe("accepts to be contacted by the party"))
+    shown_fields: tuple[str, ...] = field(
+        default=(), metadata=describe("what other members may see besides the display name")
+    )
 
 
 @dataclass(frozen=True)
@@ -88,6 +141,3 @@ class SessionClosed(DomainEvent, name="members.SessionClosed", public=False):
     session_id: str
     member_id: str
     token_hash: str
-
-
-PUBLIC_EVENTS = (MemberRegistered, EmailVerificationRequested, EmailVerified, ProfileUpdated, RolesChanged)

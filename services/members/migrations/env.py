@@ -2,7 +2,8 @@
 from alembic import context
 
 from members.projections import read_models
-from members.security import throttle_metadata
+from members.throttle import throttle_metadata
+from umpnet_kernel.idempotency import outcomes_metadata
 from umpnet_kernel.migrations import run_service_migrations
 
-run_service_migrations(context, "members", read_models, throttle_metadata)
+run_service_migrations(context, "members", read_models, throttle_metadata, outcomes_metadata)

@@ -1,12 +1,16 @@
 """The Member aggregate, given past events, when a command, then new events."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from members.domain.catalogue import NATIONAL_ADMIN
-from members.domain.member import Actor, Member, Residence, email_fingerprint
+from members.domain.member import Actor, Member, Residence
 from members.events import (
     EmailVerificationRequested,
     EmailVerified,
     MemberRegistered,
+    PasswordResetCompleted,
+    PasswordResetRequested,
     PasswordSet,
     ProfileUpdated,
     RolesChanged,
@@ -14,6 +18,8 @@ from members.events import (
 from umpnet_kernel.errors import Forbidden, ValidationFailed
 from umpnet_kernel.testing import given_when_then
 
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+LATER = NOW + timedelta(days=7)
 LYON = Residence("69003", "Lyon 03", "69")
 REGISTERED = MemberRegistered(
     member_id="m1", email="camille@example.org", first_name="Camille", last_name="Durand",
@@ -35,24 +41,39 @@ def test_names_can_wait_for_later_but_themes_must_exist():
 
 
 def test_a_verification_email_is_requested_until_the_address_is_verified():
-    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.request_email_verification("tok")) == [
-        EmailVerificationRequested(member_id="m1", email="camille@example.org", first_name="Camille", token="tok")
+    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.request_email_verification("n1", LATER)) == [
+        EmailVerificationRequested(member_id="m1", email="camille@example.org", first_name="Camille",
+                                   link_nonce="n1", expires_at=LATER)
     ]
     assert given_when_then(Member, "m1", [REGISTERED, EmailVerified(member_id="m1")],
-                           lambda m: m.request_email_verification("tok")) == []
+                           lambda m: m.request_email_verification("n2", LATER)) == []
 
 
-def test_verifying_twice_records_it_once():
-    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.verify_email(email_fingerprint("camille@example.org"))) == [
+REQUESTED = EmailVerificationRequested(member_id="m1", email="camille@example.org", first_name="Camille",
+                                       link_nonce="n1", expires_at=LATER)
+
+
+def test_a_verification_link_works_once_before_it_expires():
+    assert given_when_then(Member, "m1", [REGISTERED, REQUESTED], lambda m: m.verify_email("n1", NOW)) == [
         EmailVerified(member_id="m1")
     ]
-    assert given_when_then(Member, "m1", [REGISTERED, EmailVerified(member_id="m1")],
-                           lambda m: m.verify_email(email_fingerprint("camille@example.org"))) == []
+    for history, nonce, now in ([REGISTERED, REQUESTED, EmailVerified(member_id="m1")], "n1", NOW),  \
+                               ([REGISTERED, REQUESTED], "n1", LATER), ([REGISTERED, REQUESTED], "other", NOW):
+        with pytest.raises(ValidationFailed):
+            given_when_then(Member, "m1", history, lambda m: m.verify_email(nonce, now))
 
 
-def test_a_token_made_for_another_address_does_not_verify():
+def test_a_reset_link_sets_the_password_once_and_proves_the_address():
+    asked = PasswordResetRequested(member_id="m1", email="camille@example.org", first_name="Camille",
+                                   link_nonce="r1", expires_at=NOW + timedelta(hours=1))
+    assert given_when_then(Member, "m1", [REGISTERED, asked], lambda m: m.reset_password("r1", "h2", NOW)) == [
+        PasswordResetCompleted(member_id="m1"), PasswordSet(member_id="m1", password_hash="h2"), EmailVerified(member_id="m1")
+    ]
     with pytest.raises(ValidationFailed):
-        given_when_then(Member, "m1", [REGISTERED], lambda m: m.verify_email(email_fingerprint("old@example.org")))
+        given_when_then(Member, "m1", [REGISTERED, asked, PasswordResetCompleted(member_id="m1")],
+                        lambda m: m.reset_password("r1", "h3", NOW))
+    with pytest.raises(ValidationFailed):
+        given_when_then(Member, "m1", [REGISTERED, asked], lambda m: m.reset_password("r1", "h3", NOW + timedelta(hours=2)))
 
 
 def test_a_profile_update_records_the_whole_new_profile_and_nothing_when_unchanged():
@@ -70,25 +91,52 @@ def test_moving_changes_postcode_city_and_federation_together():
 
 def test_a_national_admin_may_give_any_role():
     admin = Actor("a1", ("member", NATIONAL_ADMIN), "75")
-    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["organizer", "federation_admin"], by=admin)) == [
+    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["organizer", "federation_admin"], by=admin, national_admins=1)) == [
         RolesChanged(member_id="m1", roles=("member", "organizer", "federation_admin"))
     ]
 
 
 def test_a_federation_admin_may_delegate_only_local_roles_in_their_federation():
     local_admin = Actor("a2", ("member", "federation_admin"), "69")
-    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["moderator"], by=local_admin)) == [
+    assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["moderator"], by=local_admin, national_admins=1)) == [
         RolesChanged(member_id="m1", roles=("member", "moderator"))
     ]
     with pytest.raises(Forbidden):
-        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["national_admin"], by=local_admin))
+        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["national_admin"], by=local_admin, national_admins=1))
     elsewhere = Actor("a3", ("member", "federation_admin"), "33")
     with pytest.raises(Forbidden):
-        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["moderator"], by=elsewhere))
+        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["moderator"], by=elsewhere, national_admins=1))
 
 
 def test_a_plain_member_may_not_change_roles_and_unknown_roles_are_refused():
     with pytest.raises(Forbidden):
-        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["organizer"], by=Actor("m2", ("member",), "69")))
+        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["organizer"], by=Actor("m2", ("member",), "69"), national_admins=1))
     with pytest.raises(ValidationFailed):
-        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["emperor"], by=Actor("a", (NATIONAL_ADMIN,), "75")))
+        given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["emperor"], by=Actor("a", (NATIONAL_ADMIN,), "75"), national_admins=1))
+
+
+def test_moving_federation_ends_a_federation_admins_authority():
+    admin = RolesChanged(member_id="m1", roles=("member", "federation_admin"))
+    events = given_when_then(Member, "m1", [REGISTERED, admin],
+                             lambda m: m.update_profile(residence=Residence("75011", "Paris 11", "75")))
+    assert [type(e) for e in events] == [ProfileUpdated, RolesChanged]
+    assert events[1].roles == ("member",)
+    stays = given_when_then(Member, "m1", [REGISTERED, admin], lambda m: m.update_profile(bio="Toujours à Lyon"))
+    assert [type(e) for e in stays] == [ProfileUpdated]
+
+
+def test_the_last_national_admin_keeps_the_role():
+    national = RolesChanged(member_id="m1", roles=("member", "national_admin"))
+    me = Actor("m1", ("member", NATIONAL_ADMIN), "69")
+    with pytest.raises(ValidationFailed):
+        given_when_then(Member, "m1", [REGISTERED, national], lambda m: m.set_roles(["member"], by=me, national_admins=1))
+    assert given_when_then(Member, "m1", [REGISTERED, national],
+                           lambda m: m.set_roles(["member"], by=me, national_admins=2)) == [
+        RolesChanged(member_id="m1", roles=("member",))
+    ]
+
+
+def test_names_refuse_control_and_invisible_characters():
+    for name in ("Ca\x00mille", "Cam\u200bille", "\x07"):
+        with pytest.raises(ValidationFailed):
+            Member.register("m1", "a@example.org", "hash", name, "", LYON)

@@ -1,21 +1,26 @@
 """The Member aggregate: registration, email verification, profile, roles."""
 from __future__ import annotations
 
-import hashlib
 import re
+import unicodedata
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 from umpnet_kernel.aggregate import Aggregate, applies
 from umpnet_kernel.errors import Forbidden, ValidationFailed
 
 from ..events import (
+    DuplicateSignUpAttempted,
     EmailVerificationRequested,
     EmailVerified,
     MemberRegistered,
+    PasswordResetCompleted,
+    PasswordResetRequested,
     PasswordSet,
     ProfileUpdated,
     RolesChanged,
 )
+from ..limits import BIO_MAX, NAME_MAX
 from .catalogue import (
     DELEGABLE_BY_FEDERATION_ADMIN,
     FEDERATION_ADMIN,
@@ -25,7 +30,9 @@ from .catalogue import (
     THEME_SLUGS,
 )
 
-BIO_MAX = 2000
+# What a member may choose to show on their public profile, besides the
+# display name that every other member sees.
+SHOWABLE_FIELDS = ("city", "federation", "themes", "bio", "blog_url")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,7 @@ class Profile:
     blog_url: str | None = None
     map_visible: bool = False
     contact_consent: bool = False
+    shown_fields: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -70,17 +78,21 @@ def check_themes(themes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(themes))  # keep the member's order, drop repeats
 
 
-NAME_MAX = 100
+def check_shown_fields(shown) -> tuple[str, ...]:
+    unknown = sorted(set(shown) - set(SHOWABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed("Champ inconnu.", {"shown_fields": [f"Choisissez parmi : {', '.join(SHOWABLE_FIELDS)}."]})
+    return tuple(f for f in SHOWABLE_FIELDS if f in set(shown))
 
 
-def email_fingerprint(email: str) -> str:
-    """A short, stable digest of an address: enough to tell a token was made for it."""
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:24]
+_LINK_USED = "Ce lien a déjà servi ou a expiré : demandez-en un nouveau."
 
 
 def check_name(field: str, value: str) -> str:
     """Names are optional ("sign up in two clicks, the rest later"), but tidy."""
     value = re.sub(r"\s+", " ", value or "").strip()
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in value):
+        raise ValidationFailed("Caractère invisible ou de contrôle.", {field: ["Caractère non autorisé."]})
     if len(value) > NAME_MAX:
         raise ValidationFailed("Nom trop long.", {field: [f"{NAME_MAX} caractères au plus."]})
     return value
@@ -95,6 +107,10 @@ class Member(Aggregate):
         self.email_verified = False
         self.profile: Profile | None = None
         self.roles: tuple[str, ...] = (MEMBER,)
+        # Links emailed and not used yet: {nonce: expires_at}. A link works
+        # once, until it expires or a newer use of its kind consumed them all.
+        self.verification_links: dict[str, datetime] = {}
+        self.reset_links: dict[str, datetime] = {}
 
     # -- commands -----------------------------------------------------------
     @classmethod
@@ -126,18 +142,51 @@ class Member(Aggregate):
         member._record(PasswordSet(member_id=member_id, password_hash=password_hash))
         return member
 
-    def request_email_verification(self, token: str) -> None:
+    def request_email_verification(self, link_nonce: str, expires_at: datetime) -> None:
         if not self.email_verified:
             self._record(
                 EmailVerificationRequested(
-                    member_id=self.id, email=self.email, first_name=self.profile.first_name, token=token
+                    member_id=self.id,
+                    email=self.email,
+                    first_name=self.profile.first_name,
+                    link_nonce=link_nonce,
+                    expires_at=expires_at,
                 )
             )
 
-    def verify_email(self, fingerprint: str) -> None:
-        """Verify with the fingerprint of the address the token was made for; twice changes nothing."""
-        if fingerprint != email_fingerprint(self.email):
-            raise ValidationFailed("Ce lien concerne une autre adresse.", {"token": ["Jeton invalide ou expiré."]})
+    def signed_up_again(self) -> None:
+        """Someone signed up with this address again: tell its owner, nobody else."""
+        self._record(DuplicateSignUpAttempted(member_id=self.id, email=self.email, first_name=self.profile.first_name))
+
+    def verify_email(self, link_nonce: str, now: datetime) -> None:
+        """Verify with an emailed link: once, before it expires."""
+        expires_at = self.verification_links.get(link_nonce)
+        if self.email_verified or expires_at is None or expires_at <= now:
+            raise ValidationFailed(_LINK_USED, {"token": [_LINK_USED]})
+        self._record(EmailVerified(member_id=self.id))
+
+    def request_password_reset(self, link_nonce: str, expires_at: datetime) -> None:
+        self._record(
+            PasswordResetRequested(
+                member_id=self.id,
+                email=self.email,
+                first_name=self.profile.first_name,
+                link_nonce=link_nonce,
+                expires_at=expires_at,
+            )
+        )
+
+    def reset_password(self, link_nonce: str, password_hash: str, now: datetime) -> None:
+        """Set a new password with an emailed reset link: once, before it expires.
+
+        The link proves the member reads mail at the address, so an address
+        not verified yet is verified too.
+        """
+        expires_at = self.reset_links.get(link_nonce)
+        if expires_at is None or expires_at <= now:
+            raise ValidationFailed(_LINK_USED, {"token": [_LINK_USED]})
+        self._record(PasswordResetCompleted(member_id=self.id))
+        self._record(PasswordSet(member_id=self.id, password_hash=password_hash))
         if not self.email_verified:
             self._record(EmailVerified(member_id=self.id))
 
@@ -156,18 +205,32 @@ class Member(Aggregate):
             changes["last_name"] = check_name("last_name", changes["last_name"])
         if "themes" in changes:
             changes["themes"] = check_themes(changes["themes"])
+        if "shown_fields" in changes:
+            changes["shown_fields"] = check_shown_fields(changes["shown_fields"])
         if len(changes.get("bio") or "") > BIO_MAX:
             raise ValidationFailed("Présentation trop longue.", {"bio": [f"{BIO_MAX} caractères au plus."]})
         profile = replace(profile, **changes)
+        moved = profile.federation_code != self.profile.federation_code
         if profile != self.profile:
             self._record(ProfileUpdated(member_id=self.id, **profile.__dict__))
+        if moved and FEDERATION_ADMIN in self.roles:
+            # A federation admin's authority belongs to the federation it was
+            # granted in: moving elsewhere ends it, or an admin of 75 could
+            # move to 69 and hand out roles there.
+            self._record(RolesChanged(member_id=self.id, roles=tuple(r for r in self.roles if r != FEDERATION_ADMIN)))
 
-    def set_roles(self, roles, by: Actor) -> None:
+    def set_roles(self, roles, by: Actor, national_admins: int) -> None:
+        """`national_admins`: how many members hold that role now (the last one stays)."""
         unknown = set(roles) - set(ROLES)
         if unknown:
             raise ValidationFailed("Rôle inconnu.", {"roles": [f"Rôle inconnu : {', '.join(sorted(unknown))}."]})
         roles = tuple(sorted(set(roles) | {MEMBER}, key=ROLES.index))
         self._authorise_role_change(set(roles) ^ set(self.roles), by)
+        if NATIONAL_ADMIN in self.roles and NATIONAL_ADMIN not in roles and national_admins <= 1:
+            raise ValidationFailed(
+                "Il doit rester au moins un administrateur national.",
+                {"roles": ["Nommez d'abord un autre administrateur national."]},
+            )
         if roles != self.roles:
             self._record(RolesChanged(member_id=self.id, roles=roles))
 
@@ -207,12 +270,25 @@ class Member(Aggregate):
         pass  # only the read model keeps the hash: no decision here needs it
 
     @applies(EmailVerificationRequested)
-    def _verification_requested(self, e):
+    def _verification_requested(self, e: EmailVerificationRequested):
+        self.verification_links[e.link_nonce] = e.expires_at
+
+    @applies(DuplicateSignUpAttempted)
+    def _signed_up_again(self, e):
         pass
 
     @applies(EmailVerified)
     def _verified(self, e: EmailVerified):
         self.email_verified = True
+        self.verification_links = {}
+
+    @applies(PasswordResetRequested)
+    def _reset_requested(self, e: PasswordResetRequested):
+        self.reset_links[e.link_nonce] = e.expires_at
+
+    @applies(PasswordResetCompleted)
+    def _reset_completed(self, e):
+        self.reset_links = {}
 
     @applies(ProfileUpdated)
     def _profile_updated(self, e: ProfileUpdated):
