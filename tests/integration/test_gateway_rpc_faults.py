@@ -170,6 +170,7 @@ def test_health_says_which_part_is_down_and_answers_fast(proxy, gateway_through)
     response = requests.get(url + "/api/themes", timeout=20)
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "service_unavailable"
+    assert response.headers["Retry-After"] == "5"
     proxy.restore()
 
 
