@@ -99,8 +99,9 @@ class _QueueConsumer(QueueConsumer):
       thread and with it the container): the broker redelivers the message.
     - Reconnection attempts are at most `RECONNECT_INTERVAL_MAX` seconds apart
       (kombu's default grows to 30 s), so a service serves again soon after
-      the broker is back; and they end when the container is killed (kombu's
-      retry loop never looks at `should_stop`: kill() waited for the broker).
+      the broker is back; and they end when the container is stopped or
+      killed (kombu's retry loop never looks at `should_stop`, and nameko
+      cancels consumers only when connected: stop() and kill() waited for the broker).
     - A message that cannot be decoded (invalid JSON, a content type not
       accepted) goes to its entrypoint's `handle_undecodable(message, exc)`,
       where kombu would log its raw body and drop it.
@@ -138,7 +139,13 @@ class _QueueConsumer(QueueConsumer):
             yield conn
 
     def _unless_stopping(self):
-        if self.should_stop:
+        # Between attempts to reconnect there is no consumer to cancel: let a
+        # stop() that waits for its entrypoints to be removed go on now.
+        pending, self._pending_remove_providers = self._pending_remove_providers, {}
+        for provider, removed in pending.items():
+            self._consumers.pop(provider, None)
+            removed.send()
+        if self.should_stop or (pending and not self._consumers):
             raise _Stopping()
 
     def get_consumers(self, consumer_cls, channel):
