@@ -323,3 +323,22 @@ def test_rpc_replies_without_waiting_for_a_publisher_confirm(container_factory, 
     assert request == ("bank.open", True)  # the caller's request is confirmed, as nameko does
     assert reply[1] is False  # the service's reply is not waited for
     wait_for(lambda: [row.account_id for row in effect_rows(tmp_path)] == ["acc-rpc"])  # and the command took effect
+
+
+def test_a_subscriber_that_cannot_park_a_message_stays_up_and_parks_it_later(container_factory, config, tmp_path):
+    from umpnet_kernel.nameko import EventSubscriber
+    from umpnet_kernel.tcp_proxy import TcpProxy
+
+    auditor = start(container_factory, Auditor, config, tmp_path)
+    subscriber = next(e for e in auditor.entrypoints if isinstance(e, EventSubscriber))
+    unreachable = TcpProxy.for_uri(config["AMQP_URI"])
+    unreachable.cut()  # ECONNREFUSED: the broker restarting, as seen by the publisher
+    subscriber.publisher.amqp_uri = unreachable.uri(config["AMQP_URI"])
+    with Connection(config["AMQP_URI"]) as conn:
+        conn.Producer().publish({"event_id": "no-such-envelope"}, exchange="", routing_key=AUDITOR_QUEUE,
+                                serializer="json")
+    eventlet.sleep(5)  # parking it failed at least once
+    assert not auditor._died.ready(), "the subscriber's container exited"
+    subscriber.publisher.amqp_uri = config["AMQP_URI"]  # the broker is back
+    parked = AUDITOR_QUEUE + ".parked"
+    wait_for(lambda: queue_depths(config["AMQP_URI"], [parked])[parked] == 1, timeout=30)

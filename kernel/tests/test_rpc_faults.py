@@ -56,8 +56,36 @@ def through(proxy, rabbit_config, **extra):
     return dict(rabbit_config, AMQP_URI=proxy.uri(rabbit_config["AMQP_URI"]), **extra)
 
 
+def test_a_service_can_be_killed_while_the_broker_is_away(proxy, container_factory, rabbit_config):
+    container = container_factory(Echo, through(proxy, rabbit_config))
+    container.start()
+    proxy.cut()
+    eventlet.sleep(4)  # the consumer is retrying to connect
+    killing = eventlet.spawn(container.kill)  # (nameko swallows a timeout raised inside kill)
+    try:
+        with eventlet.Timeout(5, TimeoutError("kill() waits for the broker to come back")):
+            killing.wait()
+    finally:
+        proxy.restore()
+        killing.wait()
+
+
+def test_a_service_can_be_stopped_while_the_broker_is_away(proxy, container_factory, rabbit_config):
+    container = container_factory(Echo, through(proxy, rabbit_config))
+    container.start()
+    proxy.cut()
+    eventlet.sleep(4)  # the consumer is retrying to connect
+    stopping = eventlet.spawn(container.stop)
+    try:
+        with eventlet.Timeout(5, TimeoutError("stop() waits for the broker to come back")):
+            stopping.wait()
+    finally:
+        proxy.restore()
+        stopping.wait()
+
+
 def test_a_service_outlives_a_broker_outage_while_replying_and_serves_again(
-    container_factory, rabbit_config, proxy
+    proxy, container_factory, rabbit_config
 ):
     container = container_factory(Echo, through(proxy, rabbit_config))
     container.start()

@@ -87,6 +87,10 @@ def amqp_uri(config: dict) -> str:
     return config.get(AMQP_URI_CONFIG_KEY) or "amqp://guest:guest@localhost:5672/"
 
 
+class _Stopping(Exception):
+    """Ends a consumer's attempts to reach the broker when its container is killed."""
+
+
 class _QueueConsumer(QueueConsumer):
     """nameko's consumer of the kernel's queues, made to outlive the broker.
 
@@ -95,7 +99,9 @@ class _QueueConsumer(QueueConsumer):
       thread and with it the container): the broker redelivers the message.
     - Reconnection attempts are at most `RECONNECT_INTERVAL_MAX` seconds apart
       (kombu's default grows to 30 s), so a service serves again soon after
-      the broker is back.
+      the broker is back; and they end when the container is stopped or
+      killed (kombu's retry loop never looks at `should_stop`, and nameko
+      cancels consumers only when connected: stop() and kill() waited for the broker).
     - A message that cannot be decoded (invalid JSON, a content type not
       accepted) goes to its entrypoint's `handle_undecodable(message, exc)`,
       where kombu would log its raw body and drop it.
@@ -113,6 +119,12 @@ class _QueueConsumer(QueueConsumer):
         except Exception as exc:
             log.warning("requeue not sent, the broker will redeliver: %s", type(exc).__name__)
 
+    def run(self, *args, **kwargs):
+        try:
+            super().run(*args, **kwargs)
+        except _Stopping:
+            pass
+
     @contextmanager
     def establish_connection(self):
         with self.create_connection() as conn:
@@ -122,8 +134,19 @@ class _QueueConsumer(QueueConsumer):
                 interval_start=1,
                 interval_step=1,
                 interval_max=RECONNECT_INTERVAL_MAX,
+                callback=self._unless_stopping,  # called every second between attempts
             )
             yield conn
+
+    def _unless_stopping(self):
+        # Between attempts to reconnect there is no consumer to cancel: let a
+        # stop() that waits for its entrypoints to be removed go on now.
+        pending, self._pending_remove_providers = self._pending_remove_providers, {}
+        for provider, removed in pending.items():
+            self._consumers.pop(provider, None)
+            removed.send()
+        if self.should_stop or (pending and not self._consumers):
+            raise _Stopping()
 
     def get_consumers(self, consumer_cls, channel):
         consumers = super().get_consumers(consumer_cls, channel)
@@ -221,6 +244,13 @@ class Rpc(nameko_rpc.Rpc):
 
 
 rpc = Rpc.decorator
+
+
+class ReplyListener(nameko_rpc.ReplyListener):
+    """nameko's listener for RPC replies, on the kernel's consumer (see `_QueueConsumer`):
+    for callers (`RpcProxy` subclasses) that must outlive the broker too."""
+
+    queue_consumer = _QueueConsumer()
 
 
 class CallContext(DependencyProvider):

@@ -3,6 +3,11 @@
 `cut()` closes every connection through it and refuses new ones (what a
 stopped broker looks like to its clients: EOF, then ECONNREFUSED);
 `restore()` listens again on the same port. Tests only: green, one process.
+
+A socket is closed only by the greenthread that reads it; others shut it down
+to wake that reader. (A green socket closed under a waiting greenthread stays
+registered in eventlet's hub, and the next socket to get its fd number, such
+as eventlet's thread-pool pipe, never wakes again.)
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import socket
 from urllib.parse import urlsplit, urlunsplit
 
 import eventlet
+from eventlet.event import Event
 
 
 class TcpProxy:
@@ -17,6 +23,7 @@ class TcpProxy:
         self.target = (target_host, target_port)
         self.port = 0
         self._listener: socket.socket | None = None
+        self._listener_closed: Event | None = None
         self._sockets: set[socket.socket] = set()
         self._threads = eventlet.GreenPool()
         self.restore()
@@ -41,33 +48,40 @@ class TcpProxy:
         listener.bind(("127.0.0.1", self.port))
         listener.listen(128)
         self.port = listener.getsockname()[1]
-        self._listener = listener
-        self._threads.spawn_n(self._accept, listener)
+        self._listener, self._listener_closed = listener, Event()
+        self._threads.spawn_n(self._accept, listener, self._listener_closed)
 
     def cut(self) -> None:
         listener, self._listener = self._listener, None
         if listener is not None:
-            listener.close()
+            _shutdown(listener)  # accept() fails: the accept loop closes it
+            self._listener_closed.wait()
         for sock in list(self._sockets):
-            self._close(sock)
+            _shutdown(sock)  # its reader sees EOF and closes it
+        while self._sockets:
+            eventlet.sleep(0.01)
 
     def close(self) -> None:
         self.cut()
 
-    def _accept(self, listener: socket.socket) -> None:
-        while True:
-            try:
-                client, _ = listener.accept()
-            except OSError:  # closed by cut()
-                return
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                client.close()
-                continue
-            self._sockets |= {client, upstream}
-            self._threads.spawn_n(self._pump, client, upstream)
-            self._threads.spawn_n(self._pump, upstream, client)
+    def _accept(self, listener: socket.socket, closed: Event) -> None:
+        try:
+            while True:
+                try:
+                    client, _ = listener.accept()
+                except OSError:  # shut down by cut()
+                    return
+                try:
+                    upstream = socket.create_connection(self.target)
+                except OSError:
+                    client.close()
+                    continue
+                self._sockets |= {client, upstream}
+                self._threads.spawn_n(self._pump, client, upstream)
+                self._threads.spawn_n(self._pump, upstream, client)
+        finally:
+            listener.close()
+            closed.send()
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
@@ -78,13 +92,13 @@ class TcpProxy:
                 sink.sendall(data)
         except OSError:
             pass
-        self._close(source)
-        self._close(sink)
+        _shutdown(sink)  # wakes the pump reading it, which closes it
+        self._sockets.discard(source)
+        source.close()
 
-    def _close(self, sock: socket.socket) -> None:
-        self._sockets.discard(sock)
-        try:
-            sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        sock.close()
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
