@@ -190,13 +190,14 @@ def test_a_redelivered_event_has_no_second_effect(container_factory, config, tmp
 
     publisher = Publisher(config["AMQP_URI"])
 
-    def publish_twice(event_type, body):
-        for _ in range(2):
-            with entrypoint_waiter(auditor, "on_account_opened"):
-                publisher.publish(body, exchange=events_exchange("bank"), routing_key=event_type)
-            publishes.append(body["event_id"])
+    def publish_twice(messages):
+        for event_type, body in messages:
+            for _ in range(2):
+                with entrypoint_waiter(auditor, "on_account_opened"):
+                    publisher.publish(body, exchange=events_exchange("bank"), routing_key=event_type)
+                publishes.append(body["event_id"])
 
-    OutboxRelay(db, publish_twice).publish_pending()
+    OutboxRelay(db, publish_many=publish_twice).publish_pending()
     db.dispose()
     assert len(publishes) == 2 and publishes[0] == publishes[1]
     assert len(effect_rows(tmp_path)) == 1

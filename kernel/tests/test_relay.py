@@ -84,22 +84,6 @@ def test_a_partly_confirmed_batch_resumes_at_the_first_unconfirmed_message(datab
     assert broker.owners() == [f"owner{n}" for n in range(5)]  # nothing skipped, nothing twice
 
 
-def test_without_publish_many_messages_go_one_by_one_and_stop_at_the_first_failure(database):
-    open_accounts(database, 4)
-    sent = []
-
-    def publish(event_type, body):
-        if body["data"]["owner"] == "owner2":
-            raise ConnectionError("unconfirmed")
-        sent.append(body["data"]["owner"])
-
-    relay = OutboxRelay(database, publish)
-    with pytest.raises(ConnectionError):
-        relay.publish_pending()
-    assert sent == ["owner0", "owner1"]
-    assert relay.lag()["published_position"] == 2
-
-
 def test_on_sqlite_the_cursor_row_is_written_now_and_then_and_at_save(tmp_path):
     from umpnet_kernel.store import create_kernel_tables
     from umpnet_kernel.testing import temporary_database

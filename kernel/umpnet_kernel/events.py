@@ -16,7 +16,7 @@ publishes it (password hashes, internal bookkeeping).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, ClassVar
 
@@ -101,10 +101,6 @@ class DomainEvent:
         except KeyError:
             raise UnknownEventType(name) from None
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
-
 
 @dataclass(frozen=True)
 class Metadata:
@@ -138,15 +134,6 @@ class Context:
             actor_id=self.actor_id,
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
-        )
-
-    @classmethod
-    def caused_by(cls, recorded: "RecordedEvent") -> "Context":
-        """The context of work done in reaction to an event (a consumer, a policy)."""
-        return cls(
-            actor_id=recorded.meta.actor_id,
-            correlation_id=recorded.meta.correlation_id or recorded.event_id,
-            causation_id=recorded.event_id,
         )
 
 

@@ -91,25 +91,19 @@ class OutboxRelay:
 
     `publish_many(messages)` must return only once the broker has confirmed
     every message of the list, in order, and raise `NotConfirmed` otherwise.
-    Or give `publish(event_type, body)`, which returns once the broker has
-    confirmed that message and raises otherwise: messages then go one by one.
     """
 
     def __init__(
         self,
         db: Database,
-        publish: Callable[[str, dict], None] | None = None,
         batch_size: int = 500,
         *,
-        publish_many: Callable[[Sequence[Message]], None] | None = None,
+        publish_many: Callable[[Sequence[Message]], None],
         cursor_interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         self.db = db
-        if publish is None and publish_many is None:
-            raise TypeError("OutboxRelay needs publish or publish_many")
-        self.publish = publish
-        self.publish_many = publish_many or self._publish_one_by_one
+        self.publish_many = publish_many
         self.batch_size = batch_size
         self.cursor_interval = cursor_interval
         self.clock = clock
@@ -183,13 +177,6 @@ class OutboxRelay:
             last = max((row.position for row in rows if row.position < first_unconfirmed), default=cursor)
             return last, confirmed, error
         return (rows[-1].position if rows else cursor), len(public), None
-
-    def _publish_one_by_one(self, messages: Sequence[Message]) -> None:
-        for n, (event_type, body) in enumerate(messages):
-            try:
-                self.publish(event_type, body)
-            except Exception as exc:
-                raise NotConfirmed(n) from exc
 
     def _claim_cursor(self, conn: Connection) -> int:
         query = select(cursors_table.c.position).where(cursors_table.c.name == OUTBOX_CURSOR)

@@ -475,7 +475,3 @@ def set_cursor(conn: Connection, name: str, position: int) -> None:
 def create_kernel_tables(conn: Connection) -> None:
     """For tests and tools; services create these tables in their first migration."""
     kernel_metadata.create_all(conn)
-
-
-def all_kernel_tables() -> Iterable[Table]:
-    return kernel_metadata.sorted_tables
