@@ -71,6 +71,7 @@ class SmtpSink:
 
     def __init__(self):
         self.received: list[Received] = []
+        self.delay = 0.0  # seconds before each 250 "queued": a relay that takes its time
         self.server = eventlet.listen(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
         self.url = f"smtp://127.0.0.1:{self.port}"
@@ -120,6 +121,8 @@ class SmtpSink:
                         else:
                             return  # the client died before the final dot: not a message
                         self._record(rcpts, b"".join(body))
+                        if self.delay:
+                            eventlet.sleep(self.delay)
                         conn.sendall(b"250 queued\r\n")
                     elif verb == b"QUIT":
                         conn.sendall(b"221 bye\r\n")
@@ -278,22 +281,27 @@ class Process:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def kill(self):
-        """SIGKILL, then start again after RESTART_DELAY, as a supervisor would."""
+    def kill(self, down: float = RESTART_DELAY):
+        """SIGKILL, then start again after `down` s, as a supervisor would."""
         self.popen.send_signal(signal.SIGKILL)
         self.popen.wait()
         self.kills += 1
-        eventlet.sleep(RESTART_DELAY)
+        eventlet.sleep(down)
         self.start()
 
     def stop(self):
-        if self.alive():
+        """SIGTERM, SIGKILL after 5 s: never leaves a process behind the test."""
+        if self.popen is None or self.popen.poll() is not None:
+            return
+        try:
             self.popen.terminate()
+            self.popen.wait(5)
+        except Exception:  # noqa: BLE001 - whatever happened, it must go
             try:
-                self.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            self.popen.wait()
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -348,7 +356,8 @@ class Platform:
                 for name, argv in procfile().items()
             }
             # Stopped before the databases are dropped and the vhost deleted.
-            stack.callback(lambda: [p.stop() for p in processes.values()])
+            for process in processes.values():
+                stack.callback(process.stop)
             for process in processes.values():
                 process.start()
             platform = cls(env, processes, sink, proxy)
@@ -424,6 +433,7 @@ class Outcome:
     status: int | None = None
     answered_at: float = 0.0  # time.time()
     detail: str = ""
+    retry_after: str | None = None
 
 
 @dataclass
@@ -465,8 +475,9 @@ class Burst:
         except requests.RequestException as exc:
             outcome = Outcome(address, NO_ANSWER, None, time.time(), type(exc).__name__)
         else:
-            kind = ACCEPTED if response.status_code in (201, 202) else ANSWERED_ERROR
-            outcome = Outcome(address, kind, response.status_code, time.time(), response.text[:200])
+            kind = ACCEPTED if response.status_code == 202 else ANSWERED_ERROR
+            outcome = Outcome(address, kind, response.status_code, time.time(), response.text[:200],
+                              response.headers.get("Retry-After"))
         self.outcomes.append(outcome)
         return outcome
 
