@@ -1,8 +1,14 @@
-"""The JSON API of the members service's resources (API.md §3, members and network)."""
+"""The JSON API of the members service's resources (API.md §3, members and network).
+
+The caller's identity and address travel in the worker's context data
+(`self.services.context`), never as arguments.
+"""
 from __future__ import annotations
 
+from umpnet_kernel.errors import ValidationFailed
+
 from . import schemas
-from .auth import bearer_token, require_actor, sessions
+from .auth import bearer_token, require_actor
 from .http import api, json_body, json_response
 from .openapi import documented
 
@@ -16,39 +22,57 @@ class MembersApi:
     """Mixed into the gateway service: `self.services` calls the services."""
 
     @api("POST", "/api/members")
-    @documented("Sign up (a verification email is sent)", body=schemas.SignUpRequest, responses={201: schemas.OwnProfile})
+    @documented("Sign up: the same answer whether or not the address is registered (an email says which)",
+                body=schemas.SignUpRequest, responses={202: schemas.Status})
     def sign_up(self, request):
         data = json_body(request, schemas.SignUpRequest())
-        profile = self.services.call("members", "register", data, self.services.context)
-        return json_response(profile, 201, headers={"Location": f"/api/members/{profile['id']}"})
+        self.services.call("members", "register", data)
+        # No id, no Location: the answer must not tell a new address from a registered one.
+        return json_response({"status": "pending_verification"}, 202)
 
     @api("POST", "/api/members/verify")
-    @documented("Verify an email address with the emailed token", body=schemas.VerifyRequest)
+    @documented("Verify an email address with the emailed token", body=schemas.VerifyRequest,
+                responses={200: schemas.VerifyResult})
     def verify_email(self, request):
         data = json_body(request, schemas.VerifyRequest())
-        return json_response(self.services.call("members", "verify_email", data["token"], self.services.context))
+        return json_response(self.services.call("members", "verify_email", data["token"]))
 
     @api("POST", "/api/members/verify/resend")
-    @documented("Send the verification email again", body=schemas.ResendVerificationRequest, responses={202: None})
+    @documented("Send the verification email again", body=schemas.ResendVerificationRequest,
+                responses={202: schemas.Status})
     def resend_verification(self, request):
         data = json_body(request, schemas.ResendVerificationRequest())
-        self.services.call("members", "resend_verification", data["email"], self.services.context)
+        self.services.call("members", "resend_verification", data["email"])
         # Same answer whether or not the address is known: no member enumeration.
         return json_response({"status": "sent_if_registered"}, 202)
+
+    @api("POST", "/api/members/password-reset")
+    @documented("Ask for a password reset link (sent if the address is registered)",
+                body=schemas.PasswordResetRequest, responses={202: schemas.Status})
+    def request_password_reset(self, request):
+        data = json_body(request, schemas.PasswordResetRequest())
+        self.services.call("members", "request_password_reset", data["email"])
+        return json_response({"status": "sent_if_registered"}, 202)
+
+    @api("POST", "/api/members/password-reset/confirm")
+    @documented("Set a new password with the emailed token (single use, one hour); closes the other sessions",
+                body=schemas.PasswordResetConfirm, responses={200: schemas.Status})
+    def confirm_password_reset(self, request):
+        data = json_body(request, schemas.PasswordResetConfirm())
+        self.services.call("members", "reset_password", data["token"], data["password"])
+        return json_response({"status": "password_changed"})
 
     @api("POST", "/api/sessions")
     @documented("Log in: returns a bearer token", body=schemas.LoginRequest, responses={200: schemas.SessionCreated})
     def log_in(self, request):
         data = json_body(request, schemas.LoginRequest())
-        return json_response(self.services.call("members", "open_session", data["email"], data["password"], self.services.context))
+        return json_response(self.services.call("members", "open_session", data["email"], data["password"]))
 
     @api("DELETE", "/api/sessions/current")
     @documented("Log out: the token stops working", responses={204: None}, auth=True)
     def log_out(self, request):
         require_actor(self.services, request)
-        token = bearer_token(request)
-        self.services.call("members", "close_session", token, self.services.context)
-        sessions.forget(token)
+        self.services.call("members", "close_session", bearer_token(request))
         return 204, ""
 
     @api("GET", "/api/members/me")
@@ -61,22 +85,24 @@ class MembersApi:
     @documented("Edit my profile", body=schemas.ProfileUpdateRequest, responses={200: schemas.OwnProfile}, auth=True)
     def edit_my_profile(self, request):
         actor, _ = require_actor(self.services, request)
-        changes = json_body(request, schemas.ProfileUpdateRequest(), partial=True)
-        profile = self.services.call("members", "update_own_profile", actor["member_id"], changes, self.services.context)
+        changes = json_body(request, schemas.ProfileUpdateRequest(), partial=True, required=True)
+        if not changes:  # only unknown fields: nothing to change is a mistake, not a 200
+            raise ValidationFailed("Indiquez au moins un champ à modifier.")
+        profile = self.services.call("members", "update_own_profile", actor["member_id"], changes)
         return json_response(profile)
 
-    @api("GET", "/api/members/<member_id>")
+    @api("GET", "/api/members/<id:member_id>")
     @documented("A member's public profile", responses={200: schemas.PublicMember}, auth=True)
     def member_profile(self, request, member_id):
         require_actor(self.services, request)
         return json_response(self.services.call("members", "get_public_profile", member_id))
 
-    @api("PUT", "/api/members/<member_id>/roles")
-    @documented("Set a member's roles", body=schemas.RolesRequest, responses={200: schemas.PublicMember}, auth=True)
+    @api("PUT", "/api/members/<id:member_id>/roles")
+    @documented("Set a member's roles", body=schemas.RolesRequest, responses={200: schemas.MemberWithRoles}, auth=True)
     def set_roles(self, request, member_id):
         actor, _ = require_actor(self.services, request)
         data = json_body(request, schemas.RolesRequest())
-        profile = self.services.call("members", "set_roles", actor, member_id, data["roles"], self.services.context)
+        profile = self.services.call("members", "set_roles", actor, member_id, data["roles"])
         return json_response(profile)
 
     @api("GET", "/api/federations")

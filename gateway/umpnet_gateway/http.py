@@ -1,19 +1,30 @@
-"""The gateway's HTTP entrypoint: JSON errors in the shape of API.md §2, mapped once.
+"""The gateway's HTTP edge: one web server, bodies parsed and checked once, errors mapped once.
 
 Every `DomainError` raised by a service (they cross RPC as the kernel's types)
 becomes `{"error": {"code", "message", "fields"?}}` with its status. Anything
 unexpected is a 500 that says nothing about internals; the details go to the log.
+
+`GatewayWebServer` replaces nameko's: werkzeug's English HTML 404/405 become the
+JSON envelope under /api and a French page elsewhere, OPTIONS answers the
+route's real methods, chunked bodies are read, request sizes are bounded and
+every answer carries the security headers (error pages included).
 """
 from __future__ import annotations
 
 import json
 import logging
+import re
+import unicodedata
 from datetime import date, datetime
+from urllib.parse import parse_qsl
 
 from marshmallow import ValidationError
 from nameko.web.handlers import HttpRequestHandler
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
+from nameko.web.server import WebServer, WsgiApp
+from werkzeug.datastructures import MultiDict
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import BaseConverter, Map
+from werkzeug.wrappers import Request, Response
 
 from umpnet_kernel.errors import DomainError, ValidationFailed
 
@@ -22,10 +33,23 @@ from .messages_fr import translate_fields
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 32
+MAX_FORM_FIELDS = 200
+
+PAGE_SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
 
 
 class ServiceUnavailable(DomainError):
     status, code = 503, "service_unavailable"
+
+
+class PayloadTooLarge(DomainError):
+    status, code = 413, "payload_too_large"
 
 
 def _default(value):
@@ -39,29 +63,141 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     return Response(body, status=status, headers=headers, mimetype="application/json")
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None) -> Response:
+def error_response(status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None) -> Response:
     error = {"code": code, "message": message}
     if fields:
         error["fields"] = fields
-    return json_response({"error": error}, status)
+    return json_response({"error": error}, status, headers=headers)
 
 
-def json_body(request, schema=None, partial: bool = False) -> dict:
-    """The request's JSON object, loaded by `schema`; 400 with per-field messages otherwise."""
-    if request.content_length and request.content_length > MAX_BODY_BYTES:
-        raise ValidationFailed("Corps de requête trop volumineux.")
-    raw = request.get_data(cache=True, as_text=True) or "{}"
+def retry_after_headers(exc) -> dict:
+    """`Retry-After` for an error that says when to come back (RateLimited, ServiceUnavailable)."""
+    seconds = getattr(exc, "retry_after", None)
+    return {"Retry-After": str(int(seconds))} if seconds is not None else {}
+
+
+# -- input hygiene --------------------------------------------------------------
+_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_LINE_BREAKS = frozenset("\t\n\r")
+
+
+def _json_depth(text: str) -> int:
+    """Deepest nesting of arrays and objects, counted without parsing (json.loads recurses)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_STRINGS.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
+def _bad_text(value: str, multiline: bool) -> str | None:
+    """Why a string cannot be taken: a lone surrogate (cannot be encoded, 500 later) or a
+    control character (NUL crashes PostgreSQL; others hide text). Tab and line breaks
+    are allowed in multi-line fields only."""
+    for char in value:
+        if "\ud800" <= char <= "\udfff":
+            return "Caractère invalide (moitié de paire UTF-16)."
+        if unicodedata.category(char) == "Cc" and not (multiline and char in _LINE_BREAKS):
+            return "Caractère de contrôle interdit."
+    return None
+
+
+def check_text(data, multiline: frozenset = frozenset(), _field: str | None = None, _depth: int = 0) -> None:
+    """Refuse (400) any string, key or value, nested or not, that `_bad_text` refuses."""
+    if _depth > MAX_JSON_DEPTH:
+        raise ValidationFailed("Données trop imbriquées.")
+    if isinstance(data, str):
+        reason = _bad_text(data, _field in multiline)
+        if reason:
+            raise ValidationFailed("Données invalides.", {_field or "_body": [reason]})
+    elif isinstance(data, dict):
+        for key, value in data.items():
+            check_text(key, _field=_field, _depth=_depth + 1)
+            check_text(value, multiline, _field if _field is not None else key, _depth + 1)
+    elif isinstance(data, (list, tuple)):
+        for value in data:
+            check_text(value, multiline, _field, _depth + 1)
+
+
+def _multiline_fields(schema) -> frozenset:
+    return frozenset(getattr(getattr(schema, "Meta", None), "multiline", ()))
+
+
+def _raw_body(request) -> bytes:
     try:
-        data = json.loads(raw)
-    except ValueError:
+        raw = request.get_data(cache=True)
+    except HTTPException as error:  # RequestEntityTooLarge from max_content_length, chunked or not
+        if error.code == 413:
+            raise PayloadTooLarge("Corps de requête trop volumineux.") from None
+        raise
+    if request.content_length is None and len(raw) >= MAX_BODY_BYTES:
+        # A chunked body is cut at the limit, not refused: a cut body is too large, not malformed.
+        raise PayloadTooLarge("Corps de requête trop volumineux.")
+    return raw
+
+
+def json_body(request, schema=None, partial: bool = False, required: bool = False) -> dict:
+    """The request's JSON object, loaded by `schema`; 400 with per-field messages otherwise.
+
+    `required`: the body must be a non-empty object (PATCH: an empty edit is a mistake).
+    """
+    raw = _raw_body(request)
+    try:
+        text = raw.decode("utf-8")  # strict: invalid bytes are refused, never turned into U+FFFD
+    except UnicodeDecodeError:
+        raise ValidationFailed("Le corps n'est pas de l'UTF-8 valide.") from None
+    if not text.strip():
+        if required:
+            raise ValidationFailed("Corps JSON attendu : indiquez au moins un champ à modifier.")
+        text = "{}"
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise ValidationFailed("Corps JSON trop imbriqué.")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
         raise ValidationFailed("Corps JSON mal formé.") from None
     if not isinstance(data, dict):
         raise ValidationFailed("Le corps doit être un objet JSON.")
+    if required and not data:
+        raise ValidationFailed("Indiquez au moins un champ à modifier.")
     return data if schema is None else load(schema, data, partial)
+
+
+def form_data(request, multiline=()) -> MultiDict:
+    """A site form's fields, decoded as strict UTF-8 and checked like JSON bodies (400 otherwise).
+
+    werkzeug decodes forms leniently (invalid bytes become U+FFFD, or a 500 for raw
+    non-UTF-8 bytes): url-encoded bodies are decoded here instead.
+    """
+    multiline = frozenset(multiline)
+    if request.mimetype == "application/x-www-form-urlencoded":
+        raw = _raw_body(request)
+        try:
+            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, errors="strict",
+                              max_num_fields=MAX_FORM_FIELDS)
+        except UnicodeDecodeError:
+            raise ValidationFailed("Le formulaire n'est pas de l'UTF-8 valide.") from None
+        except ValueError:
+            raise PayloadTooLarge("Formulaire trop volumineux.") from None
+        form = MultiDict(pairs)
+    else:
+        form = request.form  # multipart: bounded by GatewayRequest's limits (413)
+        if any("\ufffd" in value for value in form.values()):
+            raise ValidationFailed("Le formulaire n'est pas de l'UTF-8 valide.")
+    for name, values in form.lists():
+        check_text(name)
+        for value in values:
+            check_text(value, multiline, name)
+    return form
 
 
 def load(schema, data: dict, partial: bool = False) -> dict:
     """Validate input with a schema; a failure is a `ValidationFailed` (400, messages per field)."""
+    check_text(data, _multiline_fields(schema))
     try:
         return schema.load(data, partial=partial)
     except ValidationError as error:
@@ -69,15 +205,112 @@ def load(schema, data: dict, partial: bool = False) -> dict:
         raise ValidationFailed(failed.message, translate_fields(failed.fields)) from None
 
 
-class ApiEntrypoint(HttpRequestHandler):
+# -- the web server -------------------------------------------------------------
+class GatewayRequest(Request):
+    """Bounded: a huge body or a form of thousands of parts is a 413, never a 500 or memory."""
+
+    max_content_length = MAX_BODY_BYTES
+    max_form_memory_size = 64 * 1024
+    max_form_parts = MAX_FORM_FIELDS
+
+
+def _is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+class GatewayWsgiApp(WsgiApp):
+    def __call__(self, environ, start_response):
+        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
+            # eventlet decodes chunked bodies but does not say so; without this flag
+            # werkzeug reads them as empty (a silent `{}`). Still bounded by max_content_length.
+            environ["wsgi.input_terminated"] = True
+        request = GatewayRequest(environ, shallow=True)
+        adapter = self.url_map.bind_to_environ(environ)
+        try:
+            if request.method == "OPTIONS":
+                methods = adapter.allowed_methods()
+                if not methods:
+                    raise NotFound()
+                response = Response(status=204, headers={"Allow": ", ".join(sorted(set(methods) | {"OPTIONS"}))})
+            else:
+                provider, values = adapter.match()
+                request.path_values = values
+                response = provider.handle_request(request)
+        except HTTPException as exc:
+            response = self.error(request, exc)
+        return self.secure(request, response)(environ, start_response)
+
+    @staticmethod
+    def error(request, exc: HTTPException) -> Response:
+        if exc.code and exc.code < 400:  # werkzeug's RequestRedirect (merged slashes): keep it a redirect
+            return exc.get_response(request.environ)
+        headers = {}
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            headers["Allow"] = ", ".join(sorted(set(exc.valid_methods) | {"OPTIONS"}))
+        if _is_api(request.path):
+            code, message = {
+                404: ("not_found", "Cette adresse n'existe pas dans l'API."),
+                405: ("method_not_allowed", "Méthode non permise sur cette adresse."),
+            }.get(exc.code, ("http_error", "Requête refusée."))
+            return error_response(exc.code or 400, code, message, headers=headers)
+        from .site import error_page  # the site owns its layout
+
+        response = error_page(exc.code or 400)
+        response.headers.update(headers)
+        return response
+
+    @staticmethod
+    def secure(request, response: Response) -> Response:
+        headers = response.headers
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        if _is_api(request.path) or request.path == "/health":
+            # Answers hold personal data (profiles, tokens): never in a shared or browser cache.
+            headers.setdefault("Cache-Control", "no-store")
+        elif headers.get("Content-Type", "").startswith("text/html"):
+            for name, value in PAGE_SECURITY_HEADERS.items():
+                headers.setdefault(name, value)
+            headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+class IdConverter(BaseConverter):
+    """`<id:member_id>`: an id (a UUID), so that `/api/members/verify` is not taken for a member."""
+
+    regex = "[0-9a-fA-F-]{8,64}"
+
+
+class GatewayWebServer(WebServer):
+    def get_wsgi_app(self):
+        return GatewayWsgiApp(self)
+
+    def make_url_map(self):
+        url_map = Map(converters={"id": IdConverter})
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+    def context_data_from_headers(self, request):
+        # The worker's context data travels with every RPC (nameko.* headers): the
+        # members service throttles by the client's address.
+        return {"source": request.remote_addr}
+
+
+class GatewayEntrypoint(HttpRequestHandler):
+    server = GatewayWebServer()
+
+
+class ApiEntrypoint(GatewayEntrypoint):
     def response_from_exception(self, exc):
         if isinstance(exc, DomainError):
-            return error_response(exc.status, exc.code, exc.message, exc.fields)
+            return error_response(exc.status, exc.code, exc.message, exc.fields, headers=retry_after_headers(exc))
         if isinstance(exc, ValidationError):
             failed = ValidationFailed.from_marshmallow(exc)
             return error_response(400, failed.code, failed.message, failed.fields)
         if isinstance(exc, HTTPException):
-            return error_response(exc.code or 400, "http_error", exc.description or exc.name)
+            code = "payload_too_large" if exc.code == 413 else "http_error"
+            return error_response(exc.code or 400, code, "Requête refusée." if exc.code != 413 else "Corps de requête trop volumineux.")
         log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)
         return error_response(500, "internal_error", "Une erreur est survenue de notre côté.")
 

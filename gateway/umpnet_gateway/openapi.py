@@ -6,7 +6,7 @@ import re
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
-from .http import ApiEntrypoint
+from .http import ApiEntrypoint, IdConverter
 from .schemas import Error
 
 
@@ -31,6 +31,13 @@ def _path(rule: str) -> str:
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule)
 
 
+def _path_parameter(rule: str, name: str) -> dict:
+    schema = {"type": "string"}
+    if f"<id:{name}>" in rule:
+        schema["pattern"] = f"^{IdConverter.regex}$"
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
 def build_spec(service_cls, server_url: str) -> dict:
     spec = APISpec(
         title="UMPnet API",
@@ -50,10 +57,7 @@ def build_spec(service_cls, server_url: str) -> dict:
                 continue
             path = _path(entrypoint.url)
             operation = {"summary": doc["summary"], "tags": doc["tags"], "responses": {}}
-            parameters = [
-                {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
-                for p in re.findall(r"{([^}]+)}", path)
-            ]
+            parameters = [_path_parameter(entrypoint.url, p) for p in re.findall(r"{([^}]+)}", path)]
             parameters += [
                 {"name": q, "in": "query", "required": False, "schema": {"type": t}} for q, t in doc["query"].items()
             ]
@@ -67,7 +71,11 @@ def build_spec(service_cls, server_url: str) -> dict:
                     response["content"] = {"application/json": {"schema": schema}}
                 operation["responses"][str(status)] = response
             operation["responses"]["4XX"] = {
-                "description": "Client error",
+                "description": "Client error (429 comes with Retry-After)",
+                "content": {"application/json": {"schema": "Error"}},
+            }
+            operation["responses"]["503"] = {
+                "description": "A service behind the gateway is unavailable: retry later",
                 "content": {"application/json": {"schema": "Error"}},
             }
             if doc["auth"]:

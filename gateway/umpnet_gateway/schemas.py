@@ -4,54 +4,84 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+from members import limits
+from members.domain.member import SHOWABLE_FIELDS
+
 POSTCODE = validate.Regexp(r"^\d{5}$", error="Cinq chiffres, par exemple 75011.")
-NAME = validate.Length(max=100)
+NAME = validate.Length(max=limits.NAME_MAX)
+EMAIL = validate.Length(max=limits.EMAIL_MAX)
+NEW_PASSWORD = validate.Length(min=limits.PASSWORD_MIN, max=limits.PASSWORD_MAX)
+LINK_TOKEN = validate.Length(min=1, max=limits.LINK_TOKEN_MAX)
+FEDERATION_CODE = validate.Length(max=limits.FEDERATION_CODE_MAX)
+
+
+def themes_field(**kwargs):
+    # The list's length is a count of items: marshmallow's message speaks of characters.
+    return fields.List(fields.String(validate=validate.Length(max=limits.THEME_SLUG_MAX)),
+                       validate=validate.Length(max=limits.THEMES_MAX, error="{max} éléments au plus."), **kwargs)
 
 
 class Strict(Schema):
     class Meta:
         unknown = EXCLUDE
+        multiline = ()  # fields where tabs and line breaks are text (http.check_text)
 
 
 class SignUpRequest(Strict):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    email = fields.Email(required=True, validate=EMAIL)
+    password = fields.String(required=True, validate=NEW_PASSWORD)
     # Sign-up takes "two clicks": names can be given later, on the profile.
     first_name = fields.String(load_default="", validate=NAME)
     last_name = fields.String(load_default="", validate=NAME)
     postcode = fields.String(required=True, validate=POSTCODE)
-    themes = fields.List(fields.String(validate=validate.Length(max=50)), load_default=list, validate=validate.Length(max=20))
+    themes = themes_field(load_default=list)
     invitation_token = fields.String(validate=validate.Length(max=500))
-    federation_code = fields.String(validate=validate.Length(max=10))
+    federation_code = fields.String(validate=FEDERATION_CODE)
 
 
 class VerifyRequest(Strict):
-    token = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    token = fields.String(required=True, validate=LINK_TOKEN)
 
 
 class ResendVerificationRequest(Strict):
-    email = fields.Email(required=True, validate=validate.Length(max=320))
+    email = fields.Email(required=True, validate=EMAIL)
+
+
+class PasswordResetRequest(Strict):
+    email = fields.Email(required=True, validate=EMAIL)
+
+
+class PasswordResetConfirm(Strict):
+    token = fields.String(required=True, validate=LINK_TOKEN)
+    password = fields.String(required=True, validate=NEW_PASSWORD)
 
 
 class LoginRequest(Strict):
-    email = fields.String(required=True, validate=validate.Length(min=1, max=320))
-    password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    email = fields.String(required=True, validate=validate.Length(min=1, max=limits.EMAIL_MAX))
+    # min 1: a short wrong password is a failed login, not a validation error.
+    password = fields.String(required=True, validate=validate.Length(min=1, max=limits.PASSWORD_MAX))
 
 
 class ProfileUpdateRequest(Strict):
+    class Meta(Strict.Meta):
+        multiline = ("bio",)
+
     first_name = fields.String(validate=NAME)
     last_name = fields.String(validate=NAME)
     postcode = fields.String(validate=POSTCODE)
-    federation_code = fields.String(validate=validate.Length(max=10))
-    themes = fields.List(fields.String(validate=validate.Length(max=50)), validate=validate.Length(max=20))
-    bio = fields.String(validate=validate.Length(max=2000))
-    blog_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=500))
+    federation_code = fields.String(validate=FEDERATION_CODE)
+    themes = themes_field()
+    bio = fields.String(validate=validate.Length(max=limits.BIO_MAX))
+    blog_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=limits.BLOG_URL_MAX))
     map_visible = fields.Boolean()
     contact_consent = fields.Boolean()
+    # What other members see besides the display name (the public profile shows nothing else).
+    shown_fields = fields.List(fields.String(validate=validate.OneOf(SHOWABLE_FIELDS)),
+                               validate=validate.Length(max=len(SHOWABLE_FIELDS), error="{max} éléments au plus."))
 
 
 class RolesRequest(Strict):
-    roles = fields.List(fields.String(), required=True)
+    roles = fields.List(fields.String(validate=validate.Length(max=50)), required=True, validate=validate.Length(max=10))
 
 
 # -- responses (documentation) -------------------------------------------------
@@ -61,26 +91,46 @@ class FederationRef(Schema):
 
 
 class PublicMember(Schema):
+    """What anyone logged in sees: the display name, and city/themes only if the member shows them."""
+
     id = fields.String()
-    first_name = fields.String()
-    last_name = fields.String()
     display_name = fields.String()
-    city = fields.String()
     federation = fields.Nested(FederationRef)
+    city = fields.String()
     themes = fields.List(fields.String())
+    bio = fields.String()
+    blog_url = fields.String(allow_none=True)
+
+
+class MemberWithRoles(PublicMember):
+    """The answer to `PUT /api/members/{id}/roles`."""
+
+    roles = fields.List(fields.String())
 
 
 class OwnProfile(PublicMember):
+    first_name = fields.String()
+    last_name = fields.String()
     email = fields.String()
     postcode = fields.String()
     digital_federation = fields.Boolean()
     email_verified = fields.Boolean()
-    bio = fields.String()
-    blog_url = fields.String(allow_none=True)
     roles = fields.List(fields.String())
     map_visible = fields.Boolean()
     contact_consent = fields.Boolean()
+    shown_fields = fields.List(fields.String(metadata={"enum": list(SHOWABLE_FIELDS)}))
     registered_at = fields.DateTime()
+
+
+class Status(Schema):
+    """An answer that only says what happened (`pending_verification`, `sent_if_registered`…)."""
+
+    status = fields.String()
+
+
+class VerifyResult(Schema):
+    member_id = fields.String()
+    email_verified = fields.Boolean()
 
 
 class SessionCreated(Schema):

@@ -4,9 +4,16 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
+from umpnet_gateway import schemas
+
 from ..conftest import link_in, read_mails, wait_until
 
 pytestmark = pytest.mark.integration
+
+
+def assert_conforms(payload: dict, schema) -> None:
+    """What the API returns is what its OpenAPI document says (no field it does not declare)."""
+    assert set(payload) <= set(schema._declared_fields), set(payload) - set(schema._declared_fields)
 
 
 def test_camille_signs_up_verifies_her_email_logs_in_and_edits_her_profile(platform, monkeypatch):
@@ -15,9 +22,8 @@ def test_camille_signs_up_verifies_her_email_logs_in_and_edits_her_profile(platf
     answer = requests.post(f"{api}/members", json={
         "email": "camille@example.org", "password": "Correct-horse-9", "postcode": "69003", "themes": ["europe"],
     })
-    assert answer.status_code == 201, answer.text
-    member_id = answer.json()["id"]
-    assert answer.json()["federation"] == {"code": "69", "name": "Rhône"}
+    assert answer.status_code == 202, answer.text
+    assert answer.json() == {"status": "pending_verification"} and "Location" not in answer.headers
 
     # Not verified yet: no login.
     assert requests.post(f"{api}/sessions", json={"email": "camille@example.org", "password": "Correct-horse-9"}).status_code == 403
@@ -26,18 +32,26 @@ def test_camille_signs_up_verifies_her_email_logs_in_and_edits_her_profile(platf
     assert message["To"] == "camille@example.org"
     link = link_in(message, "http://testserver/verify?")
     token = parse_qs(urlparse(link).query)["token"][0]
-    assert requests.post(f"{api}/members/verify", json={"token": token}).status_code == 200
+    verified = requests.post(f"{api}/members/verify", json={"token": token})
+    assert verified.status_code == 200
+    assert_conforms(verified.json(), schemas.VerifyResult)
 
     session = requests.post(f"{api}/sessions", json={"email": "camille@example.org", "password": "Correct-horse-9"})
     assert session.status_code == 200
+    assert_conforms(session.json(), schemas.SessionCreated)
     auth = {"Authorization": f"Bearer {session.json()['token']}"}
 
     me = requests.get(f"{api}/members/me", headers=auth).json()
+    member_id = session.json()["member_id"]
     assert (me["id"], me["email_verified"], me["digital_federation"]) == (member_id, True, True)
+    assert me["federation"] == {"code": "69", "name": "Rhône"}
+    assert_conforms(me, schemas.OwnProfile)
 
     edited = requests.patch(f"{api}/members/me", headers=auth, json={"first_name": "Camille", "last_name": "Durand", "bio": "Militante <b>lyonnaise</b>"})
     assert edited.status_code == 200 and edited.json()["bio"] == "Militante <b>lyonnaise</b>"  # stored as typed, escaped when shown
-    assert requests.get(f"{api}/members/{member_id}", headers=auth).json()["display_name"] == "Camille D."
+    public = requests.get(f"{api}/members/{member_id}", headers=auth).json()
+    assert public["display_name"] == "Camille D." and "last_name" not in public
+    assert_conforms(public, schemas.PublicMember)
 
     assert requests.delete(f"{api}/sessions/current", headers=auth).status_code == 204
     assert requests.get(f"{api}/members/me", headers=auth).status_code == 401
@@ -56,9 +70,12 @@ def test_bad_requests_get_clear_4xx_errors_and_change_nothing(platform):
     assert requests.get(f"{api}/members/me", headers={"Authorization": "Bearer forged"}).status_code == 401
     assert requests.post(f"{api}/members/verify", json={"token": "forged"}).status_code == 400
     first = requests.post(f"{api}/members", json={"email": "dup@example.org", "password": "Correct-horse-9", "postcode": "75011"})
-    assert first.status_code == 201
+    assert first.status_code == 202
+    # A registered address gets the very same answer: sign-up does not reveal membership.
     again = requests.post(f"{api}/members", json={"email": "DUP@example.org", "password": "Correct-horse-9", "postcode": "75011"})
-    assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
+    assert (again.status_code, again.json(), again.headers.get("Location")) == (first.status_code, first.json(), None)
+    assert requests.post(f"{api}/members", data=b'{"email": "\\ud800@example.org"}').status_code == 400
+    assert requests.get(f"{api}/nope").json()["error"]["code"] == "not_found"
     federations = requests.get(f"{api}/federations").json()["items"]
     assert sum(f["member_count"] for f in federations if f["kind"] == "local") == 1
 

@@ -67,17 +67,47 @@ def test_lea_signs_up_in_two_clicks_verifies_and_reaches_her_profile(platform, p
     (message,) = wait_until(lambda: read_mails(platform.mail_dir))
     link = link_in(message, "http://testserver/verify?")
     phone.get(platform.url + link.removeprefix("http://testserver"))
+    # Opening the link verifies nothing (mail scanners open links): her click does.
+    by_test_id(phone, "verify-submit").click()
     assert by_test_id(phone, "verify-success")
 
     phone.get(platform.url + "/connexion")
     by_test_id(phone, "login-email").send_keys("lea@example.org")
     by_test_id(phone, "login-password").send_keys("Bordeaux-2026")
     by_test_id(phone, "login-submit").click()
-    assert phone.current_url.endswith("/profil")
+    # click() returns before the next page has loaded: a login takes an argon2 check
+    wait_until(lambda: phone.current_url.endswith("/profil"))
     by_test_id(phone, "profile-first-name").send_keys("Léa")
     by_test_id(phone, "profile-submit").click()
     assert by_test_id(phone, "profile-saved")
     assert "Léa" in phone.page_source and "Gironde" in phone.page_source
     # Nothing on the page is wider than the phone.
     assert phone.execute_script("return window.innerWidth") == 390
+    assert phone.execute_script("return document.documentElement.scrollWidth") <= 390
+
+
+def test_lea_forgot_her_password_and_sets_a_new_one_from_the_emailed_link(platform, phone):
+    phone.get(platform.url + "/inscription")
+    fill_sign_up(phone, "lea@example.org", "Bordeaux-2026", "33000")
+    (message,) = wait_until(lambda: read_mails(platform.mail_dir))
+    phone.get(platform.url + link_in(message, "http://testserver/verify?").removeprefix("http://testserver"))
+    by_test_id(phone, "verify-submit").click()
+    assert by_test_id(phone, "verify-success")
+
+    phone.get(platform.url + "/connexion")
+    by_test_id(phone, "login-forgot-link").click()
+    by_test_id(phone, "forgot-email").send_keys("lea@example.org")
+    by_test_id(phone, "forgot-submit").click()
+    assert by_test_id(phone, "forgot-sent")
+    reset = wait_until(lambda: [m for m in read_mails(platform.mail_dir)
+                                if "/password-reset?" in m.get_body(("plain",)).get_content()])[0]
+    phone.get(platform.url + link_in(reset, "http://testserver/password-reset?").removeprefix("http://testserver"))
+    by_test_id(phone, "reset-password").send_keys("Arcachon-2027")
+    by_test_id(phone, "reset-submit").click()
+    by_test_id(phone, "reset-login-link").click()
+    by_test_id(phone, "login-email").send_keys("lea@example.org")
+    by_test_id(phone, "login-password").send_keys("Arcachon-2027")
+    by_test_id(phone, "login-submit").click()
+    # click() returns before the next page has loaded: a login takes an argon2 check
+    wait_until(lambda: phone.current_url.endswith("/profil"))
     assert phone.execute_script("return document.documentElement.scrollWidth") <= 390

@@ -1,13 +1,16 @@
 """The mailer's delivery queue: sent once, retried after a failure, kept on disk."""
 import email
 import email.policy
+from datetime import timedelta
 
+import eventlet
 import pytest
 
-from mailer.application import MailerApp, email_id_for
+from mailer.application import MailerApp, RateLimit, email_id_for
 from mailer.projections import emails
 from mailer.transports import FileSink, TransportError
 from umpnet_kernel.database import Database
+from umpnet_kernel.links import LinkTokens
 from umpnet_kernel.messages import IncomingEvent
 from sqlalchemy import select
 
@@ -32,18 +35,23 @@ class FlakyTransport:
         self.sink.send(email_id, message)
 
 
-def verification_requested(event_id="e1"):
+def members_event(event_type, data, event_id="e1", schema_version=1):
     return IncomingEvent.from_envelope(schema=_AsIs(), body={
-        "event_id": event_id, "event_type": "members.EmailVerificationRequested", "schema_version": 1,
+        "event_id": event_id, "event_type": event_type, "schema_version": schema_version,
         "stream_id": "member-m1", "stream_version": 3, "position": 3, "occurred_at": "2026-11-23T10:00:00+00:00",
-        "data": {"member_id": "m1", "email": "camille@example.org", "first_name": "Camille", "token": "tok"},
+        "data": data,
     })
+
+
+def verification_requested(event_id="e1", email="camille@example.org", nonce="nonce-1"):
+    data = {"member_id": "m1", "email": email, "first_name": "Camille", "link_nonce": nonce}
+    return members_event("members.EmailVerificationRequested", data, event_id, schema_version=2)
 
 
 @pytest.fixture
 def mailer(migrated_url):
     db = Database(migrated_url("mailer"))
-    yield MailerApp(db, public_url="https://adherer.example", sender="UMPnet <noreply@example.org>")
+    yield MailerApp(db, public_url="https://adherer.example", sender="UMPnet <noreply@example.org>", secret_key="test-secret")
     db.dispose()
 
 
@@ -63,7 +71,8 @@ def test_one_event_queues_one_email_even_when_delivered_twice(mailer, tmp_path):
     message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
     assert message["Message-ID"] == f"<{email_id_for('e1', 'verification')}@umpnet.invalid>"
     text = message.get_body(("plain",)).get_content()
-    assert "https://adherer.example/verify?token=tok" in text and "Bonjour Camille" in text
+    token = LinkTokens("test-secret").token("verify-email", "nonce-1")
+    assert f"https://adherer.example/verify?token={token}" in text and "Bonjour Camille" in text
 
 
 def test_a_failed_delivery_is_recorded_and_retried_later(mailer, tmp_path):
@@ -98,3 +107,37 @@ def test_one_unsendable_email_does_not_stop_the_others_being_recorded(mailer, tm
     assert set(statuses.values()) == {("sent", 0)}  # attempts counts failures
     assert mailer.deliver_due(FileSink(str(tmp_path))) == 0  # the sent ones are not sent again
     assert len(list(tmp_path.glob("*.eml"))) == 2
+
+
+def statuses_of(app):
+    with app.read() as conn:
+        return sorted(conn.execute(select(emails.c.status)).scalars())
+
+
+def test_account_emails_beyond_the_limit_are_suppressed_until_the_window_has_passed(migrated_url):
+    db = Database(migrated_url("mailer"))
+    app = MailerApp(db, "https://adherer.example", "x@example.org", "k", RateLimit(count=2, window=timedelta(seconds=0.5)))
+    try:
+        for n in range(3):
+            app.queue_verification_email(verification_requested(f"e{n}", "same@example.org"))
+        app.queue_verification_email(verification_requested("other", "other@example.org"))
+        assert statuses_of(app) == ["pending"] * 3 + ["suppressed"]  # two for same@, one for other@
+        eventlet.sleep(0.6)
+        app.queue_verification_email(verification_requested("later", "same@example.org"))
+        assert statuses_of(app) == ["pending"] * 4 + ["suppressed"]
+    finally:
+        db.dispose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_requests_for_one_address_get_no_more_than_the_limit(migrated_url, backend):
+    db = Database(migrated_url("mailer", backend))
+    app = MailerApp(db, "https://adherer.example", "x@example.org", "k", RateLimit(count=3))
+    try:
+        pool = eventlet.GreenPool()
+        for n in range(12):
+            pool.spawn(app.queue_verification_email, verification_requested(f"e{n}", "same@example.org"))
+        pool.waitall()
+        assert statuses_of(app) == ["pending"] * 3 + ["suppressed"] * 9
+    finally:
+        db.dispose()

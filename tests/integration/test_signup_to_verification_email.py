@@ -33,22 +33,41 @@ def mail_files(config):
     return sorted(glob.glob(os.path.join(config["DATA_DIR"], "mail", "*.eml")))
 
 
+def read(path):
+    return email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
+
+
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_sign_up_sends_one_verification_email_whose_link_verifies(run_service, platform_config, backend):
     run_service(MailerService, backend)
     run_service(MembersService, backend)
     with ServiceRpcProxy("members", platform_config) as members:
-        profile = sign_up(members, 1)
-        assert profile["email_verified"] is False
-        assert profile["federation"] == {"code": "69", "name": "Rhône"}
+        assert sign_up(members, 1) == {"status": "pending_verification"}
         (path,) = wait_until(lambda: mail_files(platform_config))
-        message = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
+        message = read(path)
         assert message["To"] == "Person1@Example.org"
         text = message.get_body(("plain",)).get_content()
         link = next(word for word in text.split() if word.startswith("http://testserver/verify?"))
         token = parse_qs(urlparse(link).query)["token"][0]
-        members.verify_email(token)
-        assert members.get_own_profile(profile["id"])["email_verified"] is True
+        verified = members.verify_email(token)
+        assert verified["email_verified"] is True
+        assert members.get_own_profile(verified["member_id"])["email_verified"] is True
+
+
+def test_signing_up_again_with_a_registered_address_tells_its_owner_without_a_token(run_service, platform_config):
+    run_service(MailerService)
+    run_service(MembersService)
+    with ServiceRpcProxy("members", platform_config) as members:
+        first = sign_up(members, 1)
+        wait_until(lambda: len(mail_files(platform_config)) == 1)
+        assert sign_up(members, 1) == first  # the caller learns nothing
+        wait_until(lambda: len(mail_files(platform_config)) == 2)
+    subjects = sorted(read(p)["Subject"] for p in mail_files(platform_config))
+    assert subjects == ["Confirmez votre adresse e-mail", "Vous avez déjà un compte"]
+    (notice,) = [read(p) for p in mail_files(platform_config) if read(p)["Subject"] == "Vous avez déjà un compte"]
+    text = notice.get_body(("plain",)).get_content()
+    assert "http://testserver/connexion" in text and "http://testserver/mot-de-passe-oublie" in text
+    assert "token" not in text
 
 
 def test_emails_for_sign_ups_made_while_the_mailer_was_down_are_sent_once_it_is_back(

@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, func, or_, select, text
 
+from umpnet_kernel import jsontext
 from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.database import Database
 from umpnet_kernel.events import Context
-from umpnet_kernel.messages import IncomingEvent
+from umpnet_kernel.links import LinkTokens
+from umpnet_kernel.messages import IncomingEvent, PermanentFailure
 
 from . import composer
 from .domain.email import OutgoingEmail
@@ -24,71 +27,138 @@ log = logging.getLogger(__name__)
 # queue two emails, even if the processed-message record were lost.
 EMAIL_ID_NAMESPACE = uuid.UUID("6f1c3f5e-5d0e-4a39-9f55-0d3c1b1ad6a1")
 
+# The emails anyone can make us send to an address by typing it into a form
+# (sign-up, resend, password reset): the members service limits the requests,
+# the mailer caps what one address receives whatever happens upstream.
+ACCOUNT_EMAILS = ("verification", "password-reset", "account-exists")
+
 
 def email_id_for(event_id: str, kind: str) -> str:
     return str(uuid.uuid5(EMAIL_ID_NAMESPACE, f"{kind}:{event_id}"))
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` account emails to one address within `window`."""
+
+    count: int = 5
+    window: timedelta = timedelta(hours=1)
+
+
+_RECENT_ACCOUNT_EMAILS = select(func.count()).where(
+    emails.c.recipient == bindparam("recipient"),
+    emails.c.kind.in_(ACCOUNT_EMAILS),
+    emails.c.status != "suppressed",
+    emails.c.queued_at > bindparam("since"),
+)
+
+
 class MailerApp(Application):
-    def __init__(self, db: Database, public_url: str, sender: str):
+    def __init__(
+        self, db: Database, public_url: str, sender: str, secret_key: str, rate_limit: RateLimit = RateLimit()
+    ):
         super().__init__(db, all_projections())
         self.public_url = public_url
         self.sender = sender
+        self.links = LinkTokens(secret_key)
+        self.rate_limit = rate_limit
 
+    # -- queueing: what is stored is the template and its inputs, never a link token
     def queue_verification_email(self, incoming: IncomingEvent) -> None:
         data = incoming.payload
+        if data.get("link_nonce"):
+            inputs = {"first_name": data["first_name"], "link_nonce": data["link_nonce"]}
+        elif data.get("token"):
+            # A v1 event (before members sent nonces): its token goes into the
+            # link as it is. Stored here as it already is in the members store.
+            inputs = {"first_name": data["first_name"], "token": data["token"]}
+        else:
+            raise PermanentFailure("verification request without link_nonce nor token")
+        self._queue(incoming, "verification", inputs, consumer="mailer.verification")
+
+    def queue_password_reset_email(self, incoming: IncomingEvent) -> None:
+        data = incoming.payload
+        self._queue(incoming, "password-reset", {"first_name": data["first_name"], "link_nonce": data["link_nonce"]})
+
+    def queue_account_exists_email(self, incoming: IncomingEvent) -> None:
+        self._queue(incoming, "account-exists", {"first_name": incoming.payload["first_name"]})
+
+    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None) -> None:
+        data = incoming.payload
+        to, member_id = data["email"], data.get("member_id")
+        email_id = email_id_for(incoming.event_id, kind)
 
         def command(uow: UnitOfWork):
-            if not uow.first_delivery("mailer.verification", incoming.event_id):
-                return  # a redelivery: the email was queued the first time
-            subject, text, html = composer.verification_email(data["first_name"], data["token"], self.public_url)
-            email_id = email_id_for(incoming.event_id, "verification")
-            uow.add(OutgoingEmail.queue(email_id, "verification", data["email"], subject, text, html, data["member_id"]))
+            if not uow.first_delivery(consumer or f"mailer.{kind}", incoming.event_id):
+                return  # a redelivery: the email was queued (or suppressed) the first time
+            if kind in ACCOUNT_EMAILS and self._over_limit(uow, to):
+                log.info("email %s suppressed: rate limit of its recipient reached", email_id)
+                uow.add(OutgoingEmail.suppress(email_id, kind, to, "rate-limited", member_id))
+            else:
+                uow.add(OutgoingEmail.queue(email_id, kind, to, kind, inputs, member_id))
 
         self.execute(incoming.context(), command)
 
+    def _over_limit(self, uow: UnitOfWork, to: str) -> bool:
+        if self.db.is_postgresql:
+            # Two concurrent requests for one address would each count the
+            # other's email as absent; serialise per address (SQLite has
+            # one writer at a time already).
+            uow.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"mailer.rate:{to}"})
+        since = datetime.now(timezone.utc) - self.rate_limit.window
+        recent = uow.conn.execute(_RECENT_ACCOUNT_EMAILS, {"recipient": to, "since": since}).scalar()
+        return recent >= self.rate_limit.count
+
+    # -- delivery ----------------------------------------------------------
     def deliver_due(self, transport, limit: int = 100) -> int:
-        """Send what is due, recording each outcome; returns how many were sent."""
+        """Send what is due, recording each outcome as soon as it is known;
+        returns how many were sent.
+
+        Each email is recorded in its own transaction right after the server
+        accepted it: a crash re-sends at most the one message in flight (the
+        old batch record re-sent up to a whole batch, issue 6 item 20).
+        """
         now = datetime.now(timezone.utc)
         query = (
-            select(emails)
+            select(emails.c.email_id, emails.c.recipient, emails.c.template, emails.c.inputs)
             .where(emails.c.status == "pending", or_(emails.c.next_attempt_at.is_(None), emails.c.next_attempt_at <= now))
             .order_by(emails.c.next_attempt_at)
             .limit(limit)
         )
-        with self.read() as conn:
+        with self.read() as conn:  # one query for the batch
             due = list(conn.execute(query).mappings())
-        outcomes: list[tuple[str, str | None]] = []  # (email id, why it failed or None)
+        sent = 0
         for row in due:
+            failure = None
             try:
-                message = composer.mime_message(
-                    row["email_id"], self.sender, row["recipient"], row["subject"], row["text_body"], row["html_body"]
-                )
+                inputs = jsontext.decode(row["inputs"]) if row["inputs"] is not None else {}
+                subject, text_body, html_body = composer.render(row["template"], inputs, self.public_url, self.links)
+                message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body, html_body)
                 transport.send(row["email_id"], message)
-                outcomes.append((row["email_id"], None))
             except TransportError as exc:
                 log.warning("delivery of email %s failed: %s", row["email_id"], exc)
-                outcomes.append((row["email_id"], str(exc)))
+                failure = str(exc)
+            except composer.CannotRender as exc:  # its text names a template or an input, no data
+                log.warning("email %s cannot be rendered: %s", row["email_id"], exc)
+                failure = f"cannot be rendered: {exc}"
             except Exception as exc:
-                # One unsendable email must not stop the batch: the ones already
-                # sent would never be recorded, and would go out again and again.
+                # One unsendable email must not stop the others. The class
+                # only: an exception's text may hold the address or the body.
                 log.warning("email %s could not be sent: %s", row["email_id"], type(exc).__name__)
-                outcomes.append((row["email_id"], f"cannot be sent: {type(exc).__name__}"))
+                failure = f"cannot be sent: {type(exc).__name__}"
+            self._record_outcome(row["email_id"], failure, now)
+            sent += failure is None
+        return sent
 
+    def _record_outcome(self, email_id: str, failure: str | None, now: datetime) -> None:
         def record(uow: UnitOfWork):
-            # One transaction for the whole batch: a crash before it commits
-            # means these are sent again (at least once, same Message-ID).
-            emails = uow.get_many(OutgoingEmail, [email_id for email_id, _ in outcomes])
-            for email_id, failure in outcomes:
-                email = emails[email_id]
-                if failure is None:
-                    email.mark_sent()
-                else:
-                    email.mark_failed(failure, now)
+            email = uow.get(OutgoingEmail, email_id)
+            if failure is None:
+                email.mark_sent()
+            else:
+                email.mark_failed(failure, now)
 
-        if outcomes:
-            self.execute(Context(), record)
-        return sum(1 for _, failure in outcomes if failure is None)
+        self.execute(Context(), record)
 
     @staticmethod
     def queued_any(recorded) -> bool:

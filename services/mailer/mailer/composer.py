@@ -13,6 +13,8 @@ from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from umpnet_kernel.links import LinkTokens
+
 _templates = Environment(
     loader=PackageLoader("mailer", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -20,19 +22,57 @@ _templates = Environment(
 )
 
 
-def render(template: str, **values) -> str:
-    return _templates.get_template(template).render(**values)
+def _render_file(name: str, **values) -> str:
+    return _templates.get_template(name).render(**values)
 
 
-def verification_email(first_name: str, token: str, public_url: str) -> tuple[str, str, str]:
-    """(subject, text, html) of the email that proves an address."""
-    link = f"{public_url}/verify?{urlencode({'token': token})}"
-    values = {"first_name": first_name, "link": link}
-    return (
-        "Confirmez votre adresse e-mail",
-        render("verification.txt", **values),
-        render("verification.html", **values),
-    )
+class CannotRender(ValueError):
+    """An email whose template or inputs do not make a message (a bug, or data from an unknown version)."""
+
+
+def _link(base: str, token: str) -> str:
+    return f"{base}?{urlencode({'token': token})}"
+
+
+def _verification(inputs, public_url, links):
+    # A v1 members event carried the token itself (kept for messages queued
+    # before the upgrade); v2 carries only the nonce, the token is made here.
+    token = inputs.get("token") or links.token("verify-email", inputs["link_nonce"])
+    return "Confirmez votre adresse e-mail", {"link": _link(f"{public_url}/verify", token)}
+
+
+def _password_reset(inputs, public_url, links):
+    token = links.token("reset-password", inputs["link_nonce"])
+    return "Réinitialisez votre mot de passe", {"link": _link(f"{public_url}/password-reset", token)}
+
+
+def _account_exists(inputs, public_url, links):
+    values = {"login_link": f"{public_url}/connexion", "reset_link": f"{public_url}/mot-de-passe-oublie"}
+    return "Vous avez déjà un compte", values
+
+
+# template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
+_TEMPLATES = {
+    "verification": _verification,
+    "password-reset": _password_reset,
+    "account-exists": _account_exists,
+}
+
+
+def render(template: str, inputs: dict, public_url: str, links: LinkTokens) -> tuple[str, str, str]:
+    """(subject, text, html) of an email, rendered when it is sent: the link
+    token exists only in the message, never in what the mailer stores."""
+    if template == "prerendered":  # an email queued by a version that stored its bodies
+        return inputs["subject"], inputs["text_body"], inputs["html_body"]
+    make = _TEMPLATES.get(template)
+    if make is None:
+        raise CannotRender(f"unknown template {template!r}")
+    try:
+        subject, values = make(inputs, public_url, links)
+    except KeyError as exc:
+        raise CannotRender(f"template {template!r} lacks input {exc}") from None
+    values["first_name"] = inputs.get("first_name")
+    return subject, _render_file(f"{template}.txt", **values), _render_file(f"{template}.html", **values)
 
 
 # Bodies in quoted-printable UTF-8: French text stays readable in the raw

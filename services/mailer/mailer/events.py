@@ -1,4 +1,11 @@
-"""The mailer's events. All private for now: they hold addresses and message text."""
+"""The mailer's events. All private: they hold addresses and names.
+
+Since issue 6 (item 8) an `EmailQueued` holds what the email is made from (the
+template and its inputs: a first name, a link nonce), never a rendered body or
+a usable link token: the message is rendered when it is sent, so neither the
+store nor the read models hold anything that verifies an address or resets a
+password.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -7,14 +14,41 @@ from datetime import datetime
 from umpnet_kernel.events import DomainEvent, describe
 
 
+def _queued_v1_to_v2(data: dict) -> dict:
+    # v1 stored the rendered message; it is sent as it was rendered (the
+    # "prerendered" template). New emails never store a body.
+    return {
+        "email_id": data["email_id"],
+        "kind": data["kind"],
+        "to": data["to"],
+        "template": "prerendered",
+        "inputs": {"subject": data["subject"], "text_body": data["text_body"], "html_body": data["html_body"]},
+        "member_id": data.get("member_id"),
+    }
+
+
 @dataclass(frozen=True)
-class EmailQueued(DomainEvent, name="mailer.EmailQueued", public=False):
+class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False):
     email_id: str
-    kind: str = field(metadata=describe("what the email is for, e.g. 'verification'"))
+    kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists'"))
     to: str = field(metadata=describe("recipient address", personal=True))
-    subject: str
-    text_body: str = field(metadata=describe("plain-text body", personal=True))
-    html_body: str = field(metadata=describe("HTML body", personal=True))
+    template: str = field(metadata=describe("the template the message is rendered from when it is sent"))
+    inputs: dict = field(
+        metadata=describe("what the template needs (first_name, link_nonce): never a usable token", personal=True)
+    )
+    member_id: str | None = None
+
+    upcasters = {1: _queued_v1_to_v2}
+
+
+@dataclass(frozen=True)
+class EmailSuppressed(DomainEvent, name="mailer.EmailSuppressed", public=False):
+    """An email that was not sent, and never will be: `reason` says why ('rate-limited')."""
+
+    email_id: str
+    kind: str
+    to: str = field(metadata=describe("recipient address", personal=True))
+    reason: str
     member_id: str | None = None
 
 

@@ -1,11 +1,16 @@
-"""The mailer's read models: the delivery queue and its history."""
+"""The mailer's read models: the delivery queue and its history.
+
+No rendered body is kept (issue 6, item 8): a pending email keeps its template
+and inputs (a first name, a link nonce useless without the secret key), and
+even those are dropped once it is sent or given up.
+"""
 from __future__ import annotations
 
 from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
 
 from umpnet_kernel.projections import KeyedProjection, handles
 
-from .events import EmailDeliveryFailed, EmailQueued, EmailSent
+from .events import EmailDeliveryFailed, EmailQueued, EmailSent, EmailSuppressed
 
 read_models = MetaData()
 
@@ -16,22 +21,24 @@ emails = Table(
     Column("kind", String(50), nullable=False),
     Column("member_id", String(36)),
     Column("recipient", String(320), nullable=False),
-    Column("subject", String(300), nullable=False),
-    Column("text_body", Text, nullable=False),
-    Column("html_body", Text, nullable=False),
-    Column("status", String(20), nullable=False),  # pending | sent | failed
+    Column("template", String(50)),  # None for a suppressed email
+    Column("inputs", Text),  # JSON; None once the email is no longer pending
+    Column("status", String(20), nullable=False),  # pending | sent | failed | suppressed
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("queued_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True)),
 )
 Index("ix_emails_due", emails.c.status, emails.c.next_attempt_at)
+# The rate limit counts a recipient's recent emails.
+Index("ix_emails_recipient", emails.c.recipient, emails.c.queued_at)
 
 
 class EmailsProjection(KeyedProjection):
     name = "emails"
     table = emails
     key_column = "email_id"
+    json_columns = ("inputs",)
 
     @handles(EmailQueued)
     def queued(self, row, e: EmailQueued, recorded):
@@ -40,9 +47,8 @@ class EmailsProjection(KeyedProjection):
             "kind": e.kind,
             "member_id": e.member_id,
             "recipient": e.to,
-            "subject": e.subject,
-            "text_body": e.text_body,
-            "html_body": e.html_body,
+            "template": e.template,
+            "inputs": e.inputs,
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": recorded.meta.occurred_at,
@@ -50,14 +56,31 @@ class EmailsProjection(KeyedProjection):
             "sent_at": None,
         }
 
+    @handles(EmailSuppressed)
+    def suppressed(self, row, e: EmailSuppressed, recorded):
+        return {
+            "email_id": e.email_id,
+            "kind": e.kind,
+            "member_id": e.member_id,
+            "recipient": e.to,
+            "template": None,
+            "inputs": None,
+            "status": "suppressed",
+            "attempts": 0,
+            "next_attempt_at": None,
+            "queued_at": recorded.meta.occurred_at,
+            "sent_at": None,
+        }
+
     @handles(EmailSent)
     def sent(self, row, e, recorded):
-        return {**row, "status": "sent", "next_attempt_at": None, "sent_at": recorded.meta.occurred_at}
+        return {**row, "status": "sent", "inputs": None, "next_attempt_at": None, "sent_at": recorded.meta.occurred_at}
 
     @handles(EmailDeliveryFailed)
     def failed(self, row, e: EmailDeliveryFailed, recorded):
-        status = "pending" if e.retry_at is not None else "failed"
-        return {**row, "status": status, "attempts": e.attempt, "next_attempt_at": e.retry_at}
+        if e.retry_at is None:  # given up: nothing left to render
+            return {**row, "status": "failed", "inputs": None, "attempts": e.attempt, "next_attempt_at": None}
+        return {**row, "status": "pending", "attempts": e.attempt, "next_attempt_at": e.retry_at}
 
 
 def all_projections():

@@ -4,6 +4,10 @@ Both are idempotent per email id as far as they can be: the file sink writes
 `<email_id>.eml` atomically (a resend overwrites the same file), and SMTP
 messages carry a Message-ID derived from the email id, so a resend after a
 crash between send and record is recognisable by the receiving side.
+
+The mailer records each message as soon as the transport returns, so a crash
+re-sends at most the message in flight. `close()` ends what a transport keeps
+between messages (the SMTP connection of a backlog).
 """
 from __future__ import annotations
 
@@ -19,9 +23,13 @@ class TransportError(Exception):
 
 
 class FileSink:
+    """`<email_id>.eml` files, readable by the installation's user alone (0600
+    in a 0700 folder): they hold addresses and working links."""
+
     def __init__(self, directory: str):
         self.directory = directory
-        os.makedirs(directory, exist_ok=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.chmod(directory, 0o700)  # makedirs leaves an existing folder's mode, and the umask narrows it
 
     def send(self, email_id: str, message: Message) -> None:
         final = os.path.join(self.directory, f"{email_id}.eml")
@@ -37,6 +45,9 @@ class FileSink:
                 os.unlink(tmp)
             raise TransportError(f"cannot write mail file: {exc.strerror}") from exc
 
+    def close(self) -> None:
+        pass
+
 
 class SmtpTransport:
     """`smtp://host:port` (STARTTLS when offered), `smtps://user:pass@host:465` (TLS)."""
@@ -51,18 +62,47 @@ class SmtpTransport:
         self.username = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
         self.timeout = timeout
+        self._client: smtplib.SMTP | None = None
 
     def send(self, email_id: str, message: Message) -> None:
-        client_cls = smtplib.SMTP_SSL if self.secure else smtplib.SMTP
+        """Hand one message over; on a backlog the connection is kept for the
+        next one (`close()` ends it), rather than a connection, EHLO, STARTTLS
+        and login per message."""
         try:
-            with client_cls(self.host, self.port, timeout=self.timeout) as client:
-                if not self.secure and client.has_extn("starttls"):
-                    client.starttls()
-                if self.username:
-                    client.login(self.username, self.password or "")
-                client.send_message(message)
+            client = self._usable_client()
+            client.send_message(message)
         except (smtplib.SMTPException, OSError) as exc:
+            self.close()  # whatever state the session is in, the next message starts afresh
             raise TransportError(f"SMTP delivery failed: {type(exc).__name__}") from exc
+
+    def _usable_client(self) -> smtplib.SMTP:
+        if self._client is not None:
+            try:
+                if self._client.noop()[0] == 250:
+                    return self._client
+            except (smtplib.SMTPException, OSError):  # the server dropped an idle connection
+                pass
+            self.close()
+        client_cls = smtplib.SMTP_SSL if self.secure else smtplib.SMTP
+        client = client_cls(self.host, self.port, timeout=self.timeout)
+        try:
+            if not self.secure and client.has_extn("starttls"):
+                client.starttls()
+            if self.username:
+                client.login(self.username, self.password or "")
+        except BaseException:
+            client.close()
+            raise
+        self._client = client
+        return client
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            try:
+                client.quit()
+            except (smtplib.SMTPException, OSError):
+                client.close()
 
 
 def transport_from_environment(environ=os.environ):

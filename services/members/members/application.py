@@ -148,30 +148,28 @@ class MembersApp(Application):
 
     def resend_verification(self, email: str, context: Context) -> None:
         """Send the verification email again; silent for unknown or verified addresses."""
-        key = self._mail_request(email, context, "verification")
-
-        def command(uow: UnitOfWork):
-            row = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first() if key else None
-            if row is not None:
-                uow.get(Member, row["member_id"]).request_email_verification(
-                    self.links.new_nonce(), _utcnow() + VERIFY_LINK_LIFETIME
-                )
-
-        self.execute_once(context, "resend_verification", command)
+        self._email_a_link(email, context, "resend_verification", "verification",
+                           lambda member: member.request_email_verification(
+                               self.links.new_nonce(), _utcnow() + VERIFY_LINK_LIFETIME))
 
     # -- password reset ------------------------------------------------------
     def request_password_reset(self, email: str, context: Context) -> None:
         """Email a reset link if the address is registered; the same answer otherwise."""
-        key = self._mail_request(email, context, "password-reset")
+        self._email_a_link(email, context, "request_password_reset", "password-reset",
+                           lambda member: member.request_password_reset(
+                               self.links.new_nonce(), _utcnow() + RESET_LINK_LIFETIME))
+
+    def _email_a_link(self, email: str, context: Context, use_case: str, kind: str, request) -> None:
+        """`request(member)` for the member with this address, if any, once the
+        request is within the mail limits (counted whether or not it exists)."""
+        key = self._mail_request(email, context, kind)
 
         def command(uow: UnitOfWork):
             row = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first() if key else None
             if row is not None:
-                uow.get(Member, row["member_id"]).request_password_reset(
-                    self.links.new_nonce(), _utcnow() + RESET_LINK_LIFETIME
-                )
+                request(uow.get(Member, row["member_id"]))
 
-        self.execute_once(context, "request_password_reset", command)
+        self.execute_once(context, use_case, command)
 
     def reset_password(self, token: str, password: str, context: Context) -> dict:
         """A new password with an emailed link; every session of the member is closed."""

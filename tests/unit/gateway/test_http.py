@@ -20,8 +20,8 @@ def error_of(exc):
 
 
 def test_a_valid_body_is_loaded_and_unknown_fields_are_dropped():
-    data = json_body(request_with(b'{"email": "a@example.org", "password": "x", "postcode": "75011", "admin": true}'), SignUpRequest())
-    assert data == {"email": "a@example.org", "password": "x", "postcode": "75011", "first_name": "", "last_name": "", "themes": []}
+    data = json_body(request_with(b'{"email": "a@example.org", "password": "Correct-horse-9", "postcode": "75011", "admin": true}'), SignUpRequest())
+    assert data == {"email": "a@example.org", "password": "Correct-horse-9", "postcode": "75011", "first_name": "", "last_name": "", "themes": []}
 
 
 @pytest.mark.parametrize("body", [b"{oops", b"[1, 2]", b'"text"'])

@@ -2,9 +2,18 @@
 import email
 import email.policy
 
+import pytest
+
 from mailer import composer
+from umpnet_kernel.links import LinkTokens
 
 SENDER = "Fédération numérique <ne-pas-repondre@umpnet.invalid>"
+LINKS = LinkTokens("test-secret")
+SITE = "https://umpnet.example"
+
+
+def verification_email(first_name, nonce="nonce-123"):
+    return composer.render("verification", {"first_name": first_name, "link_nonce": nonce}, SITE, LINKS)
 
 
 def read_back(message):
@@ -13,8 +22,9 @@ def read_back(message):
 
 
 def test_a_verification_email_reads_back_with_its_french_text_and_link():
-    subject, text, html = composer.verification_email("Léa", "jeton-123", "https://umpnet.example")
+    subject, text, html = verification_email("Léa")
     parsed = read_back(composer.mime_message("id-1", SENDER, "lea@example.org", subject, text, html))
+    token = LINKS.token("verify-email", "nonce-123")
 
     assert parsed["From"].addresses[0].display_name == "Fédération numérique"
     assert parsed["From"].addresses[0].addr_spec == "ne-pas-repondre@umpnet.invalid"
@@ -23,8 +33,42 @@ def test_a_verification_email_reads_back_with_its_french_text_and_link():
     assert parsed["Message-ID"] == "<id-1@umpnet.invalid>"
     plain = parsed.get_body(("plain",)).get_content()
     assert "Bonjour Léa," in plain
-    assert "https://umpnet.example/verify?token=jeton-123" in plain
-    assert 'href="https://umpnet.example/verify?token=jeton-123"' in parsed.get_body(("html",)).get_content()
+    assert f"https://umpnet.example/verify?token={token}" in plain
+    assert f'href="https://umpnet.example/verify?token={token}"' in parsed.get_body(("html",)).get_content()
+    assert LINKS.nonce_of("verify-email", token) == "nonce-123"  # what members checks
+
+
+def test_a_v1_verification_request_puts_its_token_into_the_link_as_it_is():
+    _, text, _ = composer.render("verification", {"first_name": "Léa", "token": "jeton-v1"}, SITE, LINKS)
+    assert "https://umpnet.example/verify?token=jeton-v1" in text
+
+
+def test_a_password_reset_email_links_to_the_reset_page_with_a_reset_token_valid_one_hour():
+    subject, text, html = composer.render("password-reset", {"first_name": "Léa", "link_nonce": "n-7"}, SITE, LINKS)
+    token = LINKS.token("reset-password", "n-7")
+    assert subject == "Réinitialisez votre mot de passe"
+    assert f"https://umpnet.example/password-reset?token={token}" in text
+    assert f'href="https://umpnet.example/password-reset?token={token}"' in html
+    assert LINKS.nonce_of("verify-email", token) is None  # a reset link cannot verify an address
+    for body in (text, html):
+        assert "Bonjour Léa" in body and "une heure" in body and "ignorez" in body
+
+
+def test_an_account_exists_email_links_to_login_and_to_the_reset_form_without_any_token():
+    subject, text, html = composer.render("account-exists", {"first_name": "Léa"}, SITE, LINKS)
+    assert subject == "Vous avez déjà un compte"
+    for body in (text, html):
+        assert "peut-être vous" in body and "déjà un compte" in body
+        assert "https://umpnet.example/connexion" in body
+        assert "https://umpnet.example/mot-de-passe-oublie" in body
+        assert "token" not in body
+
+
+def test_an_email_without_what_its_template_needs_cannot_be_rendered():
+    with pytest.raises(composer.CannotRender):
+        composer.render("password-reset", {"first_name": "Léa"}, SITE, LINKS)
+    with pytest.raises(composer.CannotRender):
+        composer.render("no-such-template", {}, SITE, LINKS)
 
 
 def test_a_non_ascii_subject_is_encoded_and_lines_stay_within_smtp_limits():
@@ -39,9 +83,11 @@ def test_a_non_ascii_subject_is_encoded_and_lines_stay_within_smtp_limits():
 
 
 def test_the_html_part_escapes_what_a_member_wrote():
-    _, _, html = composer.verification_email("<script>alert(1)</script>", "t", "https://umpnet.example")
-    assert "<script>" not in html
-    assert "&lt;script&gt;" in html
+    for template in ("verification", "password-reset", "account-exists"):
+        inputs = {"first_name": "<script>alert(1)</script>", "link_nonce": "n"}
+        _, _, html = composer.render(template, inputs, SITE, LINKS)
+        assert "<script>" not in html
+        assert "&lt;script&gt;" in html
 
 
 def test_a_long_accented_subject_reads_back_exactly():

@@ -1,11 +1,12 @@
-"""An outgoing email: queued once, then sent, or retried with backoff, or given up."""
+"""An outgoing email: queued once, then sent, or retried with backoff, or given up;
+or suppressed instead of queued (rate limit)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
 from umpnet_kernel.aggregate import Aggregate, applies
 
-from ..events import EmailDeliveryFailed, EmailQueued, EmailSent
+from ..events import EmailDeliveryFailed, EmailQueued, EmailSent, EmailSuppressed
 
 # Waits between attempts; after the last one the email is given up.
 RETRY_DELAYS = (timedelta(seconds=30), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
@@ -20,19 +21,19 @@ class OutgoingEmail(Aggregate):
         self.attempts = 0
 
     @classmethod
-    def queue(cls, email_id, kind, to, subject, text_body, html_body, member_id=None) -> "OutgoingEmail":
+    def queue(cls, email_id, kind, to, template, inputs, member_id=None) -> "OutgoingEmail":
+        """An email to send, rendered from `template` and `inputs` when it is sent."""
         email = cls(email_id)
         email._record(
-            EmailQueued(
-                email_id=email_id,
-                kind=kind,
-                to=to,
-                subject=subject,
-                text_body=text_body,
-                html_body=html_body,
-                member_id=member_id,
-            )
+            EmailQueued(email_id=email_id, kind=kind, to=to, template=template, inputs=dict(inputs), member_id=member_id)
         )
+        return email
+
+    @classmethod
+    def suppress(cls, email_id, kind, to, reason, member_id=None) -> "OutgoingEmail":
+        """An email that is not to be sent at all (e.g. too many to one address)."""
+        email = cls(email_id)
+        email._record(EmailSuppressed(email_id=email_id, kind=kind, to=to, reason=reason, member_id=member_id))
         return email
 
     def mark_sent(self) -> None:
@@ -49,6 +50,10 @@ class OutgoingEmail(Aggregate):
     @applies(EmailQueued)
     def _queued(self, e):
         self.status = "pending"
+
+    @applies(EmailSuppressed)
+    def _suppressed(self, e):
+        self.status = "suppressed"
 
     @applies(EmailSent)
     def _sent(self, e):

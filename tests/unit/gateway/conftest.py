@@ -1,0 +1,152 @@
+"""The gateway on a real socket, with its calls to the services answered in-process.
+
+Only the `services` dependency is replaced (no broker, no members service): the
+HTTP edge under test is the real one, nameko's web server, werkzeug and our
+entrypoints. `gateway.handlers[method]` answers a call; `gateway.calls` records
+each call with the worker's context data (what travels as `nameko.*` headers).
+"""
+import re
+import socket
+from types import SimpleNamespace
+
+import pytest
+import requests
+from nameko.extensions import DependencyProvider
+
+from umpnet_gateway.service import GatewayService
+from umpnet_kernel.errors import Unauthorized, ValidationFailed
+
+PROFILE = {
+    "id": "m1", "email": "camille@example.org", "first_name": "Camille", "last_name": "Durand",
+    "display_name": "Camille D.", "postcode": "69003", "city": "Lyon", "federation": {"code": "69", "name": "Rhône"},
+    "digital_federation": True, "themes": [], "email_verified": True, "bio": "", "blog_url": None,
+    "roles": ["member"], "map_visible": False, "contact_consent": False, "registered_at": "2026-12-01T20:00:00+00:00",
+}
+
+
+class StubServices:
+    def __init__(self, handlers, calls, context):
+        self.handlers, self.calls, self.context = handlers, calls, context
+
+    def call(self, service, method, *args, timeout=None, **kwargs):
+        self.calls.append(SimpleNamespace(method=method, args=args, context=dict(self.context)))
+        return self.handlers[method](*args, **kwargs)
+
+
+class StubProvider(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        config = self.container.config
+        return StubServices(config["STUB_HANDLERS"], config["STUB_CALLS"], worker_ctx.data)
+
+
+class StubGateway(GatewayService):
+    services = StubProvider()
+
+
+def default_handlers(sessions):
+    def open_session(email, password):
+        if password != "Correct-horse-9":
+            raise Unauthorized("Adresse ou mot de passe incorrect.")
+        token = f"token-{len(sessions)}"
+        sessions[token] = {"member_id": "m1", "roles": ["member"], "federation_code": "69"}
+        return {"token": token, "member_id": "m1"}
+
+    def verify_email(token):
+        if token != "good-token":
+            raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Lien invalide ou expiré."]})
+        return {"member_id": "m1", "email_verified": True}
+
+    def reset_password(token, password):
+        if token != "good-token":
+            raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Lien invalide ou expiré."]})
+        return {"member_id": "m1"}
+
+    return {
+        "list_themes": lambda: [{"slug": "europe", "name": "Europe et international"}],
+        "list_federations": lambda: [
+            {"code": "69", "name": "Rhône", "kind": "local", "member_count": 1},
+            {"code": "NUM", "name": "Fédération numérique", "kind": "digital", "member_count": 1},
+        ],
+        "register": lambda data: {"status": "pending_verification"},
+        "verify_email": verify_email,
+        "resend_verification": lambda email: None,
+        "request_password_reset": lambda email: None,
+        "reset_password": reset_password,
+        "open_session": open_session,
+        "close_session": lambda token: sessions.pop(token, None) and None,
+        "resolve_session": lambda token: dict(sessions[token]) if token in sessions else None,
+        "get_own_profile": lambda member_id: dict(PROFILE),
+        "update_own_profile": lambda member_id, changes: {**PROFILE, **changes},
+        "get_public_profile": lambda member_id: {"id": member_id, "display_name": "Camille D.",
+                                                 "federation": {"code": "69", "name": "Rhône"}},
+        "set_roles": lambda actor, member_id, roles: {"id": member_id, "display_name": "Camille D.",
+                                                      "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
+    }
+
+
+class Gateway(SimpleNamespace):
+    def called(self, method):
+        return [call for call in self.calls if call.method == method]
+
+    def log_in(self):
+        token = self.handlers["open_session"]("camille@example.org", "Correct-horse-9")["token"]
+        return token, {"Authorization": f"Bearer {token}"}
+
+    def raw(self, data: bytes):
+        """Send bytes as they are on a socket (no client library to tidy them up): (status, headers, body)."""
+        with socket.create_connection((self.host, self.port), timeout=10) as sock:
+            sock.sendall(data)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+        head, _, body = received.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {}
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if headers.get("transfer-encoding") == "chunked":
+            body = dechunk(body)
+        return int(lines[0].split()[1]), headers, body
+
+    def request(self, method: str, path: str, body: bytes = b"", content_type="application/json", extra=b""):
+        return self.raw(
+            f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nConnection: close\r\n".encode()
+            + (f"Content-Type: {content_type}\r\n".encode() if content_type else b"")
+            + f"Content-Length: {len(body)}\r\n".encode() + extra + b"\r\n" + body)
+
+
+def dechunk(body: bytes) -> bytes:
+    out = b""
+    while body:
+        size, _, rest = body.partition(b"\r\n")
+        size = int(size, 16)
+        if size == 0:
+            break
+        out, body = out + rest[:size], rest[size + 2:]
+    return out
+
+
+@pytest.fixture
+def gateway(container_factory, web_config, monkeypatch, tmp_path):
+    monkeypatch.setenv("SECRET_KEY", "unit-test-secret")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    sessions, calls = {}, []
+    handlers = default_handlers(sessions)
+    container = container_factory(StubGateway, dict(web_config, STUB_HANDLERS=handlers, STUB_CALLS=calls))
+    container.start()
+    host, port = web_config["WEB_SERVER_ADDRESS"].split(":")
+    return Gateway(url=f"http://{host}:{port}", host=host, port=int(port), handlers=handlers, calls=calls,
+                   sessions=sessions)
+
+
+def csrf_of(html: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def browser(gateway):
+    """A requests session that keeps cookies like a browser, and reads the form's CSRF token."""
+    session = requests.Session()
+    session.csrf = lambda path: csrf_of(session.get(gateway.url + path).text)
+    return session
