@@ -13,3 +13,11 @@ run: setup
 test: setup
 	@deploy/bootstrap.sh --for-tests
 	@$(BIN)/pytest
+
+# The whole fault suite (docs/chaos.md): every scenario, SQLite and PostgreSQL.
+# `make test` runs its bounded slice only. CHAOS_REAL_BROKER=1 also restarts
+# the real RabbitMQ (stop_app/start_app): never on a broker others are using.
+.PHONY: chaos
+chaos: setup
+	@deploy/bootstrap.sh --for-tests
+	@CHAOS_FULL=1 $(BIN)/pytest -m chaos tests/chaos
