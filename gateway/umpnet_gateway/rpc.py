@@ -49,6 +49,9 @@ def unavailable(service: str) -> ServiceUnavailable:
     return error
 
 
+TRANSIENT = 1  # AMQP delivery mode
+
+
 class Services:
     """`services.call("members", "register", data)` from a gateway worker."""
 
@@ -68,6 +71,10 @@ class Services:
             self._reply_listener,
             expiration=timeout,  # seconds (kombu makes it the AMQP per-message TTL)
             headers={DEADLINE_HEADER: time.time() + timeout},
+            # Transient: a request that lives 10 s at most need not outlive a
+            # broker restart (its caller has had a 503 by then), and one that
+            # carries a password is then never written to RabbitMQ's disk.
+            delivery_mode=TRANSIENT,
             **self._options,
         )
         timer = eventlet.Timeout(timeout)

@@ -183,3 +183,22 @@ def test_health_names_a_stopped_service_while_the_broker_is_fine(gateway_through
     assert response.status_code == 503
     assert response.json() == {"status": "degraded", "services": {"members": "ok", "mailer": "unavailable"},
                                "broker": "ok"}
+
+
+def test_requests_are_transient_and_expire_with_their_deadline(container_factory, rabbit_config):
+    """A request (it may carry a password) never needs RabbitMQ's disk: it dies with its caller's deadline."""
+    from kombu import Connection
+
+    probe = container_factory(Probe, rabbit_config)
+    probe.start()
+    probe.stop()  # its queue stays; we read what arrives there
+    caller = container_factory(Caller, rabbit_config)
+    caller.start()
+    waiting = eventlet.spawn(call, caller, "record", 1, timeout=3)
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        channel = conn.channel()
+        message = wait_until(lambda: channel.basic_get("rpc-probe", no_ack=True), timeout=3)
+        assert message.properties["delivery_mode"] == 1
+        assert 0 < int(message.properties["expiration"]) <= 3000
+    with pytest.raises(ServiceUnavailable):
+        waiting.wait()

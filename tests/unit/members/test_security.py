@@ -3,7 +3,7 @@ import logging
 import eventlet
 
 from members.security import check_password_strength, hash_password, password_matches
-from umpnet_gateway.logs import DropQueryStrings
+from umpnet_gateway.logs import DropClientAddresses, DropQueryStrings
 
 
 def test_passwords_are_hashed_with_argon2id_and_checked():
@@ -50,6 +50,14 @@ def test_access_logs_lose_their_query_strings():
                                '127.0.0.1 - - "GET /verify?token=abc.def HTTP/1.1" 200 512 0.01', None, None)
     DropQueryStrings().filter(record)
     assert "abc.def" not in record.getMessage() and "/verify?…" in record.getMessage()
+
+
+def test_access_logs_lose_the_client_address():
+    record = logging.LogRecord("nameko.web.server", logging.INFO, "", 0,
+                               '203.0.113.9 - - [01/Dec/2026 22:40:48] "GET /api/members/me HTTP/1.1" 200 681 0.04',
+                               None, None)
+    DropClientAddresses().filter(record)
+    assert "203.0.113.9" not in record.getMessage() and record.getMessage().startswith("- - - [01/Dec/2026")
 
 
 def test_weak_passwords_are_refused():
