@@ -75,6 +75,10 @@ def federation_view(code: str) -> dict:
     return {"code": code, "name": federation.name if federation else code}
 
 
+def _too_many(retry_after: int) -> RateLimited:
+    return RateLimited("Trop de demandes : réessayez plus tard.", retry_after=retry_after)
+
+
 def _invalid_link() -> ValidationFailed:
     return ValidationFailed(_INVALID_LINK, {"token": [_INVALID_LINK]})
 
@@ -160,16 +164,29 @@ class MembersApp(Application):
                                self.links.new_nonce(), _utcnow() + RESET_LINK_LIFETIME))
 
     def _email_a_link(self, email: str, context: Context, use_case: str, kind: str, request) -> None:
-        """`request(member)` for the member with this address, if any, once the
-        request is within the mail limits (counted whether or not it exists)."""
-        key = self._mail_request(email, context, kind)
+        """`request(member)` for the member with this address, if any, when the
+        request is within the mail limits, per address and per source (counted
+        whether or not the address is registered: the answer must not tell).
+        Counting and the request share one transaction; a refusal's count is kept."""
+        key = email_key_of(email)
+        now = _utcnow()
+        checks = (
+            (f"mail-address:{kind}", key or email[:320], self.limits.mail_per_address),
+            (f"mail-source:{kind}", context.source, self.limits.mail_per_source),
+        )
 
         def command(uow: UnitOfWork):
+            blocked_until = self._count(uow, now, checks)
+            if blocked_until is not None:
+                return {"retry_after": throttle.seconds_until(blocked_until, now)}
             row = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first() if key else None
             if row is not None:
                 request(uow.get(Member, row["member_id"]))
+            return None
 
-        self.execute_once(context, use_case, command)
+        refused = self.execute_once(context, use_case, command)
+        if refused is not None:
+            raise _too_many(refused["retry_after"])
 
     def reset_password(self, token: str, password: str, context: Context) -> dict:
         """A new password with an emailed link; every session of the member is closed."""
@@ -360,38 +377,22 @@ class MembersApp(Application):
     def _key(self, purpose: str, value: str) -> str:
         return keyed_hash(self._secret_key, purpose, value)
 
-    def _limit(self, context: Context, now: datetime, *checks) -> None:
-        """Count (purpose, value, limit) checks in one transaction; 429 if any is over."""
-        checks = [(purpose, value, limit) for purpose, value, limit in checks if value]
-        if not checks:
-            return
-
-        def count(uow: UnitOfWork):
-            over = []
-            for purpose, value, limit in checks:
+    def _count(self, uow: UnitOfWork, now: datetime, checks) -> datetime | None:
+        """Count (purpose, value, limit) checks in `uow`; when the first that is over ends, or None."""
+        over = []
+        for purpose, value, limit in checks:
+            if value:
                 hits, ends = throttle.hit(uow.conn, self._key(purpose, value), limit, now)
                 if hits > limit.count:
                     over.append(ends)
-            return max(over) if over else None
+        return max(over) if over else None
 
-        blocked_until = self.execute(Context(), count)
-        if blocked_until is not None:
-            raise RateLimited(
-                "Trop de demandes : réessayez plus tard.", retry_after=throttle.seconds_until(blocked_until, now)
-            )
-
-    def _mail_request(self, email: str, context: Context, kind: str) -> str | None:
-        """Rate-limit a request that sends mail, per address and per source,
-        whether or not the address is registered (the answer must not tell);
-        returns the address's key (None if it cannot be an address)."""
-        key = email_key_of(email)
-        self._limit(
-            context,
-            _utcnow(),
-            (f"mail-address:{kind}", key or email[:320], self.limits.mail_per_address),
-            (f"mail-source:{kind}", context.source, self.limits.mail_per_source),
-        )
-        return key
+    def _limit(self, context: Context, now: datetime, *checks) -> None:
+        """Count checks in a transaction of their own; 429 if any is over."""
+        if any(value for _, value, _ in checks):
+            blocked_until = self.execute(Context(), lambda uow: self._count(uow, now, checks))
+            if blocked_until is not None:
+                raise _too_many(throttle.seconds_until(blocked_until, now))
 
     def _row(self, member_id: str) -> dict:
         with self.read() as conn:
