@@ -9,6 +9,7 @@
     relay.py        the outbox relay to the message bus
     messages.py     events as subscribers receive them
     topology.py     the broker queues of subscriptions (retry, parking)
-    nameko.py       the nameko dependency provider and subscriber entrypoint
+    nameko/         the only package that imports nameko: rpc, publisher, provider,
+                    subscriber, operations, the shared consumer; one concern a module
     testing.py      helpers for tests
 """

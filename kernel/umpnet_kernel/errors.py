@@ -2,7 +2,7 @@
 
 Services raise them; the gateway maps each to its HTTP status once, at the
 edge. Their args stay JSON-friendly (message, fields) so they cross RPC intact
-(`nameko.py` registers them for deserialisation on the calling side).
+(`nameko/consumer.py` registers them for deserialisation on the calling side).
 """
 from __future__ import annotations
 
