@@ -1,6 +1,7 @@
 """`umpnet`: run and operate the platform.
 
-    umpnet up                      migrate, seed demo data once, run everything (make run)
+    umpnet up                      migrate, seed demo data once (not with DEMO=0), run everything
+                                   under a supervisor that restarts what dies (make run)
     umpnet migrate                 database migrations and broker topology
     umpnet grant-role EMAIL ROLE   give a member a role (through the members service)
     umpnet seed --members N        synthetic members, in bulk
@@ -16,8 +17,7 @@ import sys
 
 from .platform import REPO, SERVICES, service
 
-DEMO_ADMIN_EMAIL = "admin@umpnet.example"
-DEMO_ADMIN_PASSWORD = "Demo-admin-2026"
+MAIL_DIR = "mail"  # the .eml sink under $DATA_DIR when SMTP_URL is unset
 
 
 def _config() -> dict:
@@ -32,14 +32,36 @@ def _rpc(service_name: str, method: str, *args, timeout: float = 30):
     from umpnet_kernel.nameko import register_remote_errors
 
     register_remote_errors()
-    with ServiceRpcProxy(service_name, _config(), timeout=timeout) as proxy:
+    # Who asks travels in nameko's context data (the services read it as the call's context).
+    with ServiceRpcProxy(service_name, _config(), context_data={"actor_id": "umpnet-cli"}, timeout=timeout) as proxy:
         return getattr(proxy, method)(*args)
+
+
+def secure_data_dir() -> str:
+    """`$DATA_DIR` 0700 and what the platform keeps in it 0600, also when an
+    earlier install (or another umask) left them readable by other accounts."""
+    from umpnet_kernel.config import data_dir, private_directory
+
+    top = private_directory(data_dir())
+    for entry in os.scandir(top):
+        if entry.is_symlink() or entry.stat().st_uid != os.geteuid():
+            continue
+        if entry.is_file() and entry.stat().st_mode & 0o077:
+            os.chmod(entry.path, 0o600)
+        elif entry.is_dir() and entry.name == MAIL_DIR:
+            private_directory(entry.path)
+            for mail in os.scandir(entry.path):
+                if mail.is_file(follow_symlinks=False) and mail.stat().st_mode & 0o077:
+                    os.chmod(mail.path, 0o600)
+    return top
 
 
 def migrate(_args=None) -> None:
     from umpnet_kernel.database import url_for_service
     from umpnet_kernel.migrations import upgrade_to_head
     from umpnet_kernel.nameko import declare_subscriptions
+
+    secure_data_dir()
 
     for info in SERVICES:
         upgrade_to_head(info.folder, url_for_service(info.name))
@@ -50,63 +72,43 @@ def migrate(_args=None) -> None:
             print(f"  {info.name}: {len(declared)} subscription queue(s) declared")
 
 
-def seed_demo() -> None:
-    """Demo data, once per data directory: an admin, and a few members."""
-    from umpnet_kernel.config import data_dir, secret_key
-    from umpnet_kernel.database import Database, url_for_service
-    from umpnet_kernel.events import Context
-
-    marker = os.path.join(data_dir(), ".demo-seeded")
-    if os.path.exists(marker):
-        return
-    from members.application import MembersApp
-
-    db = Database(url_for_service("members"))
-    app = MembersApp(db, secret_key())
-    context = Context(actor_id="umpnet-seed")
-    admin = app.register(
-        {"email": DEMO_ADMIN_EMAIL, "password": DEMO_ADMIN_PASSWORD, "first_name": "Alex",
-         "last_name": "Admin", "postcode": "75007", "themes": ["numerique", "europe"]},
-        context,
-    )
-    app.verify_email(app.tokens.make(admin["id"], DEMO_ADMIN_EMAIL), context)
-    app.grant_role(DEMO_ADMIN_EMAIL, "national_admin", context)
-    demo = [("Camille", "Durand", "69003"), ("Léa", "Martin", "33000"), ("Hugo", "Bernard", "13001"),
-            ("Chloé", "Petit", "59000"), ("Louis", "Robert", "35000"), ("Manon", "Richard", "67000")]
-    for first, last, postcode in demo:
-        email = f"{first.lower().replace('é', 'e').replace('è', 'e')}.{last.lower()}@umpnet.example"
-        member = app.register({"email": email, "password": DEMO_ADMIN_PASSWORD, "first_name": first,
-                               "last_name": last, "postcode": postcode, "themes": ["economie"]}, context)
-        app.verify_email(app.tokens.make(member["id"], email), context)
-    db.dispose()
-    open(marker, "w").close()
-    print(f"  demo data seeded ({len(demo) + 1} members)")
-
-
 def up(args) -> None:
-    from umpnet_kernel.config import data_dir, public_url
+    from umpnet_kernel.config import data_dir, private_directory, public_url
+
+    from .seeding import demo_wanted, seed_demo
 
     os.environ["DATA_DIR"] = os.path.abspath(data_dir())  # one data dir for every process
-    os.makedirs(os.environ["DATA_DIR"], exist_ok=True)
     print("UMPnet: migrating…")
     migrate()
-    seed_demo()
-    mail_dir = os.path.join(os.environ["DATA_DIR"], "mail")
+    if os.environ.get("SMTP_URL"):
+        emails = os.environ["SMTP_URL"].split("@")[-1]  # never print the SMTP credentials
+    else:
+        emails = private_directory(os.path.join(os.environ["DATA_DIR"], MAIL_DIR)) + "/*.eml"
+    if demo_wanted():
+        demo = seed_demo(os.environ["DATA_DIR"])
+        if demo.new_password:
+            admin = (f"{demo.admin_email} / {demo.new_password}\n"
+                     f"               (shown this once; kept in {demo.password_file}, readable by you alone)")
+        else:
+            admin = f"{demo.admin_email} (password in {demo.password_file})"
+        admin_line = f"  Demo admin:  {admin}\n"
+    else:
+        admin_line = "  Demo data:   off (DEMO=0)\n"
     print(
         f"\n  Site:        {public_url()}\n"
-        f"  Demo admin:  {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD}\n"
-        f"  Emails:      {os.environ.get('SMTP_URL') or mail_dir + '/*.eml'}\n"
+        f"{admin_line}"
+        f"  Emails:      {emails}\n"
         "  Stop:        Ctrl-C\n",
         flush=True,
     )
-    bin_dir = os.path.dirname(sys.executable)
-    os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")  # the venv's python first
-    honcho = os.path.join(bin_dir, "honcho")
-    os.execv(honcho, [honcho, "-d", REPO, "-f", os.path.join(REPO, "deploy", "Procfile"), "start"])
+    # Our own supervisor, not honcho: a process that dies is started again.
+    python = sys.executable
+    os.execv(python, [python, "-m", "umpnet_ops.supervisor", "--directory", REPO,
+                      "--procfile", os.path.join(REPO, "deploy", "Procfile")])
 
 
 def grant_role(args) -> None:
-    profile = _rpc("members", "grant_role", args.email, args.role, {"actor_id": "umpnet-cli"})
+    profile = _rpc("members", "grant_role", args.email, args.role)
     print(f"{args.email}: roles {', '.join(profile['roles'])}")
 
 
@@ -168,6 +170,7 @@ def catalogue(args) -> None:
 def main(argv=None) -> None:
     from .serve import silence_framework_notices
 
+    os.umask(0o077)  # databases, their -wal/-shm, keys, mail: this user's alone (and the children's)
     silence_framework_notices()
     parser = argparse.ArgumentParser(prog="umpnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)

@@ -1,10 +1,14 @@
 """`python -m umpnet_ops.serve run …`: nameko's own command line, minus two notices.
 
+It also sets the umask to 077 first thing: every file a service creates under
+`$DATA_DIR` (SQLite's -wal and -shm, mail files) is its user's alone.
+
 Eventlet warns at import that it is in maintenance mode, and nameko 2.14's
 command line imports setuptools' deprecated `pkg_resources`; nameko 2.14 is
 built on both (a decided trade-off, see docs/architecture.md), and the same
 notices in every process's log would only drown the lines that matter.
 """
+import os
 import sys
 import warnings
 
@@ -15,6 +19,7 @@ def silence_framework_notices() -> None:
 
 
 if __name__ == "__main__":
+    os.umask(0o077)
     silence_framework_notices()
     from nameko.cli.main import main
 

@@ -4,6 +4,7 @@ Each test gets its own RabbitMQ vhost (nameko's `rabbit_config` fixture) and its
 own SQLite databases.
 """
 import json
+import logging
 
 import eventlet
 import pytest
@@ -202,8 +203,9 @@ def test_a_redelivered_event_has_no_second_effect(container_factory, config, tmp
 
 
 def test_failures_are_retried_after_a_delay_then_parked_without_blocking_others(
-    container_factory, config, tmp_path
+    container_factory, config, tmp_path, caplog
 ):
+    caplog.set_level(logging.WARNING, logger="umpnet_kernel.nameko")
     start(container_factory, Auditor, config, tmp_path)
     bank = start(container_factory, Bank, config, tmp_path)
     open_accounts(bank, ["broken-1", "flaky-1", "invalid-1", "fine-1", "fine-2"])
@@ -214,6 +216,35 @@ def test_failures_are_retried_after_a_delay_then_parked_without_blocking_others(
     wait_for(lambda: queue_depths(config["AMQP_URI"], [parked])[parked] == 2)
     assert attempts["broken-1"] == 3  # the first try and two delayed retries
     assert attempts["invalid-1"] == 1  # a permanent failure is parked at once
+    failures = [r.getMessage() for r in caplog.records if r.name == "umpnet_kernel.nameko" and " failed on " in r.getMessage()]
+    assert any("RuntimeError: this one never works" in m for m in failures)  # what failed, not only its class
+
+
+AUDITOR_QUEUE = "evt-bank-test.AccountOpened--auditor.on_account_opened"
+
+
+def test_unreadable_messages_are_parked_raw_and_their_body_never_logged(container_factory, config, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    start(container_factory, Auditor, config, tmp_path)
+    unreadable = [
+        (b'{"event_id": "secret-body-1", "data": {"email": "ann@example.org"', "application/json"),  # cut short
+        (b"secret-body-2 ann@example.org", "text/plain"),  # a content type nobody accepts here
+    ]
+    with Connection(config["AMQP_URI"]) as conn:
+        producer = conn.Producer()
+        for body, content_type in unreadable:
+            producer.publish(body, exchange="", routing_key=AUDITOR_QUEUE, content_type=content_type,
+                             content_encoding="utf-8", headers={"event_type": "test.AccountOpened"})
+        parked = AUDITOR_QUEUE + ".parked"
+        wait_for(lambda: queue_depths(config["AMQP_URI"], [parked])[parked] == 2)
+        channel = conn.channel()
+        kept = [channel.basic_get(parked, no_ack=True) for _ in unreadable]
+        channel.close()
+    raw = lambda body: body.encode("utf-8") if isinstance(body, str) else body  # py-amqp decodes utf-8 bodies
+    assert sorted((raw(m.body), m.properties["content_type"]) for m in kept) == sorted(unreadable)
+    assert queue_depths(config["AMQP_URI"], [AUDITOR_QUEUE])[AUDITOR_QUEUE] == 0
+    assert "secret-body" not in caplog.text and "ann@example.org" not in caplog.text
+    assert effect_rows(tmp_path) == []
 
 
 mirror_metadata = MetaData()

@@ -11,6 +11,18 @@ def data_dir() -> str:
     return os.environ.get("DATA_DIR", "./var")
 
 
+def private_directory(path: str) -> str:
+    """`path`, created if need be, readable by this user alone (0700).
+
+    The data dir holds the members' personal data (a party's membership list:
+    special-category data); a 0755 folder let every local account read it.
+    """
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    if os.stat(path).st_uid == os.geteuid() and os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+    return path
+
+
 def amqp_uri() -> str:
     return os.environ.get("AMQP_URI", DEFAULT_AMQP_URI)
 
@@ -28,8 +40,7 @@ def secret_key() -> str:
     """
     if os.environ.get("SECRET_KEY"):
         return os.environ["SECRET_KEY"]
-    path = os.path.join(data_dir(), "secret_key")
-    os.makedirs(data_dir(), exist_ok=True)
+    path = os.path.join(private_directory(data_dir()), "secret_key")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

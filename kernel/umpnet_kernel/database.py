@@ -61,8 +61,8 @@ class Database:
             self.engine: Engine = create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10)
         elif self.is_sqlite:
             path = parsed.database
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            if path and path != ":memory:" and not path.startswith("file:"):
+                _create_private_file(path)
             self.engine = create_engine(
                 parsed,
                 echo=echo,
@@ -104,6 +104,22 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _create_private_file(path: str) -> None:
+    """Create an SQLite file 0600 (and its folder 0700) before SQLite does.
+
+    SQLite would create it with the process umask, usually 0644: readable by
+    every local account. Its -wal and -shm files take the database file's mode.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        os.makedirs(directory, exist_ok=True)
+        os.chmod(directory, 0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 class _SQLiteConnection(sqlite3.Connection):

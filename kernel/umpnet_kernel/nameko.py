@@ -10,10 +10,17 @@
     queues (nameko acks and *drops* a message whose handler raised);
   * a failed message is retried after a delay, then parked, and never blocks
     the messages behind it;
+  * a message that cannot be decoded is parked as it came, its body never logged;
   * handlers receive an `IncomingEvent` and must be idempotent (see
     `UnitOfWork.first_delivery`), since delivery is at least once and up to
     `max_workers` messages are handled concurrently, so out of order.
-- `rpc`: nameko's RPC entrypoint, replying without a publisher confirm.
+- `rpc`: nameko's RPC entrypoint, replying without a publisher confirm, and
+  dropping a request whose caller's deadline (`DEADLINE_HEADER`) has passed.
+- `CallContext`: the caller's `Context` for an RPC worker (actor, source,
+  correlation id, and the request's id as idempotency key).
+- No entrypoint lets a lost broker kill its container: a reply, ack or park
+  that cannot be sent is given up (the broker redelivers), and the consumer
+  reconnects every few seconds until the broker is back.
 - `register_remote_errors()`: domain errors raised by a service arrive as the
   same kernel exception types at the RPC caller.
 """
@@ -22,6 +29,8 @@ from __future__ import annotations
 import logging
 import socket
 import time
+from contextlib import contextmanager
+from functools import partial
 from typing import Callable, Sequence
 
 import eventlet
@@ -38,12 +47,13 @@ from nameko.constants import (
 )
 from nameko.exceptions import get_module_path, registry
 from nameko.extensions import DependencyProvider
-from nameko.messaging import Consumer
+from nameko.messaging import Consumer, QueueConsumer
 from nameko import rpc as nameko_rpc
 
 from . import errors
 from .application import Application
 from .database import Database, url_for_service
+from .events import Context
 from .messages import IncomingEvent, PermanentFailure
 from .relay import NotConfirmed, OutboxRelay
 from .topology import (
@@ -60,6 +70,11 @@ from .topology import (
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-umpnet-attempt"
+# The caller's deadline for an RPC request, in epoch seconds (the gateway's).
+DEADLINE_HEADER = "x-umpnet-deadline"
+# Where an RPC worker's context data holds its request's correlation id.
+CALL_KEY = "umpnet.call_key"
+RECONNECT_INTERVAL_MAX = 5.0  # seconds between attempts to reach the broker again
 
 
 def register_remote_errors() -> None:
@@ -72,14 +87,68 @@ def amqp_uri(config: dict) -> str:
     return config.get(AMQP_URI_CONFIG_KEY) or "amqp://guest:guest@localhost:5672/"
 
 
-# -- RPC: replies without publisher confirms ------------------------------------
-# nameko waits for the broker to confirm each RPC reply before the worker ends.
-# A reply goes to the caller's own reply queue, and nothing can resend it: if
-# the broker lost it, the caller times out (the gateway answers 503) whether or
-# not a confirm was awaited, and the command's effect is already committed or
-# not. The confirm only cost a round trip and broker work per call; at 200
-# calls/s, dropping it took the members → mailer p50 from 10-12 ms to 9 ms
-# (docs/benchmarks.md).
+class _QueueConsumer(QueueConsumer):
+    """nameko's consumer of the kernel's queues, made to outlive the broker.
+
+    - An ack or requeue on a connection that just died is given up, whatever
+      the error (nameko lets socket errors escape, which kills the worker's
+      thread and with it the container): the broker redelivers the message.
+    - Reconnection attempts are at most `RECONNECT_INTERVAL_MAX` seconds apart
+      (kombu's default grows to 30 s), so a service serves again soon after
+      the broker is back.
+    - A message that cannot be decoded (invalid JSON, a content type not
+      accepted) goes to its entrypoint's `handle_undecodable(message, exc)`,
+      where kombu would log its raw body and drop it.
+    """
+
+    def ack_message(self, message):
+        try:
+            super().ack_message(message)
+        except Exception as exc:
+            log.warning("ack not sent, the broker will redeliver: %s", type(exc).__name__)
+
+    def requeue_message(self, message):
+        try:
+            super().requeue_message(message)
+        except Exception as exc:
+            log.warning("requeue not sent, the broker will redeliver: %s", type(exc).__name__)
+
+    @contextmanager
+    def establish_connection(self):
+        with self.create_connection() as conn:
+            conn.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=1,
+                interval_step=1,
+                interval_max=RECONNECT_INTERVAL_MAX,
+            )
+            yield conn
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = partial(self._undecodable, provider)
+        return consumers
+
+    def _undecodable(self, provider, message, exc):
+        # Called in the consumer's own thread: hand the message over, never raise.
+        handle = getattr(provider, "handle_undecodable", None)
+        if handle is None:
+            log.warning("dropping an undecodable message: %s", type(exc).__name__)
+            self.ack_message(message)
+            return
+        self.container.spawn_managed_thread(partial(handle, message, exc), identifier="handle_undecodable")
+
+
+# -- RPC -----------------------------------------------------------------------
+# Replies without publisher confirms: nameko waits for the broker to confirm
+# each RPC reply before the worker ends. A reply goes to the caller's own reply
+# queue, and nothing can resend it: if the broker lost it, the caller times out
+# (the gateway answers 503) whether or not a confirm was awaited, and the
+# command's effect is already committed or not. The confirm only cost a round
+# trip and broker work per call; at 200 calls/s, dropping it took the members →
+# mailer p50 from 10-12 ms to 9 ms (docs/benchmarks.md).
 class _UnconfirmedReplyPublisher(Publisher):
     use_confirms = False
 
@@ -89,6 +158,8 @@ class _Responder(nameko_rpc.Responder):
 
 
 class _RpcConsumer(nameko_rpc.RpcConsumer):
+    queue_consumer = _QueueConsumer()
+
     def handle_result(self, message, result, exc_info):
         config = self.container.config
         responder = _Responder(
@@ -99,19 +170,77 @@ class _RpcConsumer(nameko_rpc.RpcConsumer):
             ssl=config.get(AMQP_SSL_CONFIG_KEY),
             login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
         )
-        result, exc_info = responder.send_response(result, exc_info)
+        try:
+            result, exc_info = responder.send_response(result, exc_info)
+        except Exception as exc:
+            # The broker went away (a restart): nameko would let this kill the
+            # container. The work is done; the caller times out, or gets its
+            # answer from a redelivery (the request's idempotency key).
+            log.warning("RPC reply not sent: %s", type(exc).__name__)
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
+    def handle_undecodable(self, message, exc):
+        # Nobody can read it, so nobody can be answered: the caller times out.
+        log.warning("dropping an undecodable RPC request: %s", type(exc).__name__)
+        self.queue_consumer.ack_message(message)
+
+
+def _past_deadline(message) -> bool:
+    deadline = (message.headers or {}).get(DEADLINE_HEADER)
+    try:
+        return deadline is not None and time.time() > float(deadline)
+    except (TypeError, ValueError):  # not a number: not a deadline we set
+        return False
+
 
 class Rpc(nameko_rpc.Rpc):
-    """nameko's `@rpc`, replying without a publisher confirm (see above).
+    """nameko's `@rpc`, replying without a publisher confirm (see above), that
+    drops a request whose caller has given up (its `DEADLINE_HEADER` is past)
+    and gives the worker the request's correlation id as `CALL_KEY`.
     A service uses this one or nameko's, never both: they share its queue."""
 
     rpc_consumer = _RpcConsumer()
 
+    def handle_message(self, body, message):
+        if _past_deadline(message):
+            # Its caller answered "try again": running it now would do what
+            # the caller was told had failed (a "ghost" sign-up).
+            log.warning("dropping an RPC request past its caller's deadline")
+            self.rpc_consumer.queue_consumer.ack_message(message)
+            return
+        super().handle_message(body, message)
+
+    def unpack_message_headers(self, message):
+        data = super().unpack_message_headers(message)
+        data.pop(DEADLINE_HEADER, None)  # this call's, not to be passed on to the calls it makes
+        call_key = message.properties.get("correlation_id")
+        if call_key is not None:
+            data[CALL_KEY] = call_key
+        return data
+
 
 rpc = Rpc.decorator
+
+
+class CallContext(DependencyProvider):
+    """The caller's `Context` for an RPC worker: `self.context.actor_id`, ...
+
+    The caller (the gateway) writes `actor_id` and `source` in its worker's
+    context data, which nameko sends as headers with every call. The
+    correlation id is the id of the call that started the chain; the
+    idempotency key is the request message's correlation id, which a
+    redelivery of the same request keeps.
+    """
+
+    def get_dependency(self, worker_ctx):
+        data = worker_ctx.data
+        return Context(
+            actor_id=data.get("actor_id"),
+            correlation_id=worker_ctx.origin_call_id or worker_ctx.call_id,
+            source=data.get("source"),
+            idempotency_key=data.get(CALL_KEY),
+        )
 
 
 class BatchPublisher:
@@ -314,6 +443,8 @@ class EventSourcing(DependencyProvider):
 class EventSubscriber(Consumer):
     """Handle `event_type` events of `source_service` (see the module docstring)."""
 
+    queue_consumer = _QueueConsumer()
+
     def __init__(self, source_service: str, event_type: str, schema: Schema | None = None, **kwargs):
         self.source_service = source_service
         self.event_type = event_type
@@ -336,8 +467,7 @@ class EventSubscriber(Consumer):
             incoming = IncomingEvent.from_envelope(body, self.schema)
         except PermanentFailure:
             log.error("parking a malformed message from %s", self.subscription.queue_name)
-            self._forward(message, self.queues.parked, attempt=0)
-            self.queue_consumer.ack_message(message)
+            self._park(message, lambda: self._forward(message, self.queues.parked, attempt=0))
             return
         # nameko's Consumer passes `body` as the only argument: give it the parsed event
         super().handle_message(incoming, message)
@@ -364,9 +494,37 @@ class EventSubscriber(Consumer):
             getattr(message, "properties", {}).get("message_id"),
             attempt,
             "parked" if target is self.queues.parked else "will retry",
-            type(exc).__name__,
+            f"{type(exc).__name__}: {exc}",
         )
         self.queue_consumer.ack_message(message)
+
+    def handle_undecodable(self, message, exc):
+        # Parked as it came (its raw bytes and content type), for an operator
+        # to look at; its body may hold personal data, so it is never logged.
+        log.error("parking an undecodable message from %s: %s", self.subscription.queue_name, type(exc).__name__)
+        self._park(message, lambda: self._forward_raw(message, self.queues.parked))
+
+    def _park(self, message, forward) -> None:
+        try:
+            forward()
+        except Exception as exc:  # broker away: the delivery limit parks it if this goes on
+            log.warning("could not park a message from %s: %s", self.subscription.queue_name, type(exc).__name__)
+            self.queue_consumer.requeue_message(message)
+            return
+        self.queue_consumer.ack_message(message)
+
+    def _forward_raw(self, message, queue) -> None:
+        headers = dict(message.headers or {})
+        headers[ATTEMPT_HEADER] = 0
+        self.publisher.publish(
+            message.body,
+            exchange="",
+            routing_key=queue.name,
+            headers=headers,
+            message_id=message.properties.get("message_id"),
+            content_type=message.content_type or "application/octet-stream",
+            content_encoding=message.content_encoding or "binary",
+        )
 
     def _forward(self, message, queue, attempt: int) -> None:
         headers = dict(message.headers or {})

@@ -1,4 +1,6 @@
 """The `umpnet` operator commands against running services over the real RabbitMQ."""
+import uuid
+
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
@@ -20,10 +22,29 @@ def members(run_service, platform_config, monkeypatch):
         yield proxy, container.config["DATABASE_URL"]
 
 
-def sign_up(proxy, n):
-    profile = proxy.register({"email": f"m{n}@example.org", "password": "Correct-horse-9", "postcode": "75011"})
-    proxy.update_own_profile(profile["id"], {"bio": f"bio {n}", "map_visible": n % 2 == 0})
-    return profile
+def sign_up(proxy, url, n):
+    """A verified member, written as the ops tools write them (sign-up itself answers no profile)."""
+    from members.application import residence_for
+    from members.domain.member import Member
+    from members.events import EmailVerified
+    from members.security import hash_password
+    from umpnet_kernel.events import Context
+
+    member_id = str(uuid.uuid4())
+    db = Database(url)
+    app = MembersService.app.build(db, {"SECRET_KEY": "test-secret"})
+    try:
+        def command(uow):
+            member = Member.register(member_id, f"m{n}@example.org", password_hash, "", "", residence_for("75011"))
+            base, events = member.collect_pending()
+            uow.append(member.stream_id, base, [*events, EmailVerified(member_id=member_id)])
+
+        password_hash = hash_password("Correct-horse-9")
+        app.execute(Context(actor_id="test"), command)
+    finally:
+        db.dispose()
+    proxy.update_own_profile(member_id, {"bio": f"bio {n}", "map_visible": n % 2 == 0})
+    return {"id": member_id}
 
 
 def read_model_rows(url):
@@ -38,7 +59,7 @@ def read_model_rows(url):
 def test_umpnet_rebuild_members_reproduces_identical_read_models(members, capsys):
     proxy, url = members
     for n in range(15):
-        sign_up(proxy, n)
+        sign_up(proxy, url, n)
     before = read_model_rows(url)
     assert len(before["members"]) == 15
     main(["rebuild", "members"])
@@ -47,8 +68,8 @@ def test_umpnet_rebuild_members_reproduces_identical_read_models(members, capsys
 
 
 def test_umpnet_grant_role_gives_a_role_through_the_members_service(members, capsys):
-    proxy, _ = members
-    profile = sign_up(proxy, 1)
+    proxy, url = members
+    profile = sign_up(proxy, url, 1)
     main(["grant-role", "M1@example.org", "national_admin"])
     assert "national_admin" in capsys.readouterr().out
     assert proxy.get_own_profile(profile["id"])["roles"] == ["member", "national_admin"]
@@ -60,7 +81,7 @@ def test_umpnet_grant_role_gives_a_role_through_the_members_service(members, cap
 
 def test_umpnet_status_reports_services_outbox_lag_and_queues(members, run_service, capsys):
     run_service(MailerService)
-    sign_up(members[0], 1)
+    sign_up(*members, 1)
     with pytest.raises(SystemExit) as exit:
         main(["status"])
     out = capsys.readouterr().out

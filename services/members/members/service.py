@@ -1,53 +1,66 @@
 """The members service: its RPC entrypoints, a few lines each.
 
-Callers pass a `context` dict ({actor_id, correlation_id}) so events record who
-asked. Domain errors travel back to the caller as the kernel's error types.
+Who asks (actor, source address) and the request's idempotency key come with
+the call, in nameko's context data (`CallContext`); domain errors travel back
+to the caller as the kernel's error types.
 """
 from __future__ import annotations
+
+import os
+
+from nameko.timer import timer
 
 from umpnet_kernel.config import secret_key
 from umpnet_kernel.errors import DomainError
 from umpnet_kernel.events import Context
-from umpnet_kernel.nameko import EventSourcing, Operations, rpc
+from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, rpc
 
 from .application import MembersApp
 from .domain.member import Actor
+from .throttle import RateLimits
 
 command = rpc(expected_exceptions=DomainError)
 
 
 def build(db, config) -> MembersApp:
-    return MembersApp(db, config.get("SECRET_KEY") or secret_key())
-
-
-def context_of(context: dict | None) -> Context:
-    context = context or {}
-    return Context(actor_id=context.get("actor_id"), correlation_id=context.get("correlation_id"))
+    # RATE_LIMIT_SCALE multiplies every rate limit: for a party whose members
+    # come through one address (a proxy, a meeting hall), and for benchmarks.
+    scale = float(config.get("RATE_LIMIT_SCALE") or os.environ.get("RATE_LIMIT_SCALE") or 1)
+    return MembersApp(db, config.get("SECRET_KEY") or secret_key(), RateLimits().scaled(scale))
 
 
 class MembersService(Operations):
     name = "members"
     app: MembersApp = EventSourcing(build)
+    context: Context = CallContext()
 
     @command
-    def register(self, data, context=None):
-        return self.app.register(data, context_of(context))
+    def register(self, data):
+        return self.app.register(data, self.context)
 
     @command
-    def verify_email(self, token, context=None):
-        return self.app.verify_email(token, context_of(context))
+    def verify_email(self, token):
+        return self.app.verify_email(token, self.context)
 
     @command
-    def resend_verification(self, email, context=None):
-        self.app.resend_verification(email, context_of(context))
+    def resend_verification(self, email):
+        self.app.resend_verification(email, self.context)
 
     @command
-    def open_session(self, email, password, context=None):
-        return self.app.open_session(email, password, context_of(context))
+    def request_password_reset(self, email):
+        self.app.request_password_reset(email, self.context)
 
     @command
-    def close_session(self, token, context=None):
-        self.app.close_session(token, context_of(context))
+    def reset_password(self, token, password):
+        return self.app.reset_password(token, password, self.context)
+
+    @command
+    def open_session(self, email, password):
+        return self.app.open_session(email, password, self.context)
+
+    @command
+    def close_session(self, token):
+        self.app.close_session(token, self.context)
 
     @rpc
     def resolve_session(self, token):
@@ -62,17 +75,17 @@ class MembersService(Operations):
         return self.app.public_profile(member_id)
 
     @command
-    def update_own_profile(self, member_id, changes, context=None):
-        return self.app.update_profile(member_id, changes, context_of(context))
+    def update_own_profile(self, member_id, changes):
+        return self.app.update_profile(member_id, changes, self.context)
 
     @command
-    def set_roles(self, actor, member_id, roles, context=None):
+    def set_roles(self, actor, member_id, roles):
         actor = Actor(actor["member_id"], tuple(actor["roles"]), actor["federation_code"])
-        return self.app.set_roles(actor, member_id, roles, context_of(context))
+        return self.app.set_roles(actor, member_id, roles, self.context)
 
     @command
-    def grant_role(self, email, role, context=None):
-        return self.app.grant_role(email, role, context_of(context))
+    def grant_role(self, email, role):
+        return self.app.grant_role(email, role, self.context)
 
     @rpc
     def list_federations(self):
@@ -81,3 +94,7 @@ class MembersService(Operations):
     @rpc
     def list_themes(self):
         return self.app.themes()
+
+    @timer(interval=600)
+    def prune_expired(self):
+        self.app.prune_expired()

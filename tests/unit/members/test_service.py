@@ -1,15 +1,18 @@
-"""The members service's entrypoints, with nameko's worker_factory: thin, and passing context through."""
+"""The members service's entrypoints, with nameko's worker_factory: thin, and passing the call's context through."""
 from nameko.testing.services import worker_factory
 
 from members.service import MembersService
 from umpnet_kernel.events import Context
 
 
-def test_entrypoints_hand_the_callers_context_to_the_use_case():
-    service = worker_factory(MembersService)
-    service.app.register.return_value = {"id": "m1"}
-    assert service.register({"email": "a@example.org"}, {"actor_id": None, "correlation_id": "c-1"}) == {"id": "m1"}
-    service.app.register.assert_called_once_with({"email": "a@example.org"}, Context(correlation_id="c-1"))
+def test_entrypoints_hand_the_calls_context_to_the_use_case():
+    context = Context(actor_id=None, correlation_id="c-1", source="198.51.100.1", idempotency_key="k-1")
+    service = worker_factory(MembersService, context=context)
+    service.app.register.return_value = {"status": "pending_verification"}
+    assert service.register({"email": "a@example.org"}) == {"status": "pending_verification"}
+    service.app.register.assert_called_once_with({"email": "a@example.org"}, context)
+    service.reset_password("tok", "New-password-42")
+    service.app.reset_password.assert_called_once_with("tok", "New-password-42", context)
 
 
 def test_set_roles_turns_the_callers_session_into_an_actor():
