@@ -89,3 +89,23 @@ def test_emails_for_sign_ups_made_while_the_mailer_was_down_are_sent_once_it_is_
     assert len(files) == 100
     recipients = {email.message_from_bytes(open(p, "rb").read())["To"] for p in files}
     assert recipients == {f"Person{n}@Example.org" for n in range(100)}
+
+
+def test_a_password_reset_email_carries_a_link_that_resets_the_password(run_service, platform_config):
+    run_service(MailerService)
+    run_service(MembersService)
+    with ServiceRpcProxy("members", platform_config) as members:
+        sign_up(members, 1)
+        (path,) = wait_until(lambda: mail_files(platform_config))
+        text = read(path).get_body(("plain",)).get_content()
+        link = next(word for word in text.split() if word.startswith("http://testserver/verify?"))
+        member_id = members.verify_email(parse_qs(urlparse(link).query)["token"][0])["member_id"]
+
+        members.request_password_reset("person1@example.org")
+        wait_until(lambda: len(mail_files(platform_config)) == 2)
+        (reset,) = [read(p) for p in mail_files(platform_config) if read(p)["Subject"] == "Réinitialisez votre mot de passe"]
+        text = reset.get_body(("plain",)).get_content()
+        link = next(word for word in text.split() if word.startswith("http://testserver/password-reset?"))
+        token = parse_qs(urlparse(link).query)["token"][0]
+        assert members.reset_password(token, "Another-horse-42") == {"member_id": member_id}
+        assert members.open_session("Person1@Example.org", "Another-horse-42")["member_id"] == member_id
