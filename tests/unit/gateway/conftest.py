@@ -42,6 +42,10 @@ class StubProvider(DependencyProvider):
 class StubGateway(GatewayService):
     services = StubProvider()
 
+    # No broker here: the events that invalidate the public reads are tested with the real one.
+    def members_changed_federations(self, event):
+        raise AssertionError("not an entrypoint in unit tests")
+
 
 def default_handlers(sessions):
     def open_session(email, password):
