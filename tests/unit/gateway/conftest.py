@@ -141,7 +141,7 @@ def gateway(container_factory, web_config, monkeypatch, tmp_path):
     container.start()
     host, port = web_config["WEB_SERVER_ADDRESS"].split(":")
     return Gateway(url=f"http://{host}:{port}", host=host, port=int(port), handlers=handlers, calls=calls,
-                   sessions=sessions)
+                   sessions=sessions, container=container)
 
 
 def csrf_of(html: str) -> str:

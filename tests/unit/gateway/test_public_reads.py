@@ -1,0 +1,239 @@
+"""Public reads (umpnet_gateway.caching): kept in memory, revalidated by ETag, never with a session.
+
+The events that invalidate them travel through the real RabbitMQ: see the end of this module.
+"""
+import socket
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import requests
+
+from umpnet_gateway import caching
+from umpnet_gateway.caching import PublicReads
+from umpnet_gateway.errors import ServiceUnavailable
+from umpnet_kernel.nameko import BatchPublisher
+from umpnet_kernel.paging import encode_cursor
+from umpnet_kernel.topology import events_exchange
+
+from ...conftest import wait_until
+from .conftest import StubProvider, default_handlers
+from umpnet_gateway.service import GatewayService
+
+PUBLIC = ("/api/federations", "/api/themes", "/", "/api/federations?limit=1")
+VARYING = {"date"}  # headers that differ from one answer to the next whatever the path
+
+
+def reads_of(gateway) -> PublicReads:
+    return gateway.container.shared_extensions[PublicReads]
+
+
+def comparable(answer):
+    return answer.status_code, answer.content, {k.lower(): v for k, v in answer.headers.items() if k.lower() not in VARYING}
+
+
+def test_a_second_anonymous_read_is_answered_from_memory(gateway):
+    first = requests.get(gateway.url + "/api/federations")
+    second = requests.get(gateway.url + "/api/federations")
+    assert first.status_code == second.status_code == 200
+    assert len(gateway.called("list_federations")) == 1
+    assert second.json()["items"][0] == {"code": "69", "name": "Rhône", "kind": "local", "member_count": 1}
+    assert second.headers["Cache-Control"] == "public, max-age=10" and second.headers["ETag"].startswith('"')
+    requests.get(gateway.url + "/api/themes"), requests.get(gateway.url + "/api/themes")
+    assert len(gateway.called("list_themes")) == 1
+    requests.get(gateway.url + "/"), requests.get(gateway.url + "/")
+    assert len(gateway.called("list_federations")) == 2  # the home page is its own answer, kept once
+
+
+@pytest.mark.parametrize("path", PUBLIC)
+def test_the_kept_answer_is_exactly_the_plain_one(gateway, path):
+    """The fast path (memory) equals the plain path (a nameko worker and its RPC), byte for byte."""
+    plain = requests.get(gateway.url + path)  # nothing kept yet: the plain path
+    kept = requests.get(gateway.url + path)
+    calls = len(gateway.calls)
+    assert comparable(kept) == comparable(plain)
+    reads_of(gateway).enabled = False  # GATEWAY_CACHE=0: every read takes the plain path
+    reads_of(gateway).invalidate("federations", "themes")
+    uncached = requests.get(gateway.url + path)
+    assert len(gateway.calls) == calls + 1
+    assert comparable(uncached) == comparable(plain)
+
+
+def test_a_matching_etag_is_a_304_without_body(gateway):
+    first = requests.get(gateway.url + "/api/themes")
+    etag = first.headers["ETag"]
+    for sent in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = requests.get(gateway.url + "/api/themes", headers={"If-None-Match": sent})
+        assert again.status_code == 304 and again.content == b"", sent
+        assert again.headers["ETag"] == etag and again.headers["Cache-Control"] == "public, max-age=300"
+    assert requests.get(gateway.url + "/api/themes", headers={"If-None-Match": '"other"'}).status_code == 200
+    home = requests.get(gateway.url + "/")
+    assert home.headers["Cache-Control"] == "public, no-cache"  # a browser asks each time: a login shows at once
+    assert requests.get(gateway.url + "/", headers={"If-None-Match": home.headers["ETag"]}).status_code == 304
+
+
+def test_a_304_also_comes_from_the_plain_path(gateway):
+    etag = requests.get(gateway.url + "/api/federations").headers["ETag"]
+    reads_of(gateway).invalidate("federations")
+    again = requests.get(gateway.url + "/api/federations", headers={"If-None-Match": etag})
+    assert again.status_code == 304 and len(gateway.called("list_federations")) == 2
+
+
+def test_a_request_with_a_session_is_never_served_nor_kept(gateway):
+    token, auth = gateway.log_in()
+    for _ in range(2):
+        answer = requests.get(gateway.url + "/api/federations", headers=auth)
+        assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store" and "ETag" not in answer.headers
+    assert len(gateway.called("list_federations")) == 2
+    # Logged in, the home page is theirs (a logout form with their token): never kept, never stored.
+    for _ in range(2):
+        home = requests.get(gateway.url + "/", cookies={"umpnet_session": token, "umpnet_csrf": "v"})
+        assert 'data-testid="logout-form"' in home.text and home.headers["Cache-Control"] == "no-store"
+    assert len(gateway.called("resolve_session")) >= 2
+    # …and it did not become the anonymous page.
+    anonymous = requests.get(gateway.url + "/")
+    assert 'data-testid="logout-form"' not in anonymous.text and "Set-Cookie" not in anonymous.headers
+    assert 'data-testid="home-cta-signup"' in anonymous.text
+
+
+def test_personal_answers_and_failures_are_never_kept(gateway):
+    _, auth = gateway.log_in()
+    requests.get(gateway.url + "/api/members/me", headers=auth), requests.get(gateway.url + "/api/members/me", headers=auth)
+    assert len(gateway.called("get_own_profile")) == 2
+    requests.get(gateway.url + "/profil"), requests.get(gateway.url + "/connexion")
+    assert "ETag" not in requests.get(gateway.url + "/connexion").headers
+
+    def down():
+        raise ServiceUnavailable("members ne répond pas")
+
+    gateway.handlers["list_themes"] = down
+    assert requests.get(gateway.url + "/api/themes").status_code == 503
+    gateway.handlers["list_themes"] = default_handlers({})["list_themes"]
+    answer = requests.get(gateway.url + "/api/themes")
+    assert answer.status_code == 200 and len(gateway.called("list_themes")) == 2
+
+
+def test_an_answer_read_while_its_data_changed_is_not_kept(gateway):
+    """A count read before an event must not outlive the event's invalidation."""
+    reads = reads_of(gateway)
+    plain = gateway.handlers["list_federations"]
+
+    def changed_meanwhile():
+        reads.invalidate("federations")  # the event arrives while the RPC is on its way
+        return plain()
+
+    gateway.handlers["list_federations"] = changed_meanwhile
+    requests.get(gateway.url + "/api/federations")
+    gateway.handlers["list_federations"] = plain
+    requests.get(gateway.url + "/api/federations"), requests.get(gateway.url + "/api/federations")
+    assert len(gateway.called("list_federations")) == 2
+
+
+def test_kept_answers_expire_after_their_ttl(gateway, monkeypatch):
+    requests.get(gateway.url + "/api/federations")
+    later = time.monotonic() + 31
+    monkeypatch.setattr(caching.time, "monotonic", lambda: later)
+    requests.get(gateway.url + "/api/federations")
+    assert len(gateway.called("list_federations")) == 2
+
+
+def test_made_up_query_strings_cannot_fill_the_memory(gateway, monkeypatch):
+    monkeypatch.setattr(caching, "MAX_ANSWERS", 3)
+    for n in range(6):
+        requests.get(gateway.url + f"/api/themes?n={n}")
+    assert len(reads_of(gateway)._answers) == 3
+
+
+def test_reference_lists_page_with_limit_and_cursor(gateway):
+    first = requests.get(gateway.url + "/api/federations?limit=1").json()
+    assert [f["code"] for f in first["items"]] == ["69"] and first["next_cursor"] == encode_cursor(["69"])
+    rest = requests.get(gateway.url + "/api/federations", params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    assert [f["code"] for f in rest["items"]] == ["NUM"] and rest["next_cursor"] is None
+    whole = requests.get(gateway.url + "/api/federations").json()
+    assert len(whole["items"]) == 2 and whole["next_cursor"] is None  # a reference list fits one page by default
+
+
+def test_a_bad_limit_or_cursor_is_a_clear_400_that_costs_no_rpc(gateway):
+    bad_cursor = requests.get(gateway.url + "/api/federations", params={"cursor": "not-a-cursor"})
+    assert bad_cursor.status_code == 400
+    error = bad_cursor.json()["error"]
+    assert error["code"] == "bad_cursor" and "curseur" in error["message"] and set(error["fields"]) == {"cursor"}
+    unknown = requests.get(gateway.url + "/api/themes", params={"cursor": encode_cursor(["nope"])})
+    assert unknown.status_code == 400 and unknown.json()["error"]["code"] == "bad_cursor"
+    for limit in ("0", "501", "abc"):
+        answer = requests.get(gateway.url + "/api/federations", params={"limit": limit})
+        assert answer.status_code == 400 and set(answer.json()["error"]["fields"]) == {"limit"}, limit
+    assert not gateway.called("list_federations")
+    assert bad_cursor.headers["Cache-Control"] == "no-store"
+
+
+def test_list_routes_document_limit_and_cursor_and_are_tagged_by_their_module(gateway):
+    spec = requests.get(gateway.url + "/api/openapi.json").json()
+    federations = spec["paths"]["/api/federations"]["get"]
+    assert {p["name"] for p in federations["parameters"]} == {"limit", "cursor"}
+    assert federations["tags"] == ["members"] and spec["paths"]["/api/sessions"]["post"]["tags"] == ["members"]
+    assert "parameters" not in spec["paths"]["/api/sessions"]["post"]
+    assert set(spec["components"]["schemas"]["FederationList"]["properties"]) == {"items", "next_cursor"}
+
+
+# -- invalidation by the members' events, through the real RabbitMQ ------------------
+class BroadcastingGateway(GatewayService):
+    """The real gateway, event handlers included; only its RPC calls are answered in-process."""
+
+    services = StubProvider()
+
+
+def free_address() -> str:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{s.getsockname()[1]}"
+
+
+def publish(amqp_uri: str, event_type: str) -> None:
+    """What the members service's outbox relay publishes (its envelope, on `members.events`)."""
+    body = {"event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
+            "stream_id": f"member-{uuid.uuid4()}", "stream_version": 1, "position": 1,
+            "occurred_at": datetime.now(timezone.utc).isoformat(), "actor_id": None,
+            "correlation_id": None, "causation_id": None, "data": {"member_id": "m2"}}
+    publisher = BatchPublisher(amqp_uri, events_exchange("members"))
+    try:
+        publisher.publish_many([(event_type, body)])
+    finally:
+        publisher.close()
+
+
+@pytest.fixture
+def two_gateways(container_factory, rabbit_config, monkeypatch, tmp_path):
+    """Two gateway processes on one broker, each with its own counts of the members service."""
+    monkeypatch.setenv("SECRET_KEY", "unit-test-secret")
+    monkeypatch.setenv("DATA_DIR", str(tmp_path))
+    gateways = []
+    for _ in range(2):
+        handlers, calls, counts = default_handlers({}), [], {"69": 1}
+        handlers["list_federations"] = lambda counts=counts: [
+            {"code": "69", "name": "Rhône", "kind": "local", "member_count": counts["69"]},
+            {"code": "NUM", "name": "Fédération numérique", "kind": "digital", "member_count": counts["69"]}]
+        address = free_address()
+        container = container_factory(BroadcastingGateway, dict(rabbit_config, WEB_SERVER_ADDRESS=address,
+                                                                 STUB_HANDLERS=handlers, STUB_CALLS=calls))
+        container.start()
+        gateways.append(type("G", (), {"url": f"http://{address}", "calls": calls, "counts": counts})())
+    return rabbit_config["AMQP_URI"], gateways
+
+
+def count_in_69(gateway) -> int:
+    return requests.get(gateway.url + "/api/federations").json()["items"][0]["member_count"]
+
+
+@pytest.mark.parametrize("event_type", ["members.MemberRegistered", "members.ProfileUpdated", "members.EmailVerified"])
+def test_a_members_event_invalidates_the_kept_counts_in_every_gateway(two_gateways, event_type):
+    amqp_uri, gateways = two_gateways
+    for gateway in gateways:
+        assert count_in_69(gateway) == 1 and count_in_69(gateway) == 1
+        assert len(gateway.calls) == 1  # kept
+        gateway.counts["69"] = 2  # a member signed up: the members service counts 2 now
+    assert all(count_in_69(g) == 1 for g in gateways)  # still the kept answer
+    publish(amqp_uri, event_type)
+    for gateway in gateways:  # a broadcast: each gateway process has its own queue
+        wait_until(lambda gateway=gateway: count_in_69(gateway) == 2, timeout=10)
