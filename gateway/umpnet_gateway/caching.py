@@ -93,20 +93,45 @@ class KeptAnswer:
         return cls(body, response.headers.get("Content-Type", "application/octet-stream"), headers, etag,
                    cache_control, policy.tags, now + policy.ttl)
 
-    def response(self, request) -> Response:
-        """This answer for `request`: a 304 without body if the client already has it."""
+    def response(self, not_modified: bool) -> Response:
+        """This answer as a response: a 304 without body if the client already has it."""
         validators = {"ETag": self.etag, "Cache-Control": self.cache_control}
-        if _matches(request.headers.get("If-None-Match", ""), self.etag):
+        if not_modified:
             return Response(status=304, headers=validators)
         response = Response(self.body, status=200, headers=list(self.headers), content_type=self.content_type)
         response.headers.update(validators)
         return response
+
+    def not_modified(self, if_none_match: str) -> bool:
+        return _matches(if_none_match, self.etag)
+
+
+@dataclass(frozen=True)
+class SealedAnswer:
+    """A kept answer as the web server sends it: status lines, final headers and body, ready for
+    `start_response` (computed once, through the same `finish` as every response)."""
+
+    answer: KeptAnswer
+    ok: tuple[str, list]
+    not_modified: tuple[str, list]
+
+    @classmethod
+    def of(cls, answer: KeptAnswer, finish: Callable[[Response], Response], environ) -> "SealedAnswer":
+        def wsgi(response):
+            response = finish(response)
+            return response.status, list(response.get_wsgi_headers(environ).to_wsgi_list())
+
+        return cls(answer, wsgi(answer.response(False)), wsgi(answer.response(True)))
 
 
 def _matches(if_none_match: str, etag: str) -> bool:
     """RFC 9110's weak comparison: `W/"x"` matches `"x"`, and `*` matches any current answer."""
     tags = {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}
     return etag in tags or "*" in tags
+
+
+def _key(environ) -> tuple[str, str]:
+    return environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
 
 
 def _enabled(config: dict) -> bool:
@@ -122,29 +147,47 @@ class PublicReads(SharedExtension):
         self._answers: OrderedDict[tuple, KeptAnswer] = OrderedDict()
         self._generations: defaultdict[str, int] = defaultdict(int)
 
-    def respond(self, request, policy: PublicRead, plain: Callable[[], Response]) -> Response:
-        """The kept answer if fresh; otherwise `plain()` (the nameko worker), kept if it may be."""
-        key = (request.path, request.query_string)
-        now = time.monotonic()
-        kept = self._answers.get(key)
-        if kept is not None and kept.expires_at > now:
-            return kept.response(request)
+    def from_memory(self, environ) -> tuple[str, list, bytes] | None:
+        """The fast path: (status, headers, body) of a fresh kept answer for this request, else None.
+
+        Read from the WSGI environ before any routing: a key is kept only after
+        its path matched a `@public_read` route. A cookie header that merely
+        mentions the session cookie's name counts as a session (the plain path decides).
+        """
+        if environ.get("REQUEST_METHOD") != "GET" or "HTTP_AUTHORIZATION" in environ \
+                or SESSION_COOKIE in environ.get("HTTP_COOKIE", ""):
+            return None
+        sealed = self._answers.get(_key(environ))
+        if sealed is None or sealed.answer.expires_at <= time.monotonic():
+            return None
+        if sealed.answer.not_modified(environ.get("HTTP_IF_NONE_MATCH", "")):
+            return (*sealed.not_modified, b"")
+        return (*sealed.ok, sealed.answer.body)
+
+    def respond(self, request, policy: PublicRead, plain: Callable[[], Response],
+                finish: Callable[[Response], Response]) -> Response:
+        """The plain path of a public read: `plain()` (the nameko worker), its 200 kept if it may be.
+
+        `finish` is what the web server does to every response (its headers):
+        a kept answer is stored as `finish` makes it, so that the fast path
+        sends exactly what this path does."""
         generations = self._generations_of(policy.tags)
         response = plain()
-        answer = KeptAnswer.of(response, policy, now)
+        answer = KeptAnswer.of(response, policy, time.monotonic())
         if answer is None:
             return response
         if self.enabled and self._generations_of(policy.tags) == generations:
+            key = _key(request.environ)
             self._answers.pop(key, None)
-            self._answers[key] = answer
+            self._answers[key] = SealedAnswer.of(answer, finish, request.environ)
             while len(self._answers) > MAX_ANSWERS:
                 self._answers.popitem(last=False)
-        return answer.response(request)
+        return answer.response(answer.not_modified(request.headers.get("If-None-Match", "")))
 
     def invalidate(self, *tags: str) -> None:
         for tag in tags:
             self._generations[tag] += 1
-        stale = [key for key, answer in self._answers.items() if set(answer.tags) & set(tags)]
+        stale = [key for key, sealed in self._answers.items() if set(sealed.answer.tags) & set(tags)]
         for key in stale:
             del self._answers[key]
 

@@ -207,6 +207,12 @@ def _is_api(path: str) -> bool:
 
 class GatewayWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        # The fast path: a kept public answer, sent before any routing or nameko worker (`caching`).
+        kept = self.server.public_reads.from_memory(environ)
+        if kept is not None:
+            status, headers, body = kept
+            start_response(status, headers)
+            return [body]
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             # eventlet decodes chunked bodies but does not say so; without this flag
             # werkzeug reads them as empty (a silent `{}`). Still bounded by max_content_length.
@@ -224,8 +230,10 @@ class GatewayWsgiApp(WsgiApp):
                 request.path_values = values
                 policy = self.server.public_policies.get(provider)
                 if policy is not None and request.method == "GET" and not has_session(request):
-                    # Public data: from memory when kept (no nameko worker, no RPC), see `caching`.
-                    response = self.server.public_reads.respond(request, policy, lambda: provider.handle_request(request))
+                    # Public data, not kept yet: the plain path, whose answer is kept (`caching`).
+                    response = self.server.public_reads.respond(
+                        request, policy, lambda: provider.handle_request(request),
+                        finish=lambda answer: self.secure(request, answer))
                 else:
                     response = provider.handle_request(request)
         except HTTPException as exc:

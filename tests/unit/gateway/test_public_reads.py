@@ -73,11 +73,14 @@ def test_a_matching_etag_is_a_304_without_body(gateway):
     assert requests.get(gateway.url + "/", headers={"If-None-Match": home.headers["ETag"]}).status_code == 304
 
 
-def test_a_304_also_comes_from_the_plain_path(gateway):
-    etag = requests.get(gateway.url + "/api/federations").headers["ETag"]
+@pytest.mark.parametrize("path", ["/api/federations", "/"])
+def test_a_304_also_comes_from_the_plain_path_and_is_the_same(gateway, path):
+    etag = requests.get(gateway.url + path).headers["ETag"]
     reads_of(gateway).invalidate("federations")
-    again = requests.get(gateway.url + "/api/federations", headers={"If-None-Match": etag})
-    assert again.status_code == 304 and len(gateway.called("list_federations")) == 2
+    plain = requests.get(gateway.url + path, headers={"If-None-Match": etag})
+    assert plain.status_code == 304 and len(gateway.called("list_federations")) == 2
+    kept = requests.get(gateway.url + path, headers={"If-None-Match": etag})
+    assert len(gateway.called("list_federations")) == 2 and comparable(kept) == comparable(plain)
 
 
 def test_a_request_with_a_session_is_never_served_nor_kept(gateway):
