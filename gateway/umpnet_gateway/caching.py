@@ -144,7 +144,7 @@ class PublicReads(SharedExtension):
 
     def setup(self):
         self.enabled = _enabled(self.container.config)
-        self._answers: OrderedDict[tuple, KeptAnswer] = OrderedDict()
+        self._answers: OrderedDict[tuple, SealedAnswer] = OrderedDict()
         self._generations: defaultdict[str, int] = defaultdict(int)
 
     def from_memory(self, environ) -> tuple[str, list, bytes] | None:
