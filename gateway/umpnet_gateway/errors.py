@@ -16,7 +16,7 @@ from nameko.exceptions import RpcTimeout, UnknownService
 from werkzeug.exceptions import HTTPException
 
 from umpnet_kernel.errors import DomainError, ValidationFailed
-from umpnet_kernel.paging import BadCursor
+from umpnet_kernel.paging import MAX_LIMIT, BadCursor, BadLimit
 
 
 class ServiceUnavailable(DomainError):
@@ -32,6 +32,7 @@ INTERNAL_ERROR = "Une erreur est survenue de notre côté."
 _FRENCH = {
     BadCursor: ("Ce curseur de pagination n'est pas valable pour cette liste : reprenez depuis la première page.",
                 "cursor"),
+    BadLimit: (f"Indiquez pour limit un nombre entier de 1 à {MAX_LIMIT}.", "limit"),
 }
 _HTTP_ERRORS = {
     404: ("not_found", "Cette adresse n'existe pas dans l'API."),

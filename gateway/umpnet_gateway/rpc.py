@@ -23,7 +23,7 @@ from nameko.exceptions import UnknownService, get_module_path, registry
 from nameko.rpc import MethodProxy, RpcProxy
 
 from umpnet_kernel.nameko import DEADLINE_HEADER, ReplyListener, amqp_uri, register_remote_errors
-from umpnet_kernel.paging import BadCursor
+from umpnet_kernel.paging import BadCursor, BadLimit
 
 from .errors import ServiceUnavailable
 
@@ -132,9 +132,10 @@ class ServiceProxies(RpcProxy):
 
     def setup(self):
         # Domain errors raised by the services arrive as the kernel's types;
-        # so does a list's BadCursor (not yet in the kernel's list of errors).
+        # so do a list's BadCursor and BadLimit (not yet in the kernel's list of errors).
         register_remote_errors()
-        registry[get_module_path(BadCursor)] = BadCursor
+        for paging_error in (BadCursor, BadLimit):
+            registry[get_module_path(paging_error)] = paging_error
         super().setup()
 
     def get_dependency(self, worker_ctx):

@@ -6,7 +6,7 @@ from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, selec
 
 from umpnet_kernel.errors import ValidationFailed
 from umpnet_kernel.paging import (
-    DEFAULT_LIMIT, MAX_LIMIT, BadCursor, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence,
+    DEFAULT_LIMIT, MAX_LIMIT, BadCursor, BadLimit, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence,
 )
 from umpnet_kernel.testing import temporary_database
 
@@ -104,8 +104,9 @@ def test_limits_are_checked_and_default_to_fifty():
     assert PageRequest.parse("500", "") == PageRequest(MAX_LIMIT, None)
     assert PageRequest.parse(None, None, default_limit=500).limit == 500
     for bad in ("0", "501", "-1", "abc", "1.5", "1e3", " 5", "٣"):
-        with pytest.raises(ValidationFailed) as refused:
+        with pytest.raises(BadLimit) as refused:
             PageRequest.parse(bad)
+        assert isinstance(refused.value, ValidationFailed)
         assert refused.value.status == 400 and set(refused.value.fields) == {"limit"}, bad
 
 

@@ -16,9 +16,9 @@ primary key). `paginate_sequence` pages a list already in memory (reference
 data) the same way, with the same cursors.
 
 Refusals are `ValidationFailed` (400): a `limit` that is not a whole number in
-1..MAX_LIMIT, or a cursor that was altered or belongs to another list
-(`BadCursor`, code "bad_cursor"). Their messages are English; the edge words
-them for its users.
+1..MAX_LIMIT (`BadLimit`), or a cursor that was altered or belongs to another
+list (`BadCursor`, code "bad_cursor"). Their messages are English; the edge
+words them for its users.
 """
 from __future__ import annotations
 
@@ -49,6 +49,14 @@ class BadCursor(ValidationFailed):
         super().__init__(message, fields or {"cursor": [message]})
 
 
+class BadLimit(ValidationFailed):
+    """A `limit` that is not a whole number from 1 to MAX_LIMIT."""
+
+    def __init__(self, message: str = f"limit must be a whole number from 1 to {MAX_LIMIT}.",
+                 fields: dict[str, list[str]] | None = None):
+        super().__init__(message, fields or {"limit": [message]})
+
+
 @dataclass(frozen=True)
 class PageRequest:
     """What a client asked for: how many items, after which one (None: from the start)."""
@@ -59,7 +67,7 @@ class PageRequest:
     @classmethod
     def parse(cls, limit: str | int | None = None, cursor: str | None = None,
               default_limit: int = DEFAULT_LIMIT) -> "PageRequest":
-        """From query-string values; `ValidationFailed` for a bad limit, `BadCursor` for a bad cursor."""
+        """From query-string values; `BadLimit` for a bad limit, `BadCursor` for a bad cursor."""
         if limit is None or limit == "":
             number = default_limit
         else:
@@ -67,8 +75,7 @@ class PageRequest:
             # ASCII digits only: no sign, no spaces, no "1e3", no other script's digits
             number = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
             if not 1 <= number <= MAX_LIMIT:
-                message = f"limit must be a whole number from 1 to {MAX_LIMIT}."
-                raise ValidationFailed(message, {"limit": [message]})
+                raise BadLimit()
         if cursor == "":
             cursor = None
         if cursor is not None:

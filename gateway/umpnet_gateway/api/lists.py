@@ -9,24 +9,16 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from umpnet_kernel.errors import ValidationFailed
-from umpnet_kernel.paging import MAX_LIMIT, PageRequest, paginate_sequence
+from umpnet_kernel.paging import DEFAULT_LIMIT, PageRequest, paginate_sequence
 
 # The query parameters of every list, for the OpenAPI document.
 LIST_QUERY = {"limit": "integer", "cursor": "string"}
 
 
-def page_request(request, default_limit: int | None = None) -> PageRequest:
-    """The page a request asks for; 400 for a limit out of 1..500 or a cursor not handed out here."""
-    args = request.args
-    try:
-        return PageRequest.parse(args.get("limit"), args.get("cursor"),
-                                 **({"default_limit": default_limit} if default_limit else {}))
-    except ValidationFailed as refused:
-        if "limit" not in refused.fields:
-            raise  # a bad cursor: `errors.error_answer` words it
-        message = f"Nombre entier de 1 à {MAX_LIMIT} attendu."
-        raise ValidationFailed("Paramètre limit invalide.", {"limit": [message]}) from None
+def page_request(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
+    """The page a request asks for; 400 (`BadLimit`, `BadCursor`: `errors.error_answer` words
+    them) for a limit out of 1..500 or a cursor not handed out here."""
+    return PageRequest.parse(request.args.get("limit"), request.args.get("cursor"), default_limit)
 
 
 def listing(items: Sequence, key: Callable[[Any], Sequence], page: PageRequest) -> dict:

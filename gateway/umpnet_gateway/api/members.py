@@ -110,10 +110,11 @@ class MembersApi:
         profile = self.services.call("members", "set_roles", actor, member_id, data["roles"])
         return json_response(profile)
 
-    # Reference lists are short: by default one page holds the whole of them.
+    # Reference lists are short: by default one page holds the whole of them (API.md's
+    # default of 50 would cut the 102 federations that clients have always had at once).
     @api("GET", "/api/federations")
-    @documented("Every local federation (one per département) and the digital one, with its member count",
-                responses={200: schemas.FederationList})
+    @documented("Every local federation (one per département) and the digital one, with its member count; "
+                "one page holds the whole list unless ?limit asks for less", responses={200: schemas.FederationList})
     @public_read("federations", ttl=30, max_age=10)
     def federations(self, request):
         page = page_request(request, default_limit=MAX_LIMIT)  # a bad ?limit or ?cursor costs no RPC
@@ -121,7 +122,8 @@ class MembersApi:
         return json_response(listing(federations, key=lambda f: (f["code"],), page=page))
 
     @api("GET", "/api/themes")
-    @documented("The themes members follow", responses={200: schemas.ThemeList})
+    @documented("The themes members follow; one page holds the whole list unless ?limit asks for less",
+                responses={200: schemas.ThemeList})
     @public_read("themes", ttl=300, max_age=300)
     def themes(self, request):
         page = page_request(request, default_limit=MAX_LIMIT)

@@ -6,7 +6,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as HttpNotFound
 
 from umpnet_gateway.errors import ErrorAnswer, PayloadTooLarge, ServiceUnavailable, error_answer
 from umpnet_kernel.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
-from umpnet_kernel.paging import BadCursor
+from umpnet_kernel.paging import BadCursor, BadLimit
 
 
 @pytest.mark.parametrize("error, status", [
@@ -26,10 +26,13 @@ def test_fields_and_retry_after_are_kept():
     assert error_answer(Conflict("x")).headers == {} and "fields" not in error_answer(Conflict("x")).body()["error"]
 
 
-def test_a_bad_cursor_is_said_in_french():
+def test_paging_refusals_are_said_in_french():
     answer = error_answer(BadCursor())
     assert (answer.status, answer.code) == (400, "bad_cursor")
     assert "curseur" in answer.message and answer.fields == {"cursor": [answer.message]}
+    limit = error_answer(BadLimit())
+    assert (limit.status, limit.code, set(limit.fields)) == (400, "validation_error", {"limit"})
+    assert "nombre entier" in limit.message
 
 
 def test_marshmallow_and_http_errors():
