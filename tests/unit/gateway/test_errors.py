@@ -6,7 +6,11 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as HttpNotFound
 
 from umpnet_gateway.errors import ErrorAnswer, PayloadTooLarge, ServiceUnavailable, error_answer
 from umpnet_kernel.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
-from umpnet_kernel.paging import BadCursor, BadLimit
+from nameko.testing.services import dummy, entrypoint_hook
+
+from umpnet_gateway.rpc import ServiceProxies
+from umpnet_kernel.nameko import rpc
+from umpnet_kernel.paging import BadCursor, BadLimit, PageRequest
 
 
 @pytest.mark.parametrize("error, status", [
@@ -82,3 +86,35 @@ def test_the_cli_says_a_refusal_in_one_line(monkeypatch):
     monkeypatch.setattr(cli, "grant_role", crash)
     with pytest.raises(KeyError):
         cli.main(["grant-role", "a@example.org", "organizer"])
+
+
+# -- a list's refusals cross RPC as themselves (the real RabbitMQ) -------------------
+class Lister:
+    """A service whose list query pages with the kernel's helper."""
+
+    name = "lister"
+
+    @rpc(expected_exceptions=(BadCursor, BadLimit))
+    def page(self, limit, cursor):
+        return PageRequest.parse(limit, cursor).limit
+
+
+class ListCaller:
+    name = "list_caller"
+    services = ServiceProxies("lister")
+
+    @dummy
+    def call(self, limit, cursor):
+        return self.services.call("lister", "page", limit, cursor)
+
+
+def test_a_services_paging_refusal_reaches_the_gateway_as_itself(container_factory, rabbit_config):
+    container_factory(Lister, rabbit_config).start()
+    caller = container_factory(ListCaller, rabbit_config)
+    caller.start()
+    with entrypoint_hook(caller, "call") as call:
+        assert call("10", None) == 10
+        with pytest.raises(BadCursor):
+            call("10", "forged")
+        with pytest.raises(BadLimit):
+            call("0", None)
