@@ -17,6 +17,10 @@ A route marked `@public_read("federations", ttl=30, max_age=10)`:
   public` with `max-age` (0: `no-cache`, a browser asks again each time, so
   what it shows after a login is never a stale anonymous page).
 
+While one plain read of a path is on its way, the other anonymous reads of that
+path wait for it rather than each making the same RPC: after an invalidation,
+thousands of reads a second would otherwise become as many RPCs at once.
+
 Never kept: any answer to a request with a session (it goes the plain way and
 stays `no-store`), any answer but a 200, any answer that sets a cookie. A
 plain read that started before an invalidation is not kept (the generation of
@@ -33,6 +37,7 @@ from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from typing import Callable
 
+from eventlet.event import Event
 from nameko.events import BROADCAST, EventHandler
 from nameko.extensions import DependencyProvider, SharedExtension
 from werkzeug.wrappers import Response
@@ -146,6 +151,7 @@ class PublicReads(SharedExtension):
         self.enabled = _enabled(self.container.config)
         self._answers: OrderedDict[tuple, SealedAnswer] = OrderedDict()
         self._generations: defaultdict[str, int] = defaultdict(int)
+        self._loading: dict[tuple, Event] = {}  # key -> done when its plain read ends
 
     def from_memory(self, environ) -> tuple[str, list, bytes] | None:
         """The fast path: (status, headers, body) of a fresh kept answer for this request, else None.
@@ -171,18 +177,35 @@ class PublicReads(SharedExtension):
         `finish` is what the web server does to every response (its headers):
         a kept answer is stored as `finish` makes it, so that the fast path
         sends exactly what this path does."""
-        generations = self._generations_of(policy.tags)
-        response = plain()
-        answer = KeptAnswer.of(response, policy, time.monotonic())
-        if answer is None:
-            return response
-        if self.enabled and self._generations_of(policy.tags) == generations:
-            key = _key(request.environ)
-            self._answers.pop(key, None)
-            self._answers[key] = SealedAnswer.of(answer, finish, request.environ)
-            while len(self._answers) > MAX_ANSWERS:
-                self._answers.popitem(last=False)
-        return answer.response(answer.not_modified(request.headers.get("If-None-Match", "")))
+        key = _key(request.environ)
+        if_none_match = request.headers.get("If-None-Match", "")
+        loading = self._loading.get(key) if self.enabled else None
+        if loading is not None:
+            loading.wait()  # another read of this path is on its way: its answer will do
+            sealed = self._answers.get(key)
+            if sealed is not None and sealed.answer.expires_at > time.monotonic():
+                return sealed.answer.response(sealed.answer.not_modified(if_none_match))
+            # Not kept (a failure, or the data changed meanwhile): each waiter reads it
+            # itself, at once: they must not queue behind one another for a service that is down.
+        done = None
+        if self.enabled and loading is None:
+            done = self._loading[key] = Event()
+        try:
+            generations = self._generations_of(policy.tags)
+            response = plain()
+            answer = KeptAnswer.of(response, policy, time.monotonic())
+            if answer is None:
+                return response
+            if self.enabled and self._generations_of(policy.tags) == generations:
+                self._answers.pop(key, None)
+                self._answers[key] = SealedAnswer.of(answer, finish, request.environ)
+                while len(self._answers) > MAX_ANSWERS:
+                    self._answers.popitem(last=False)
+            return answer.response(answer.not_modified(if_none_match))
+        finally:
+            if done is not None:
+                del self._loading[key]
+                done.send()
 
     def invalidate(self, *tags: str) -> None:
         for tag in tags:

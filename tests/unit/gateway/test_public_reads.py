@@ -7,6 +7,7 @@ import time
 import uuid
 from datetime import datetime, timezone
 
+import eventlet
 import pytest
 import requests
 
@@ -131,6 +132,36 @@ def test_an_answer_read_while_its_data_changed_is_not_kept(gateway):
     gateway.handlers["list_federations"] = plain
     requests.get(gateway.url + "/api/federations"), requests.get(gateway.url + "/api/federations")
     assert len(gateway.called("list_federations")) == 2
+
+
+def test_reads_that_arrive_during_a_plain_read_wait_for_it_instead_of_calling_again(gateway):
+    plain = gateway.handlers["list_federations"]
+
+    def slow():
+        eventlet.sleep(0.3)
+        return plain()
+
+    gateway.handlers["list_federations"] = slow
+    pool = eventlet.GreenPool()
+    answers = list(pool.imap(lambda _: requests.get(gateway.url + "/api/federations"), range(10)))
+    assert len(gateway.called("list_federations")) == 1
+    assert {a.status_code for a in answers} == {200} and len({a.content for a in answers}) == 1
+
+
+def test_when_the_plain_read_fails_the_waiting_reads_try_at_once(gateway):
+    calls = []
+
+    def down():
+        calls.append(1)
+        eventlet.sleep(0.2)
+        raise ServiceUnavailable("members ne répond pas")
+
+    gateway.handlers["list_federations"] = down
+    started = time.monotonic()
+    answers = list(eventlet.GreenPool().imap(lambda _: requests.get(gateway.url + "/api/federations"), range(5)))
+    assert {a.status_code for a in answers} == {503}
+    assert time.monotonic() - started < 0.2 * 5 - 0.1  # side by side after the first, not one after another
+    assert len(calls) == 5
 
 
 def test_kept_answers_expire_after_their_ttl(gateway, monkeypatch):
