@@ -30,7 +30,6 @@ its tags changed meanwhile), so a count read before an event never outlives it.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import time
 from collections import OrderedDict, defaultdict
@@ -46,7 +45,6 @@ from umpnet_kernel.nameko.consumer import _QueueConsumer
 
 from .auth import SESSION_COOKIE
 
-log = logging.getLogger(__name__)
 
 MAX_ANSWERS = 512  # distinct (path, query) kept: a stream of made-up query strings cannot fill the memory
 # Headers of the plain answer that the kept one sets itself, or must not repeat.
