@@ -45,7 +45,6 @@ from umpnet_kernel.nameko.consumer import _QueueConsumer
 
 from .auth import SESSION_COOKIE
 
-
 MAX_ANSWERS = 512  # distinct (path, query) kept: a stream of made-up query strings cannot fill the memory
 # Headers of the plain answer that the kept one sets itself, or must not repeat.
 _OWN_HEADERS = frozenset({"content-length", "content-type", "cache-control", "etag", "set-cookie", "date"})
