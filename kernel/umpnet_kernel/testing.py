@@ -14,7 +14,9 @@
 from __future__ import annotations
 
 import os
+import threading
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Callable, Iterable, Iterator, NamedTuple, Sequence, TypeVar
@@ -26,7 +28,7 @@ from sqlalchemy.pool import StaticPool
 
 from . import jsontext
 from .aggregate import Aggregate
-from .database import Database, _green_lock
+from .database import Database
 from .events import DomainEvent, Metadata, RecordedEvent
 from .idempotency import outcomes_metadata
 from .store import ConcurrencyError, kernel_metadata
@@ -174,13 +176,8 @@ class InMemoryEventStore:
         return self.append_many(conn, [(stream_id, expected_version, events, metas)])[0]
 
     def append_many(self, conn, appends: Sequence) -> list[list[RecordedEvent]]:
-        streams = [(stream_id, expected_version) for stream_id, expected_version, _, _ in appends]
-        if len(dict(streams)) < len(streams):
-            seen, twice = set(), []
-            for stream_id, _ in streams:
-                if stream_id in seen and stream_id not in twice:
-                    twice.append(stream_id)
-                seen.add(stream_id)
+        twice = [s for s, n in Counter(append[0] for append in appends).items() if n > 1]
+        if twice:  # the caller's mistake, not a race: two appends at one version
             raise ValueError(f"streams appended to twice in one call: {', '.join(map(repr, twice))}")
         visible = self._visible(conn)
         taken = {(e.stream_id, e.version) for e in visible}
@@ -266,7 +263,8 @@ class InMemoryDatabase:
     def __init__(self, *metadata: MetaData):
         self.store = InMemoryEventStore()
         self.engine = create_engine("sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False})
-        self._lock = _green_lock()
+        self._lock = threading.Lock()  # a green lock once eventlet has patched threading
+        self._holder: int | None = None  # the thread in a transaction
         self._watch_transactions()
         tables = [t for t in kernel_metadata.sorted_tables if t.name != "events"]
         with self.write() as conn:
@@ -295,8 +293,16 @@ class InMemoryDatabase:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction: commits on success, rolls back on any error."""
-        with self._lock, self.write_holding_lock() as conn:
-            yield conn
+        me = threading.get_ident()  # the greenthread's, once eventlet has patched threading
+        if self._holder == me:  # it would wait for itself forever
+            raise RuntimeError("a transaction opened inside another: an InMemoryDatabase has one connection")
+        with self._lock:
+            self._holder = me
+            try:
+                with self.write_holding_lock() as conn:
+                    yield conn
+            finally:
+                self._holder = None
 
     read = write  # one connection: a read is a transaction like any other
 
