@@ -8,10 +8,8 @@ What runs (nothing of a running `make run` is touched):
   * a fresh data dir under var/bench-latency-XXXX (git-ignored, on the real disk,
     never a tmpfs: SQLite's fsyncs cost what they cost in production), deleted at
     the end unless --keep;
-  * `umpnet migrate`, then the members and mailer services as production starts
-    them (deploy/Procfile): `python -m umpnet_ops.serve run --config
-    services/<svc>/config.yml <module:Class>`, each its own process, stopped with
-    SIGTERM at the end.
+  * `umpnet migrate`, then the members and mailer services as `make run` starts
+    them (`umpnet serve <svc>`), each its own process, stopped with SIGTERM at the end.
 
 Setup (not measured): --members sign-ups through the members RPC `register`
 (argon2: slow on purpose), and their verification emails queued and delivered.
@@ -71,17 +69,12 @@ from mailer.application import email_id_for  # noqa: E402
 from common import filesystem_of  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 UMPNET = os.path.join(REPO, ".venv", "bin", "umpnet")
 MANAGEMENT = "http://localhost:15672/api"
 AUTH = ("guest", "guest")
 TARGET_P50_MS = 10.0
 TARGET_P99_MS = 50.0
 EVENT_TYPE = "members.EmailVerificationRequested"
-SERVICES = {
-    "members": ("services/members/config.yml", "members.service:MembersService"),
-    "mailer": ("services/mailer/config.yml", "mailer.service:MailerService"),
-}
 PASSWORD = "Bench-latency-2026"
 EML_WAIT_S = 10.0  # how long to wait for the .eml files once every email is queued
 
@@ -235,11 +228,10 @@ class Platform:
             raise RuntimeError(f"umpnet migrate failed:\n{result.stdout}\n{result.stderr}")
 
     def start(self, name: str) -> None:
-        config, cls = SERVICES[name]
         log = open(os.path.join(self.data_dir, f"{name}.log"), "wb")
         self.logs[name] = log
         self.processes[name] = subprocess.Popen(
-            [PYTHON, "-m", "umpnet_ops.serve", "run", "--config", config, cls],
+            [UMPNET, "serve", name],  # a python script: this pid is the service's own (CPU figures)
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
 

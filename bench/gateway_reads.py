@@ -5,8 +5,8 @@
 What runs (nothing of a running `make run` is touched):
   * the ceiling: a bare eventlet WSGI process (no nameko, no werkzeug, no access
     log) answering a tiny JSON body, the most any eventlet web process can do here;
-  * then the platform as `make run` starts it (deploy/Procfile: members, mailer,
-    gateway) on a fresh RabbitMQ vhost and data dir under var/ (deleted at the end
+  * then the platform as `make run` starts it (`umpnet procfile`: every service and
+    the gateway) on a fresh RabbitMQ vhost and data dir under var/ (deleted at the end
     unless --keep), the gateway on a free port; `umpnet seed` gives the counts a
     few hundred members;
   * each read twice: the gateway started with GATEWAY_CACHE=0 (every read is a
@@ -163,7 +163,7 @@ import requests  # noqa: E402
 from common import filesystem_of  # noqa: E402
 from event_latency import CpuMeter, load_average, machine  # noqa: E402
 from signup_login import Platform, free_port  # noqa: E402
-from umpnet_ops.supervisor import read_procfile  # noqa: E402
+from umpnet_ops.platform import procfile_entries  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 THIS = os.path.abspath(__file__)
@@ -215,7 +215,7 @@ class ReadsPlatform(Platform):
         if old is not None:
             old.send_signal(signal.SIGTERM)
             old.wait(timeout=30)
-        command = dict(read_procfile(os.path.join(REPO, "deploy", "Procfile")))["gateway"]
+        command = dict(procfile_entries())["gateway"]
         log = open(os.path.join(self.data_dir, "gateway.log"), "ab")
         self.logs.append(log)
         self.processes["gateway"] = subprocess.Popen(f"exec {command}", shell=True, cwd=REPO,
@@ -254,7 +254,7 @@ def main() -> int:
         print(f"data dir: {platform.data_dir} ({filesystem_of(platform.data_dir)}); vhost {platform.vhost}")
         platform.umpnet("migrate")
         platform.umpnet("seed", "--members", str(args.members))
-        # members and mailer from the Procfile, the gateway below (twice, with and without its cache)
+        # every process as `make run` starts them; the gateway again below, without then with its cache
         platform.start_all()
         paths = ["/api/themes", "/api/federations", "/", "/health"]
         figures = {}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import eventlet
 
 from umpnet_kernel.config import public_url
+from umpnet_kernel.manifest import service_names
 
 from .api.members import MembersApi
 from .caching import PublicCache
@@ -27,13 +28,10 @@ from .site.home import HomeSite
 from .site.members import MembersSite
 from .site.pages import SitePages
 
-# The services this gateway fronts (and /health reports on).
-SERVICES = ("members", "mailer")
-
 
 class GatewayService(MembersApi, HomeSite, MembersSite, SitePages):
     name = "gateway"
-    services = ServiceProxies(*SERVICES)
+    services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()
 
     @api("GET", "/health")
@@ -47,7 +45,7 @@ class GatewayService(MembersApi, HomeSite, MembersSite, SitePages):
                 return service, "unavailable"
 
         pool = eventlet.GreenPool()
-        states = dict(pool.imap(check, SERVICES))
+        states = dict(pool.imap(check, service_names()))
         healthy = all(state == "ok" for state in states.values())
         # Every service answered through the broker: no need to knock on its door.
         broker = "ok" if healthy else self.services.broker_status(timeout=0.8)
