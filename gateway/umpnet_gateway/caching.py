@@ -234,6 +234,12 @@ class BroadcastEvent(EventHandler):
     def __init__(self, source_service: str, event_type: str, **kwargs):
         super().__init__(source_service, event_type, handler_type=BROADCAST, reliable_delivery=False, **kwargs)
 
+    def setup(self):
+        super().setup()
+        # Not durable (nameko's broadcast queues are): the events carry personal
+        # fields, which this queue of a process need not keep across a broker restart.
+        self.queue.durable = False
+
 
 def invalidated_by(source_service: str, *event_types: str):
     """The decorated method runs on each of these events of `source_service` (a public event's full name)."""

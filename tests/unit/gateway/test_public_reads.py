@@ -271,3 +271,13 @@ def test_a_members_event_invalidates_the_kept_counts_in_every_gateway(two_gatewa
     publish(amqp_uri, event_type)
     for gateway in gateways:  # a broadcast: each gateway process has its own queue
         wait_until(lambda gateway=gateway: count_in_69(gateway) == 2, timeout=10)
+
+
+def test_each_gateway_has_its_own_transient_queue_per_event(two_gateways, rabbit_manager):
+    """Exclusive, deleted with its process, not durable: the events carry personal fields."""
+    amqp_uri, _ = two_gateways
+    vhost = amqp_uri.rsplit("/", 1)[1]
+    queues = [q for q in rabbit_manager.get_queues(vhost) if q["name"].startswith("evt-members-members.MemberRegistered--gateway")]
+    assert len(queues) == 2
+    for queue in queues:
+        assert (queue["durable"], queue["auto_delete"], queue["exclusive"]) == (False, True, True), queue["name"]
