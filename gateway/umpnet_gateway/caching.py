@@ -226,19 +226,14 @@ class PublicCache(DependencyProvider):
 
 class BroadcastEvent(EventHandler):
     """An event handler of which every gateway process has its own queue (exclusive,
-    deleted when the process goes), on the kernel's consumer that outlives the broker.
-    Nothing is lost if it misses an event: the kept answers expire on their own."""
+    deleted when the process goes, and so transient for RabbitMQ: the events carry
+    personal fields that it need not keep), on the kernel's consumer that outlives
+    the broker. Nothing is lost if it misses an event: the kept answers expire on their own."""
 
     queue_consumer = _QueueConsumer()
 
     def __init__(self, source_service: str, event_type: str, **kwargs):
         super().__init__(source_service, event_type, handler_type=BROADCAST, reliable_delivery=False, **kwargs)
-
-    def setup(self):
-        super().setup()
-        # Not durable (nameko's broadcast queues are): the events carry personal
-        # fields, which this queue of a process need not keep across a broker restart.
-        self.queue.durable = False
 
 
 def invalidated_by(source_service: str, *event_types: str):

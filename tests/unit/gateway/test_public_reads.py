@@ -274,7 +274,7 @@ def test_a_members_event_invalidates_the_kept_counts_in_every_gateway(two_gatewa
 
 
 def test_each_gateway_has_its_own_transient_queue_per_event(two_gateways, rabbit_manager):
-    """Exclusive, deleted with its process, not durable: the events carry personal fields."""
+    """Exclusive, deleted with its process, transient: the events carry personal fields."""
     amqp_uri, _ = two_gateways
     vhost = amqp_uri.rsplit("/", 1)[1]
     queues = [q for q in rabbit_manager.get_queues(vhost) if q["name"].startswith("evt-members-members.MemberRegistered--gateway")]
