@@ -1,9 +1,10 @@
 """What every list of the API shares (API.md §2 "Lists"): `?limit=` (default 50, at most
 500) and `?cursor=`, answered as `{"items": [...], "next_cursor": "..." | null}`.
 
-The paging itself is the kernel's (`umpnet_kernel.paging`): services page their
-read-model queries with `paginate`, the gateway pages lists it holds whole
-(reference data) with `paginate_sequence`; both hand out the same opaque cursors.
+The paging itself is the kernel's (`umpnet_kernel.paging`): a service pages its
+read-model query with `paginate` (the gateway's `paged` hands it a checked page),
+the gateway pages lists it holds whole (reference data) with `listing`; both hand
+out the same opaque cursors.
 """
 from __future__ import annotations
 
@@ -19,6 +20,16 @@ def page_request(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
     """The page a request asks for; 400 (`BadLimit`, `BadCursor`: `errors.error_answer` words
     them) for a limit out of 1..500 or a cursor not handed out here."""
     return PageRequest.parse(request.args.get("limit"), request.args.get("cursor"), default_limit)
+
+
+def paged(services, request, service: str, method: str, *args, default_limit: int = DEFAULT_LIMIT) -> dict:
+    """A list that a service pages itself (its read-model query through `paging.paginate`).
+
+    The page is checked here, so a bad one costs no RPC; the service receives it as
+    `limit=` and `cursor=` and answers `Page.as_dict()`, which is the API's list shape.
+    """
+    page = page_request(request, default_limit)
+    return services.call(service, method, *args, limit=page.limit, cursor=page.cursor)
 
 
 def listing(items: Sequence, key: Callable[[Any], Sequence], page: PageRequest) -> dict:

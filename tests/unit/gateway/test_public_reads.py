@@ -12,10 +12,12 @@ import pytest
 import requests
 
 from umpnet_gateway import caching
+from umpnet_gateway.api.lists import paged
 from umpnet_gateway.caching import PublicReads
 from umpnet_gateway.errors import ServiceUnavailable
+from umpnet_gateway.http import api, json_response
 from umpnet_kernel.nameko import BatchPublisher
-from umpnet_kernel.paging import encode_cursor
+from umpnet_kernel.paging import PageRequest, encode_cursor
 from umpnet_kernel.topology import events_exchange
 
 from ...conftest import wait_until
@@ -281,3 +283,39 @@ def test_each_gateway_has_its_own_transient_queue_per_event(two_gateways, rabbit
     assert len(queues) == 2
     for queue in queues:
         assert (queue["durable"], queue["auto_delete"], queue["exclusive"]) == (False, True, True), queue["name"]
+
+
+# -- a list a service pages itself: the gateway side is ready ---------------------
+class GatewayWithAServiceList(GatewayService):
+    services = StubProvider()
+
+    def members_changed_federations(self, event):  # no broker in this test
+        raise AssertionError
+
+    @api("GET", "/api/things")
+    def things(self, request):
+        return json_response(paged(self.services, request, "things", "list_things", "69"))
+
+
+def test_a_list_paged_by_its_service_gets_the_checked_page(container_factory, web_config):
+    from umpnet_kernel.paging import paginate_sequence
+
+    things = [{"id": f"t{i}"} for i in range(7)]
+    calls = []
+
+    def list_things(federation, limit, cursor):
+        calls.append((federation, limit, cursor))
+        return paginate_sequence(things, lambda t: (t["id"],), PageRequest(limit, cursor)).as_dict()
+
+    container = container_factory(GatewayWithAServiceList, dict(web_config, STUB_HANDLERS={"list_things": list_things},
+                                                                STUB_CALLS=[]))
+    container.start()
+    url = f"http://{web_config['WEB_SERVER_ADDRESS']}/api/things"
+    first = requests.get(url, params={"limit": 3}).json()
+    assert [t["id"] for t in first["items"]] == ["t0", "t1", "t2"] and calls == [("69", 3, None)]
+    rest = requests.get(url, params={"limit": 5, "cursor": first["next_cursor"]}).json()
+    assert [t["id"] for t in rest["items"]] == ["t3", "t4", "t5", "t6"] and rest["next_cursor"] is None
+    assert requests.get(url).status_code == 200 and calls[-1] == ("69", 50, None)  # API.md's default
+    assert requests.get(url, params={"cursor": "forged"}).status_code == 400
+    assert requests.get(url, params={"limit": "600"}).status_code == 400
+    assert len(calls) == 3  # a refused page costs no RPC
