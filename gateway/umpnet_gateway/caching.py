@@ -149,6 +149,7 @@ class PublicReads(SharedExtension):
         self._answers: OrderedDict[tuple, SealedAnswer] = OrderedDict()
         self._generations: defaultdict[str, int] = defaultdict(int)
         self._loading: dict[tuple, Event] = {}  # key -> done when its plain read ends
+        self._data: dict[str, tuple[object, float]] = {}  # tag -> (value, expires at)
 
     def from_memory(self, environ) -> tuple[str, list, bytes] | None:
         """The fast path: (status, headers, body) of a fresh kept answer for this request, else None.
@@ -204,9 +205,24 @@ class PublicReads(SharedExtension):
                 del self._loading[key]
                 done.send()
 
+    def reference_data(self, tag: str, load: Callable[[], object], ttl: float = 30.0) -> object:
+        """Public reference data itself (not a response), for pages that cannot be kept
+        whole because they carry a form's CSRF token: `load()` once per `ttl` or invalidation.
+        The value is shared by every request: read it, never change it."""
+        now = time.monotonic()
+        kept = self._data.get(tag)
+        if kept is not None and kept[1] > now:
+            return kept[0]
+        generation = self._generations[tag]
+        value = load()
+        if self.enabled and self._generations[tag] == generation:
+            self._data[tag] = (value, now + ttl)
+        return value
+
     def invalidate(self, *tags: str) -> None:
         for tag in tags:
             self._generations[tag] += 1
+            self._data.pop(tag, None)
         stale = [key for key, sealed in self._answers.items() if set(sealed.answer.tags) & set(tags)]
         for key in stale:
             del self._answers[key]

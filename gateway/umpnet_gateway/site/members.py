@@ -16,10 +16,14 @@ from .pages import Page, form_errors, page, secure_cookies
 class MembersSite:
     """Mixed into the gateway service (with `SitePages`): `self.services` calls the services."""
 
+    def _themes(self):
+        """The themes (public reference data), from the gateway's memory."""
+        return self.public_cache.reference_data("themes", lambda: self.services.call("members", "list_themes"), ttl=300)
+
     @page("GET,POST", "/inscription")
     def sign_up_page(self, request):
         page = Page(request)
-        themes = self.services.call("members", "list_themes")
+        themes = self._themes()
         if request.method != "POST":
             return page.render("signup.html", themes=themes, form={}, errors=None)
         form = form_data(request)
@@ -128,7 +132,7 @@ class MembersSite:
         actor, _ = self._visitor(request)
         if actor is None:
             return page.finish(redirect("/connexion", code=303))
-        themes = self.services.call("members", "list_themes")
+        themes = self._themes()
         errors, saved = None, False
         if request.method == "POST":
             form = form_data(request, multiline=("bio",))

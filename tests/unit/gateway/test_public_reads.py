@@ -319,3 +319,19 @@ def test_a_list_paged_by_its_service_gets_the_checked_page(container_factory, we
     assert requests.get(url, params={"cursor": "forged"}).status_code == 400
     assert requests.get(url, params={"limit": "600"}).status_code == 400
     assert len(calls) == 3  # a refused page costs no RPC
+
+
+def test_pages_with_a_form_take_the_themes_from_memory_and_forget_them_on_invalidation(gateway, browser):
+    for _ in range(2):
+        page = browser.get(gateway.url + "/inscription")
+        assert page.status_code == 200 and 'data-testid="signup-theme-europe"' in page.text
+        assert page.headers["Cache-Control"] == "no-store"  # the page itself (a CSRF token) is never kept
+    assert len(gateway.called("list_themes")) == 1
+    reads_of(gateway).invalidate("themes")
+    gateway.handlers["list_themes"] = lambda: [{"slug": "sante", "name": "Santé"}]
+    assert 'data-testid="signup-theme-sante"' in browser.get(gateway.url + "/inscription").text
+    assert len(gateway.called("list_themes")) == 2
+    reads_of(gateway).enabled = False  # GATEWAY_CACHE=0: nothing is kept
+    reads_of(gateway).invalidate("themes")
+    browser.get(gateway.url + "/inscription"), browser.get(gateway.url + "/inscription")
+    assert len(gateway.called("list_themes")) == 4
