@@ -17,6 +17,9 @@ A route marked `@public_read("federations", ttl=30, max_age=10)`:
   public` with `max-age` (0: `no-cache`, a browser asks again each time, so
   what it shows after a login is never a stale anonymous page).
 
+Pages that carry a form (a CSRF token: never kept whole) take the reference
+data they show from `reference_data(tag, load)`, kept and forgotten the same way.
+
 While one plain read of a path is on its way, the other anonymous reads of that
 path wait for it rather than each making the same RPC: after an invalidation,
 thousands of reads a second would otherwise become as many RPCs at once.
