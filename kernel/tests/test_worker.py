@@ -231,3 +231,29 @@ def test_the_relay_saves_its_cursor_at_stop_and_status_reports_its_lag(start, ra
     with db.read() as conn:
         assert get_cursor(conn, OUTBOX_CURSOR) == 3  # on SQLite, kept in memory until the stop
     db.dispose()
+
+
+def test_a_greenthread_committing_again_and_again_lets_a_woken_job_run_in_between(start):
+    # No explicit yield after a commit: the commit itself yields (SQLite's COMMIT
+    # runs in a pool thread), so the postman or an import cannot hold back the relay.
+    recorder = Recorder(interval=60.0)
+    _, app = start(recorder)
+    runs_seen_during_the_loop = []
+    for n in range(20):
+        open_account(app, n)
+        runs_seen_during_the_loop.append(recorder.finished)
+    assert runs_seen_during_the_loop[-1] >= 2  # it ran while the loop was still committing
+
+
+def test_a_service_hands_the_gil_over_quickly_to_its_pool_threads(start):
+    import sys
+
+    from umpnet_kernel.green import POOL_SWITCH_INTERVAL
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)  # CPython's default
+    try:
+        start(Recorder())
+        assert sys.getswitchinterval() == POOL_SWITCH_INTERVAL
+    finally:
+        sys.setswitchinterval(previous)

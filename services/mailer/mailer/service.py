@@ -60,14 +60,18 @@ class DuplicateSignUpAttempted(_ToMember):
 
 
 class InPoolThread:
-    """Runs a transport's blocking file I/O (write, fsync) in eventlet's thread
-    pool, so the rest of the service keeps running while the disk works."""
+    """Runs a file sink's blocking file I/O (write, fsync) in eventlet's thread
+    pool, so the rest of the service keeps running while the disk works.
 
-    def __init__(self, transport):
+    The message is serialised here, in the service's thread: that is Python
+    code, which would gain nothing in the pool and, holding the GIL there,
+    would make the service's thread wait for it."""
+
+    def __init__(self, transport: FileSink):
         self.transport = transport
 
     def send(self, email_id, message):
-        run_blocking(self.transport.send, email_id, message)
+        run_blocking(self.transport.write, email_id, message.as_bytes())
 
     def close(self):
         self.transport.close()
