@@ -185,7 +185,6 @@ class Application:
         self.projections: list[Projection] = list(projections)
         self.max_attempts = max_attempts
         self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []
-        self.relay = None  # set by whoever runs the outbox relay (see nameko.EventSourcing)
         self._waiting: list[_PendingCommand] = []  # commands waiting for the next group commit
 
     def on_commit(self, listener: Callable[[list[RecordedEvent]], None]) -> None:
