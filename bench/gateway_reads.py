@@ -4,7 +4,8 @@
 
 What runs (nothing of a running `make run` is touched):
   * the ceiling: a bare eventlet WSGI process (no nameko, no werkzeug, no access
-    log) answering a tiny JSON body, the most any eventlet web process can do here;
+    log) answering a tiny JSON body, the most any eventlet web process can do here,
+    measured first and again last (the aim is judged against the better of the two);
   * then the platform as `make run` starts it (`umpnet procfile`: every service and
     the gateway) on a fresh RabbitMQ vhost and data dir under var/ (deleted at the end
     unless --keep), the gateway on a free port; `umpnet seed` gives the counts a
@@ -161,7 +162,7 @@ import logging  # noqa: E402
 import requests  # noqa: E402
 
 from common import filesystem_of  # noqa: E402
-from event_latency import CpuMeter, load_average, machine  # noqa: E402
+from event_latency import load_average, machine, process_seconds  # noqa: E402
 from signup_login import Platform, free_port  # noqa: E402
 from umpnet_ops.platform import procfile_entries  # noqa: E402
 
@@ -201,10 +202,18 @@ def line(label: str, result: dict, ceiling: float | None, cpu_cores: float | Non
             f"p99 {result['p99_ms']:5.1f}  max {result['max_ms']:5.0f} ms  {ratio}{cpu}, client {client:.2f} core  [{statuses}]")
 
 
-def cores_of(cpu: CpuMeter) -> float:
-    """Cores the measured server process used over the window (its own CPU seconds / wall seconds)."""
-    (t0, _, before), (t1, _, after) = cpu.before, cpu.after
-    return (after["gateway"] - before["gateway"]) / (t1 - t0)
+class ServerCpu:
+    """Cores one server process used over a window: its own CPU seconds / wall seconds."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
+
+    def __enter__(self):
+        self.started, self.cpu_started = time.monotonic(), process_seconds(self.pid)
+        return self
+
+    def __exit__(self, *exc):
+        self.cores = (process_seconds(self.pid) - self.cpu_started) / (time.monotonic() - self.started)
 
 
 class ReadsPlatform(Platform):
@@ -223,13 +232,8 @@ class ReadsPlatform(Platform):
         self.wait_healthy()
 
 
-def main() -> int:
-    args = arguments()
-    logging.getLogger("amqp").setLevel(logging.ERROR)
-    print(f"machine: {machine()}; load average {load_average()} before the run")
-    print(f"{args.connections} keep-alive connections, {args.seconds:g} s measured per line (after 1 s warm-up), "
-          "client: one asyncio process on raw sockets", flush=True)
-
+def bare_ceiling(args, when: str = "") -> float:
+    """Answers per second of a bare eventlet WSGI process, printed; the process is stopped after."""
     port = free_port()
     bare = subprocess.Popen([PYTHON, THIS, "--bare-server", str(port)], cwd=REPO)
     try:
@@ -242,14 +246,25 @@ def main() -> int:
                 if time.monotonic() > deadline:
                     raise
                 eventlet.sleep(0.1)
-        with CpuMeter({"gateway": bare.pid}) as cpu:
+        with ServerCpu(bare.pid) as cpu:
             result = measure(f"http://127.0.0.1:{port}/", args.connections, args.seconds)
-        ceiling = result["answers"] / result["seconds"]
-        print(line("ceiling: bare eventlet WSGI, tiny JSON", result, None, cores_of(cpu)), flush=True)
+        label = "ceiling: bare eventlet WSGI, tiny JSON" + (f" ({when})" if when else "")
+        print(line(label, result, None, cpu.cores), flush=True)
+        return result["answers"] / result["seconds"]
     finally:
         bare.send_signal(signal.SIGTERM)
         bare.wait(timeout=10)
 
+
+def main() -> int:
+    args = arguments()
+    logging.getLogger("amqp").setLevel(logging.ERROR)
+    print(f"machine: {machine()}; load average {load_average()} before the run")
+    print(f"{args.connections} keep-alive connections, {args.seconds:g} s measured per line (after 1 s warm-up), "
+          "client: one asyncio process on raw sockets", flush=True)
+
+    ceilings = [bare_ceiling(args)]  # measured again at the end: a shared machine's noise comes and goes
+    ceiling = ceilings[0]
     with ReadsPlatform(args.keep) as platform:
         print(f"data dir: {platform.data_dir} ({filesystem_of(platform.data_dir)}); vhost {platform.vhost}")
         platform.umpnet("migrate")
@@ -269,20 +284,23 @@ def main() -> int:
                 headers = {}
                 if conditional:
                     headers["If-None-Match"] = requests.get(platform.url + url_path, timeout=10).headers["ETag"]
-                with CpuMeter({"gateway": pid}) as cpu:
+                with ServerCpu(pid) as cpu:
                     result = measure(platform.url + url_path, args.connections, args.seconds, headers)
-                cores = cores_of(cpu)
+                cores = cpu.cores
                 label = f"GET {url_path}{' (If-None-Match: 304)' if conditional else ''}  {state}"
                 print(line(label, result, ceiling, cores), flush=True)
                 figures[(path, cache)] = result
-        print("aim: a cached read >= 2,000/s and >= 0.25 of the ceiling, p99 < 50 ms:")
-        for path in ("/api/themes", "/api/federations", "/"):
-            result = figures[(path, "1")]
-            rate = result["answers"] / result["seconds"]
-            met = rate >= TARGET_PER_SECOND and rate >= ceiling / 4 and result["p99_ms"] < TARGET_P99_MS
-            before = figures[(path, "0")]["answers"] / figures[(path, "0")]["seconds"]
-            print(f"  GET {path:<18} {before:7,.0f}/s -> {rate:7,.0f}/s (x{rate / max(before, 1e-9):.1f}), "
-                  f"p99 {result['p99_ms']:.1f} ms: {'MET' if met else 'MISSED'}")
+    ceilings.append(bare_ceiling(args, "again, after the gateway"))
+    ceiling = max(ceilings)
+    print(f"aim: a cached read >= 2,000/s and >= 0.25 of the ceiling (the better of the two, {ceiling:,.0f}/s), "
+          "p99 < 50 ms:")
+    for path in ("/api/themes", "/api/federations", "/"):
+        result = figures[(path, "1")]
+        rate = result["answers"] / result["seconds"]
+        met = rate >= TARGET_PER_SECOND and rate >= ceiling / 4 and result["p99_ms"] < TARGET_P99_MS
+        before = figures[(path, "0")]["answers"] / figures[(path, "0")]["seconds"]
+        print(f"  GET {path:<18} {before:7,.0f}/s -> {rate:7,.0f}/s (x{rate / max(before, 1e-9):.1f}), "
+              f"p99 {result['p99_ms']:.1f} ms: {'MET' if met else 'MISSED'}")
     print(f"load average {load_average()} after the run")
     return 0
 
