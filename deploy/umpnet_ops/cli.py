@@ -227,13 +227,14 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:  # operators get one line, not a traceback
-        from umpnet_kernel.errors import DomainError
+        from umpnet_gateway.errors import error_answer  # the one mapping of errors, as the API and site use it
 
-        if isinstance(exc, DomainError):
-            sys.exit(f"umpnet: {exc.message}")
-        if type(exc).__name__ in ("RpcTimeout", "UnknownService"):
+        answer = error_answer(exc)
+        if answer.status == 503:
             sys.exit(f"umpnet: the {getattr(args, 'service', 'members')} service is not running (make run).")
-        raise
+        if answer.unexpected:
+            raise
+        sys.exit(f"umpnet: {answer.message}")
 
 
 if __name__ == "__main__":

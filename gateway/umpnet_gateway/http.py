@@ -1,8 +1,9 @@
 """The gateway's HTTP edge: one web server, bodies parsed and checked once, errors mapped once.
 
 Every `DomainError` raised by a service (they cross RPC as the kernel's types)
-becomes `{"error": {"code", "message", "fields"?}}` with its status. Anything
-unexpected is a 500 that says nothing about internals; the details go to the log.
+becomes `{"error": {"code", "message", "fields"?}}` with its status
+(`errors.error_answer`, the one mapping). Anything unexpected is a 500 that
+says nothing about internals; the details go to the log.
 
 `GatewayWebServer` replaces nameko's: werkzeug's English HTML 404/405 become the
 JSON envelope under /api and a French page elsewhere, OPTIONS answers the
@@ -26,8 +27,10 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import BaseConverter, Map
 from werkzeug.wrappers import Request, Response
 
-from umpnet_kernel.errors import DomainError, ValidationFailed
+from umpnet_kernel.errors import ValidationFailed
 
+from .caching import PublicReads, has_session
+from .errors import ErrorAnswer, PayloadTooLarge, ServiceUnavailable, error_answer  # noqa: F401 (re-exported)
 from .messages_fr import translate_fields
 
 log = logging.getLogger(__name__)
@@ -44,14 +47,6 @@ PAGE_SECURITY_HEADERS = {
 }
 
 
-class ServiceUnavailable(DomainError):
-    status, code = 503, "service_unavailable"
-
-
-class PayloadTooLarge(DomainError):
-    status, code = 413, "payload_too_large"
-
-
 def _default(value):
     if isinstance(value, (datetime, date)):
         return value.isoformat()
@@ -63,17 +58,9 @@ def json_response(payload, status: int = 200, headers: dict | None = None) -> Re
     return Response(body, status=status, headers=headers, mimetype="application/json")
 
 
-def error_response(status: int, code: str, message: str, fields: dict | None = None, headers: dict | None = None) -> Response:
-    error = {"code": code, "message": message}
-    if fields:
-        error["fields"] = fields
-    return json_response({"error": error}, status, headers=headers)
-
-
-def retry_after_headers(exc) -> dict:
-    """`Retry-After` for an error that says when to come back (RateLimited, ServiceUnavailable)."""
-    seconds = getattr(exc, "retry_after", None)
-    return {"Retry-After": str(int(seconds))} if seconds is not None else {}
+def answer_response(answer: ErrorAnswer, headers: dict | None = None) -> Response:
+    """The JSON error envelope of an `ErrorAnswer`."""
+    return json_response(answer.body(), answer.status, headers={**answer.headers, **(headers or {})})
 
 
 # -- input hygiene --------------------------------------------------------------
@@ -220,6 +207,12 @@ def _is_api(path: str) -> bool:
 
 class GatewayWsgiApp(WsgiApp):
     def __call__(self, environ, start_response):
+        # The fast path: a kept public answer, sent before any routing or nameko worker (`caching`).
+        kept = self.server.public_reads.from_memory(environ)
+        if kept is not None:
+            status, headers, body = kept
+            start_response(status, headers)
+            return [body]
         if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
             # eventlet decodes chunked bodies but does not say so; without this flag
             # werkzeug reads them as empty (a silent `{}`). Still bounded by max_content_length.
@@ -235,7 +228,14 @@ class GatewayWsgiApp(WsgiApp):
             else:
                 provider, values = adapter.match()
                 request.path_values = values
-                response = provider.handle_request(request)
+                policy = self.server.public_policies.get(provider)
+                if policy is not None and request.method == "GET" and not has_session(request):
+                    # Public data, not kept yet: the plain path, whose answer is kept (`caching`).
+                    response = self.server.public_reads.respond(
+                        request, policy, lambda: provider.handle_request(request),
+                        finish=lambda answer: self.secure(request, answer))
+                else:
+                    response = provider.handle_request(request)
         except HTTPException as exc:
             response = self.error(request, exc)
         return self.secure(request, response)(environ, start_response)
@@ -248,12 +248,8 @@ class GatewayWsgiApp(WsgiApp):
         if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
             headers["Allow"] = ", ".join(sorted(set(exc.valid_methods) | {"OPTIONS"}))
         if _is_api(request.path):
-            code, message = {
-                404: ("not_found", "Cette adresse n'existe pas dans l'API."),
-                405: ("method_not_allowed", "Méthode non permise sur cette adresse."),
-            }.get(exc.code, ("http_error", "Requête refusée."))
-            return error_response(exc.code or 400, code, message, headers=headers)
-        from .site import error_page  # the site owns its layout
+            return answer_response(error_answer(exc), headers)
+        from .site.pages import error_page  # the site owns its layout
 
         response = error_page(exc.code or 400)
         response.headers.update(headers)
@@ -280,15 +276,21 @@ class IdConverter(BaseConverter):
 
 
 class GatewayWebServer(WebServer):
+    public_reads = PublicReads()
+
     def get_wsgi_app(self):
         return GatewayWsgiApp(self)
 
     def make_url_map(self):
         url_map = Map(converters={"id": IdConverter})
+        self.public_policies = {}  # entrypoint -> its `caching.PublicRead`, for routes marked `@public_read`
         for provider in self._providers:
             rule = provider.get_url_rule()
             rule.endpoint = provider
             url_map.add(rule)
+            policy = getattr(getattr(provider.container.service_cls, provider.method_name, None), "public_read", None)
+            if policy is not None:
+                self.public_policies[provider] = policy
         return url_map
 
     def context_data_from_headers(self, request):
@@ -303,16 +305,10 @@ class GatewayEntrypoint(HttpRequestHandler):
 
 class ApiEntrypoint(GatewayEntrypoint):
     def response_from_exception(self, exc):
-        if isinstance(exc, DomainError):
-            return error_response(exc.status, exc.code, exc.message, exc.fields, headers=retry_after_headers(exc))
-        if isinstance(exc, ValidationError):
-            failed = ValidationFailed.from_marshmallow(exc)
-            return error_response(400, failed.code, failed.message, failed.fields)
-        if isinstance(exc, HTTPException):
-            code = "payload_too_large" if exc.code == 413 else "http_error"
-            return error_response(exc.code or 400, code, "Requête refusée." if exc.code != 413 else "Corps de requête trop volumineux.")
-        log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)
-        return error_response(500, "internal_error", "Une erreur est survenue de notre côté.")
+        answer = error_answer(exc)
+        if answer.unexpected:
+            log.error("unexpected error in %s %s", self.method, self.url, exc_info=exc)
+        return answer_response(answer)
 
 
 api = ApiEntrypoint.decorator

@@ -6,21 +6,29 @@ import re
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from .api.lists import LIST_QUERY
 from .http import ApiEntrypoint, IdConverter
 from .schemas import Error
 
 
-def documented(summary: str, *, body=None, responses: dict | None = None, auth: bool = False, tags=("members",), query=None):
-    """Describe an API route for the generated OpenAPI document."""
+def documented(summary: str, *, body=None, responses: dict | None = None, auth: bool = False, tags=None, query=None):
+    """Describe an API route for the generated OpenAPI document.
+
+    Its tag is the name of the module it is written in (`api/members.py`: "members"),
+    so that each service's routes are grouped without retyping it. A list answer
+    (a `schemas.list_of` schema) documents `?limit` and `?cursor` by itself.
+    """
 
     def mark(method):
+        answers = responses or {200: None}
+        paged = any(getattr(schema, "is_list", False) for schema in answers.values())
         method._openapi = {
             "summary": summary,
             "body": body,
-            "responses": responses or {200: None},
+            "responses": answers,
             "auth": auth,
-            "tags": list(tags),
-            "query": query or {},
+            "tags": list(tags or (method.__module__.rsplit(".", 1)[-1],)),
+            "query": {**(LIST_QUERY if paged else {}), **(query or {})},
         }
         return method
 

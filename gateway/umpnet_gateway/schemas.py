@@ -145,9 +145,16 @@ class Federation(Schema):
     member_count = fields.Integer()
 
 
-class FederationList(Schema):
-    items = fields.List(fields.Nested(Federation))
-    next_cursor = fields.String(allow_none=True)
+def list_of(item: type[Schema]) -> type[Schema]:
+    """The schema of a list of `item` (API.md §2): `{items: [...], next_cursor}`, named `<Item>List`."""
+    return type(f"{item.__name__}List", (Schema,), {
+        "items": fields.List(fields.Nested(item)),
+        "next_cursor": fields.String(allow_none=True, metadata={"description": "pass it as ?cursor= for the next page; null on the last"}),
+        "is_list": True,
+    })
+
+
+FederationList = list_of(Federation)
 
 
 class Theme(Schema):
@@ -155,9 +162,7 @@ class Theme(Schema):
     name = fields.String()
 
 
-class ThemeList(Schema):
-    items = fields.List(fields.Nested(Theme))
-    next_cursor = fields.String(allow_none=True)
+ThemeList = list_of(Theme)
 
 
 class ErrorBody(Schema):

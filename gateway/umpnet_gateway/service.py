@@ -1,11 +1,16 @@
 """The gateway: HTTP in front of the services. No business rule lives here.
 
-    api.py      the JSON API (API.md §3)
-    site.py     the server-rendered site
-    http.py     JSON errors, body parsing
-    auth.py     who is calling
-    rpc.py      calls to the services, with deadlines
-    openapi.py  the generated OpenAPI document
+    api/<service>.py   the JSON API of each service's resources (API.md §3); api/lists.py what lists share
+    site/<service>.py  the server-rendered site, per service; site/pages.py what pages share; site/home.py
+    errors.py          the one mapping of errors to HTTP statuses (API, site and CLI)
+    caching.py         public reads kept in memory, invalidated by events, ETag and Cache-Control
+    http.py            the web server, JSON bodies and forms
+    auth.py            who is calling
+    rpc.py             calls to the services, with deadlines
+    openapi.py         the generated OpenAPI document
+
+This module composes them: one mixin per service module, and the routes of the
+platform itself (`/health`, the OpenAPI document).
 """
 from __future__ import annotations
 
@@ -14,16 +19,20 @@ import eventlet
 from umpnet_kernel.config import public_url
 from umpnet_kernel.manifest import service_names
 
-from .api import MembersApi
+from .api.members import MembersApi
+from .caching import PublicCache
 from .http import api, json_response
 from .openapi import build_spec
 from .rpc import ServiceProxies
-from .site import Site
+from .site.home import HomeSite
+from .site.members import MembersSite
+from .site.pages import SitePages
 
 
-class GatewayService(MembersApi, Site):
+class GatewayService(MembersApi, HomeSite, MembersSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
+    public_cache = PublicCache()
 
     @api("GET", "/health")
     def health(self, request):

@@ -42,6 +42,10 @@ class StubProvider(DependencyProvider):
 class StubGateway(GatewayService):
     services = StubProvider()
 
+    # No broker here: the events that invalidate the public reads are tested with the real one.
+    def members_changed_federations(self, event):
+        raise AssertionError("not an entrypoint in unit tests")
+
 
 def default_handlers(sessions):
     def open_session(email, password):
@@ -137,7 +141,7 @@ def gateway(container_factory, web_config, monkeypatch, tmp_path):
     container.start()
     host, port = web_config["WEB_SERVER_ADDRESS"].split(":")
     return Gateway(url=f"http://{host}:{port}", host=host, port=int(port), handlers=handlers, calls=calls,
-                   sessions=sessions)
+                   sessions=sessions, container=container)
 
 
 def csrf_of(html: str) -> str:

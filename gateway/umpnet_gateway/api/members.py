@@ -6,20 +6,26 @@ The caller's identity and address travel in the worker's context data
 from __future__ import annotations
 
 from umpnet_kernel.errors import ValidationFailed
+from umpnet_kernel.paging import MAX_LIMIT
 
-from . import schemas
-from .auth import bearer_token, require_actor
-from .http import api, json_body, json_response
-from .openapi import documented
+from .. import schemas
+from ..auth import bearer_token, require_actor
+from ..caching import invalidated_by, public_read
+from ..http import api, json_body, json_response
+from ..openapi import documented
+from .lists import listing, page_request
 
-
-def listing(items: list) -> dict:
-    """API.md §2 list shape, for lists that always fit in one page."""
-    return {"items": items, "next_cursor": None}
+# The members events that change what the public reads show: a sign-up adds to a
+# federation's count, a profile edit may move a member to another federation
+# (a new postcode), a verification may count once counts are of verified members.
+# The themes are fixed reference data: no event changes them (their TTL is the net).
+# An event that comes to change a count (an erasure, say) belongs here too.
+FEDERATION_CHANGES = ("members.MemberRegistered", "members.ProfileUpdated", "members.EmailVerified")
 
 
 class MembersApi:
-    """Mixed into the gateway service: `self.services` calls the services."""
+    """Mixed into the gateway service: `self.services` calls the services,
+    `self.public_cache` forgets the public reads an event changed."""
 
     @api("POST", "/api/members")
     @documented("Sign up: the same answer whether or not the address is registered (an email says which)",
@@ -105,12 +111,26 @@ class MembersApi:
         profile = self.services.call("members", "set_roles", actor, member_id, data["roles"])
         return json_response(profile)
 
+    # Reference lists are short: by default one page holds the whole of them (API.md's
+    # default of 50 would cut the 102 federations that clients have always had at once).
     @api("GET", "/api/federations")
-    @documented("Every local federation (one per département) and the digital one", responses={200: schemas.FederationList})
+    @documented("Every local federation (one per département) and the digital one, with its member count; "
+                "one page holds the whole list unless ?limit asks for less", responses={200: schemas.FederationList})
+    @public_read("federations", ttl=30, max_age=10)
     def federations(self, request):
-        return json_response(listing(self.services.call("members", "list_federations")))
+        page = page_request(request, default_limit=MAX_LIMIT)  # a bad ?limit or ?cursor costs no RPC
+        federations = self.services.call("members", "list_federations")
+        return json_response(listing(federations, key=lambda f: (f["code"],), page=page))
 
     @api("GET", "/api/themes")
-    @documented("The themes members follow", responses={200: schemas.ThemeList})
+    @documented("The themes members follow; one page holds the whole list unless ?limit asks for less",
+                responses={200: schemas.ThemeList})
+    @public_read("themes", ttl=300, max_age=300)
     def themes(self, request):
-        return json_response(listing(self.services.call("members", "list_themes")))
+        page = page_request(request, default_limit=MAX_LIMIT)
+        themes = self.services.call("members", "list_themes")
+        return json_response(listing(themes, key=lambda t: (t["slug"],), page=page))
+
+    @invalidated_by("members", *FEDERATION_CHANGES)
+    def members_changed_federations(self, event):
+        self.public_cache.invalidate("federations")

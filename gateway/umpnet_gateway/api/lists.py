@@ -1,0 +1,37 @@
+"""What every list of the API shares (API.md §2 "Lists"): `?limit=` (default 50, at most
+500) and `?cursor=`, answered as `{"items": [...], "next_cursor": "..." | null}`.
+
+The paging itself is the kernel's (`umpnet_kernel.paging`): a service pages its
+read-model query with `paginate` (the gateway's `paged` hands it a checked page),
+the gateway pages lists it holds whole (reference data) with `listing`; both hand
+out the same opaque cursors.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from umpnet_kernel.paging import DEFAULT_LIMIT, PageRequest, paginate_sequence
+
+# The query parameters of every list, for the OpenAPI document.
+LIST_QUERY = {"limit": "integer", "cursor": "string"}
+
+
+def page_request(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
+    """The page a request asks for; 400 (`BadLimit`, `BadCursor`: `errors.error_answer` words
+    them) for a limit out of 1..500 or a cursor not handed out here."""
+    return PageRequest.parse(request.args.get("limit"), request.args.get("cursor"), default_limit)
+
+
+def paged(services, request, service: str, method: str, *args, default_limit: int = DEFAULT_LIMIT) -> dict:
+    """A list that a service pages itself (its read-model query through `paging.paginate`).
+
+    The page is checked here, so a bad one costs no RPC; the service receives it as
+    `limit=` and `cursor=` and answers `Page.as_dict()`, which is the API's list shape.
+    """
+    page = page_request(request, default_limit)
+    return services.call(service, method, *args, limit=page.limit, cursor=page.cursor)
+
+
+def listing(items: Sequence, key: Callable[[Any], Sequence], page: PageRequest) -> dict:
+    """One page of a list the gateway holds whole, in its own order; `key(item)` is its unique key."""
+    return paginate_sequence(items, key, page).as_dict()
