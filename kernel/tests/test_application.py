@@ -1,5 +1,6 @@
 import pytest
 from sqlalchemy import event
+from sqlalchemy.exc import IntegrityError
 
 from umpnet_kernel.application import Application
 from umpnet_kernel.errors import Conflict
@@ -91,11 +92,48 @@ def test_a_refused_command_writes_nothing(app):
 def test_a_failing_projection_rolls_back_the_append(app):
     open_account(app, "a1", "Ann")
     # `owner` is unique in the read model: the second append must not survive it
-    with pytest.raises(Conflict):
+    with pytest.raises(IntegrityError):
         open_account(app, "a2", "Ann")
     with app.read() as conn:
         assert app.store.count(conn) == 1
         assert [r[0] for r in dump_tables(conn, [balances])["balances"]] == ["a1"]
+
+
+def test_a_read_model_integrity_error_is_a_bug_raised_at_once_not_a_lost_race(app):
+    # The command does not check the owner is free, and the read model refuses
+    # a second account of Ann's: whatever the state, every attempt would fail
+    # the same way. It must surface as itself (a 500), not be run again five
+    # times and answered 409 as if another writer had won.
+    open_account(app, "a1", "Ann")
+    attempts = []
+
+    def open_another_for_ann(uow):
+        attempts.append(1)
+        uow.add(Account.open("a2", "Ann"))
+
+    with pytest.raises(IntegrityError) as caught:
+        app.execute(Context(), open_another_for_ann)
+    assert not isinstance(caught.value, Conflict)
+    assert len(attempts) == 1
+    with app.read() as conn:
+        assert app.store.count(conn) == 1
+
+
+def test_an_integrity_error_of_the_store_other_than_the_stream_key_is_not_a_race(app):
+    # Two events with one id (a bug: ids are new uuids): the events table's
+    # unique event_id refuses the second. Not a stream conflict: raised at once.
+    open_account(app, "a1", "Ann")
+    attempts = []
+
+    def reuse_an_event_id(uow):
+        attempts.append(1)
+        with app.read() as conn:
+            (first,) = app.store.load_stream(conn, "account-a1")
+        uow.store.append(uow.conn, "account-a2", 0, [AccountOpened(account_id="a2", owner="Bob")], [first.meta])
+
+    with pytest.raises(IntegrityError):
+        app.execute(Context(), reuse_an_event_id)
+    assert len(attempts) == 1
 
 
 def test_a_command_that_lost_a_race_is_decided_again_on_fresh_state(app):
@@ -178,18 +216,18 @@ def test_concurrent_commands_on_sqlite_share_commits_yet_each_stands_alone(tmp_p
         outcomes = {}
 
         def open_one(n):
-            owner = "dup" if n in (7, 8) else f"owner{n}"  # 7 and 8 race for one unique owner
+            owner = "dup" if n in (7, 8) else f"owner{n}"  # 7 and 8 want one unique owner: the second fails
             try:
                 open_account(app, f"a{n}", owner)
                 outcomes[n] = "ok"
-            except Conflict:
-                outcomes[n] = "conflict"
+            except IntegrityError:
+                outcomes[n] = "refused"
 
         pool = eventlet.GreenPool()
         for n in range(60):
             pool.spawn(open_one, n)
         pool.waitall()
-        assert sorted(outcomes.values()).count("conflict") == 1 and len(outcomes) == 60
+        assert sorted(outcomes.values()).count("refused") == 1 and len(outcomes) == 60
         with app.read() as conn:
             assert app.store.count(conn) == 59
             assert len(dump_tables(conn, [balances])["balances"]) == 59

@@ -24,10 +24,14 @@ from sqlalchemy.exc import OperationalError
 
 from umpnet_kernel.application import Application
 from umpnet_kernel.events import Context, DomainEvent, Metadata
-from umpnet_kernel.projections import KeyedProjection, _sqlite_binder, bulk_insert, handles, rebuild
-from umpnet_kernel.schema import dataclass_builder, fast_dumper, fast_loader, schema_for
+from umpnet_kernel.fast import bulk_insert, dataclass_builder, fast_dumper, fast_loader
+from umpnet_kernel.fast import recorded_at as _recorded_at
+from umpnet_kernel.projections import KeyedProjection, handles, rebuild
+from umpnet_kernel.postgres import lock_appends
+from umpnet_kernel.schema import schema_for
+from umpnet_kernel.sqlite import quick_binder as _sqlite_binder
 from umpnet_kernel.jsontext import decode as _decode_json
-from umpnet_kernel.store import EventStore, _recorded_at, lock_appends
+from umpnet_kernel.store import EventStore
 from umpnet_kernel.testing import dump_tables
 
 from sample_domain import AccountOpened, MoneyDeposited

@@ -83,7 +83,7 @@ class DomainEvent:
         while version < cls.event_version:
             data = cls.upcasters[version](data)
             version += 1
-        from .schema import fast_loader
+        from .fast import fast_loader
 
         return fast_loader(cls)(data)
 
