@@ -28,7 +28,7 @@ from werkzeug.wrappers import Request, Response
 
 from umpnet_kernel.errors import DomainError, ValidationFailed
 
-from .messages_fr import translate_fields
+from .messages_fr import in_french, translate_fields
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ def load(schema, data: dict, partial: bool = False) -> dict:
     try:
         return schema.load(data, partial=partial)
     except ValidationError as error:
-        failed = ValidationFailed.from_marshmallow(error)
+        failed = in_french(ValidationFailed.from_marshmallow(error))
         raise ValidationFailed(failed.message, translate_fields(failed.fields)) from None
 
 
@@ -306,7 +306,7 @@ class ApiEntrypoint(GatewayEntrypoint):
         if isinstance(exc, DomainError):
             return error_response(exc.status, exc.code, exc.message, exc.fields, headers=retry_after_headers(exc))
         if isinstance(exc, ValidationError):
-            failed = ValidationFailed.from_marshmallow(exc)
+            failed = in_french(ValidationFailed.from_marshmallow(exc))
             return error_response(400, failed.code, failed.message, failed.fields)
         if isinstance(exc, HTTPException):
             code = "payload_too_large" if exc.code == 413 else "http_error"
