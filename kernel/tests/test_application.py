@@ -1,14 +1,13 @@
+"""`application.py`: a command runs in one transaction, again only when it lost a race."""
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from umpnet_kernel.application import Application
 from umpnet_kernel.errors import Conflict
 from umpnet_kernel.events import Context
-from umpnet_kernel.projections import rebuild
 from umpnet_kernel.testing import dump_tables, given_when_then
 
-from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances, deposit_log
+from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances
 
 
 @pytest.fixture
@@ -35,50 +34,6 @@ def test_a_command_appends_events_and_updates_read_models_in_one_go(app):
     with app.read() as conn:
         assert dump_tables(conn, [balances])["balances"] == [("a1", "Ann", 5, '["t"]')]
         assert app.store.stream_version(conn, "account-a1") == 2
-
-
-def test_an_aggregate_asked_for_twice_in_one_command_is_one_object(app):
-    open_account(app, "a1", "Ann")
-
-    def deposit_twice(uow):
-        first, again = uow.get(Account, "a1"), uow.get(Account, "a1")
-        assert first is again
-        first.deposit(2)
-        again.deposit(3)
-
-    app.execute(Context(), deposit_twice)
-    with app.read() as conn:
-        assert dump_tables(conn, [balances])["balances"] == [("a1", "Ann", 5, '["t"]')]
-        assert app.store.stream_version(conn, "account-a1") == 3
-
-
-def test_several_aggregates_come_from_one_query_and_stay_the_ones_held(app):
-    for id, owner in [("a1", "Ann"), ("a2", "Bob"), ("a3", "Cy")]:
-        open_account(app, id, owner)
-    deposit(app, "a2", 7)
-    stream_reads = []
-
-    def count_stream_reads(conn, cursor, statement, parameters, context, executemany):
-        if statement.lstrip().upper().startswith("SELECT") and "stream_id IN" in statement:
-            stream_reads.append(statement)
-
-    def command(uow):
-        held = uow.get(Account, "a1")
-        found = uow.get_many(Account, ["a1", "a2", "nobody", "a3"])
-        assert found["a1"] is held and uow.get(Account, "a2") is found["a2"]
-        found["a2"].deposit(1)
-        found["a3"].deposit(2)
-        return {id: (account.owner, account.balance) for id, account in found.items()}
-
-    event.listen(app.db.engine, "before_cursor_execute", count_stream_reads)
-    try:
-        got = app.execute(Context(), command)
-    finally:
-        event.remove(app.db.engine, "before_cursor_execute", count_stream_reads)
-    assert got == {"a1": ("Ann", 0), "a2": ("Bob", 8), "a3": ("Cy", 2)}
-    assert len(stream_reads) == 1  # a2 and a3 together; a1 was already held
-    with app.read() as conn:
-        assert {row[0]: row[2] for row in dump_tables(conn, [balances])["balances"]} == {"a1": 0, "a2": 8, "a3": 2}
 
 
 def test_a_refused_command_writes_nothing(app):
@@ -161,74 +116,6 @@ def test_commit_listeners_hear_of_what_was_recorded(app):
     assert [r.event for r in heard[0]] == [AccountOpened(account_id="a1", owner="Ann", tags=("t",))]
 
 
-def test_rebuilding_reproduces_the_live_read_models(app):
-    for n in range(30):
-        open_account(app, f"a{n}", f"owner{n}")
-        for amount in range(n % 4):
-            deposit(app, f"a{n}", amount + 1)
-    tables = [balances, deposit_log]
-    with app.read() as conn:
-        live = dump_tables(conn, tables)
-    with app.db.write() as conn:
-        replayed = rebuild(conn, app.store, app.projections)
-    with app.read() as conn:
-        assert dump_tables(conn, tables) == live
-        assert replayed == app.store.count(conn)
-
-
-def test_first_delivery_is_true_once_per_consumer(app):
-    def handle(uow):
-        return uow.first_delivery("mailer.on_x", "event-1")
-
-    assert app.execute(Context(), handle) is True
-    assert app.execute(Context(), handle) is False
-    assert app.execute(Context(), lambda uow: uow.first_delivery("other", "event-1")) is True
-
-
-def test_checkpoints_refuse_older_versions_of_a_stream(app):
-    def seen(version):
-        return app.execute(Context(), lambda uow: uow.advance_checkpoint("c", "member-1", version))
-
-    assert [seen(2), seen(1), seen(2), seen(3)] == [True, False, False, True]
-
-
 def test_aggregates_can_be_tested_given_when_then():
     new = given_when_then(Account, "a1", [AccountOpened(account_id="a1", owner="Ann")], lambda a: a.deposit(3))
     assert new == [MoneyDeposited(account_id="a1", amount=3, currency="EUR")]
-
-
-def test_concurrent_commands_on_sqlite_share_commits_yet_each_stands_alone(tmp_path):
-    import eventlet
-    from sqlalchemy import event
-
-    from umpnet_kernel.store import create_kernel_tables
-    from umpnet_kernel.testing import temporary_database
-
-    from sample_domain import read_models
-
-    with temporary_database("sqlite", str(tmp_path)) as db:
-        with db.write() as conn:
-            create_kernel_tables(conn)
-            read_models.create_all(conn)
-        app = Application(db, [Balances(), DepositLog()])
-        commits = []
-        event.listen(db.engine, "commit", lambda conn: commits.append(1))
-        outcomes = {}
-
-        def open_one(n):
-            owner = "dup" if n in (7, 8) else f"owner{n}"  # 7 and 8 want one unique owner: the second fails
-            try:
-                open_account(app, f"a{n}", owner)
-                outcomes[n] = "ok"
-            except IntegrityError:
-                outcomes[n] = "refused"
-
-        pool = eventlet.GreenPool()
-        for n in range(60):
-            pool.spawn(open_one, n)
-        pool.waitall()
-        assert sorted(outcomes.values()).count("refused") == 1 and len(outcomes) == 60
-        with app.read() as conn:
-            assert app.store.count(conn) == 59
-            assert len(dump_tables(conn, [balances])["balances"]) == 59
-        assert len(commits) < 30, len(commits)  # several commands per commit

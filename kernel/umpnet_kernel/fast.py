@@ -326,10 +326,10 @@ def _binder(dialect: Dialect, column_type) -> Callable:
     return processor or (lambda value: value)
 
 
-def stored_value(conn: Connection, column, value):
+def stored_value(dialect: Dialect, column, value):
     """`value` as SQLAlchemy would hand it to the driver for `column` (SQLite
     stores a DateTime as text in SQLAlchemy's format), for `insert_returning`."""
-    return _binder(conn.dialect, column.type)(value)
+    return _binder(dialect, column.type)(value)
 
 
 # -- rebuilds ---------------------------------------------------------------------

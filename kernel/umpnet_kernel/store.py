@@ -273,7 +273,7 @@ class EventStore:
             twice = [s for s, n in Counter(append[0] for append in appends).items() if n > 1]
             raise ValueError(f"streams appended to twice in one call: {', '.join(map(repr, twice))}")
         now = datetime.now(timezone.utc)
-        stored_now = stored_value(conn, events_table.c.recorded_at, now)
+        stored_now = stored_value(conn.dialect, events_table.c.recorded_at, now)
         rows = [
             (
                 stream_id,
