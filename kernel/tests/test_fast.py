@@ -365,7 +365,7 @@ def test_iter_all_streams_every_event_in_position_order(database):
         everything = store.read_all(conn)
         assert list(store.iter_all(conn, batch_size=7)) == everything
         verified = list(store.iter_all(conn, batch_size=4, event_types={"perf.Verified"}))
-        assert verified == [r for r in everything if r.event_name == "perf.Verified"]
+        assert verified == [r for r in everything if r.event.event_name == "perf.Verified"]
         assert len(verified) == 25
 
 

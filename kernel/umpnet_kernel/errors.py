@@ -26,12 +26,6 @@ class DomainError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def as_dict(self) -> dict:
-        body = {"code": self.code, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        return body
-
 
 class ValidationFailed(DomainError):
     status, code = 400, "validation_error"

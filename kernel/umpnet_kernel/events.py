@@ -87,13 +87,6 @@ class DomainEvent:
 
         return fast_loader(cls)(data)
 
-    @classmethod
-    def validate(cls, data: dict[str, Any]) -> "DomainEvent":
-        """Full marshmallow validation (for payloads that come from outside)."""
-        from .schema import schema_for
-
-        return schema_for(cls).load(data)
-
     @staticmethod
     def lookup(name: str) -> type["DomainEvent"]:
         try:
@@ -147,11 +140,3 @@ class RecordedEvent:
     event: DomainEvent
     meta: Metadata
     recorded_at: datetime
-
-    @property
-    def event_id(self) -> str:
-        return self.meta.event_id
-
-    @property
-    def event_name(self) -> str:
-        return self.event.event_name

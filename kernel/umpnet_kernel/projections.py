@@ -79,9 +79,8 @@ class KeyedProjection(Projection):
     """
 
     table: ClassVar[Table]
+    #: the key column, and the event attribute of the same name that holds the key
     key_column: ClassVar[str]
-    #: the event attribute holding the key (defaults to the key column's name)
-    key_attribute: ClassVar[str | None] = None
     #: columns stored as JSON text (lists, dicts)
     json_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -91,7 +90,7 @@ class KeyedProjection(Projection):
             cls.tables = (cls.table,)
 
     def key_of(self, event: DomainEvent) -> Any:
-        return getattr(event, self.key_attribute or self.key_column)
+        return getattr(event, self.key_column)
 
     def _encode(self, row: dict) -> dict:
         row = dict(row)
