@@ -1,5 +1,6 @@
 """`application.py`: a command runs in one transaction, again only when it lost a race."""
 import pytest
+from sqlalchemy import event, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from umpnet_kernel.application import Application
@@ -119,3 +120,62 @@ def test_commit_listeners_hear_of_what_was_recorded(app):
 def test_aggregates_can_be_tested_given_when_then():
     new = given_when_then(Account, "a1", [AccountOpened(account_id="a1", owner="Ann")], lambda a: a.deposit(3))
     assert new == [MoneyDeposited(account_id="a1", amount=3, currency="EUR")]
+
+
+class OneAccountPerOwner(Balances):
+    """Balances whose unique owner is a claim: commands check it before opening an account."""
+
+    claims = ((balances, ("owner",)),)
+
+
+def open_unless_owned(uow, id, owner) -> str:
+    if uow.conn.execute(select(balances.c.account_id).where(balances.c.owner == owner)).first():
+        return "taken"
+    uow.add(Account.open(id, owner))
+    return "opened"
+
+
+def test_a_claimed_read_model_key_taken_meanwhile_is_a_race_decided_again(database):
+    if database.is_sqlite:
+        pytest.skip("SQLite write transactions exclude each other from BEGIN: this race cannot happen")
+    app = Application(database, [OneAccountPerOwner(), DepositLog()])
+    attempts, raced = [], []
+
+    def another_opens_for_ann_first(conn, cursor, statement, *args):
+        # Between our check (Ann owns nothing) and our row, another transaction
+        # commits a row of Ann's. (Its row alone: a whole command would wait
+        # for the append lock our transaction holds.)
+        if statement.startswith("INSERT INTO balances") and len(attempts) == 1 and not raced:
+            raced.append(1)
+            with app.db.write() as other:
+                other.execute(insert(balances).values(account_id="b1", owner="Ann", balance=0))
+
+    def open_for_ann(uow):
+        attempts.append(1)
+        return open_unless_owned(uow, "a1", "Ann")
+
+    event.listen(app.db.engine, "before_cursor_execute", another_opens_for_ann_first)
+    try:
+        assert app.execute(Context(), open_for_ann) == "taken"
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", another_opens_for_ann_first)
+    assert len(attempts) == 2
+    with app.read() as conn:
+        assert [r[0] for r in dump_tables(conn, [balances])["balances"]] == ["b1"]
+        assert app.store.count(conn) == 0  # our first attempt's events were rolled back
+
+
+def test_a_claimed_key_still_taken_after_every_attempt_answers_conflict(database):
+    app = Application(database, [OneAccountPerOwner(), DepositLog()], max_attempts=3)
+    app.execute(Context(), lambda uow: open_unless_owned(uow, "a1", "Ann"))
+    attempts = []
+
+    def open_without_checking(uow):
+        attempts.append(1)
+        uow.add(Account.open("a2", "Ann"))
+
+    with pytest.raises(Conflict):
+        app.execute(Context(), open_without_checking)
+    assert len(attempts) == 3
+    with app.read() as conn:
+        assert app.store.count(conn) == 1

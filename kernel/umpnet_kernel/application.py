@@ -10,11 +10,12 @@
 `execute` runs the function with a fresh `UnitOfWork`, flushes it and
 commits. When another writer got there first (`ConcurrencyError`: a stream
 is no longer at the version the command read; or `KeyTaken`: a consumed
-message or a command's outcome recorded meanwhile) the transaction is rolled
-back and the whole function runs again on fresh state, so functions must
-decide from what they load; after `max_attempts` the command fails with a
-`Conflict`. Any other error, an IntegrityError of a read model included (a
-bug, not a race), rolls back and is raised as it is, at once.
+message, a command's outcome or a key a projection `claims` recorded
+meanwhile) the transaction is rolled back and the whole function runs again
+on fresh state, so functions must decide from what they load; after
+`max_attempts` the command fails with a `Conflict`. Any other error, any
+other IntegrityError of a read model included (a bug, not a race), rolls
+back and is raised as it is, at once.
 
 On SQLite, commands that queue up while a commit waits for the disk share
 the next commit (`sqlite.GroupCommit`), each still all-or-nothing.

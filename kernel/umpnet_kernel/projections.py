@@ -10,8 +10,10 @@ from functools import cached_property
 from typing import Any, Callable, ClassVar, Iterable
 
 from sqlalchemy import Connection, Table, bindparam, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from . import jsontext
+from .database import violates_unique_key
 from .events import DomainEvent, RecordedEvent
 from .fast import bulk_insert, cyclic_gc_paused
 from .postgres import lock_appends
@@ -35,10 +37,17 @@ class Projection:
     `tables` lists the tables this projection owns: a rebuild empties them.
     Row keys must come from the events (ids, `recorded.position`), never from
     a database sequence, or a rebuild would not give the same rows.
+
+    A unique key of a read model that a command checks before it decides
+    ("one account per address") can be taken by another transaction between
+    the check and the commit. Listed in `claims`, as (table, columns), its
+    violation is a race: the command is decided again on fresh state (and
+    sees the key taken). Any other integrity error of a read model is a bug.
     """
 
     name: ClassVar[str]
     tables: ClassVar[tuple[Table, ...]] = ()
+    claims: ClassVar[tuple[tuple[Table, tuple[str, ...]], ...]] = ()
     _handlers: ClassVar[dict[type[DomainEvent], Callable]]
 
     def __init_subclass__(cls, **kw):
@@ -51,6 +60,10 @@ class Projection:
 
     def handled_types(self) -> set[type[DomainEvent]]:
         return set(self._handlers)
+
+    def lost_claim(self, error: IntegrityError) -> bool:
+        """Whether `error` is another transaction taking one of `claims` first."""
+        return any(violates_unique_key(error, table, columns) for table, columns in self.claims)
 
     def apply(self, conn: Connection, recorded: RecordedEvent) -> None:
         handler = self._handlers.get(type(recorded.event))

@@ -20,11 +20,12 @@ from datetime import datetime, timezone
 from typing import Iterable, Sequence, TypeVar
 
 from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from .aggregate import Aggregate
 from .events import Context, DomainEvent, RecordedEvent
 from .projections import Projection
-from .store import EventStore, checkpoints_table, insert_once, processed_table
+from .store import EventStore, KeyTaken, checkpoints_table, insert_once, processed_table
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -112,7 +113,12 @@ class UnitOfWork:
     def _project(self, recorded: list[RecordedEvent]) -> None:
         for record in recorded:
             for projection in self._projections:
-                projection.apply(self.conn, record)
+                try:
+                    projection.apply(self.conn, record)
+                except IntegrityError as exc:
+                    if projection.lost_claim(exc):  # see Projection.claims
+                        raise KeyTaken(f"another transaction took a key of {type(projection).__name__} first") from exc
+                    raise
         self.recorded.extend(recorded)
 
     # -- consumers: idempotency and ordering ------------------------------
