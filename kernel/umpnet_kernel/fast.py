@@ -206,7 +206,7 @@ _new_metadata = dataclass_builder(Metadata) or (lambda values: Metadata(**values
 _new_recorded = dataclass_builder(RecordedEvent) or (lambda values: RecordedEvent(**values))
 
 
-def new_recorded(**values) -> RecordedEvent:
+def new_recorded(values: dict) -> RecordedEvent:
     """`RecordedEvent(**values)`."""
     return _new_recorded(values)
 

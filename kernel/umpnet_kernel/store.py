@@ -115,6 +115,7 @@ checkpoints_table = Table(
     PrimaryKeyConstraint("consumer", "stream_id"),
 )
 
+
 class ConcurrencyError(Exception):
     """Another writer appended to the stream first; reload and try again.
 
@@ -142,9 +143,10 @@ class ConcurrencyError(Exception):
 
 
 class KeyTaken(Exception):
-    """Another transaction inserted the same key of a kernel table first (a
-    message marked consumed, a command's outcome recorded): a race, like a
-    stream's, decided again on fresh state. Raised by `insert_once`."""
+    """Another transaction inserted the same unique key first (a message marked
+    consumed, a command's outcome, a key a projection claims): a race, like a
+    stream's, decided again on fresh state. Raised by `insert_once` and the
+    unit of work."""
 
 
 def insert_once(conn: Connection, statement, values: dict, table: Table, key: tuple[str, ...]) -> None:
@@ -295,12 +297,14 @@ class EventStore:
         return [
             [
                 new_recorded(
-                    position=positions[stream_id, version],
-                    stream_id=stream_id,
-                    version=version,
-                    event=event,
-                    meta=meta,
-                    recorded_at=now,
+                    {
+                        "position": positions[stream_id, version],
+                        "stream_id": stream_id,
+                        "version": version,
+                        "event": event,
+                        "meta": meta,
+                        "recorded_at": now,
+                    }
                 )
                 for version, event, meta in zip(count(expected_version + 1), events, metas)
             ]
