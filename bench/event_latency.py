@@ -8,10 +8,8 @@ What runs (nothing of a running `make run` is touched):
   * a fresh data dir under var/bench-latency-XXXX (git-ignored, on the real disk,
     never a tmpfs: SQLite's fsyncs cost what they cost in production), deleted at
     the end unless --keep;
-  * `umpnet migrate`, then the members and mailer services as production starts
-    them (deploy/Procfile): `python -m umpnet_ops.serve run --config
-    services/<svc>/config.yml <module:Class>`, each its own process, stopped with
-    SIGTERM at the end.
+  * `umpnet migrate`, then the members and mailer services as `make run` starts
+    them (`umpnet serve <svc>`), each its own process, stopped with SIGTERM at the end.
 
 Setup (not measured): --members sign-ups through the members RPC `register`
 (argon2: slow on purpose), and their verification emails queued and delivered.
@@ -35,6 +33,10 @@ The breakdown splits the same latency at the mailer handler's start
 (`processed_messages.processed_at`, taken by `first_delivery`): before it is
 members commit + relay + broker + consumer dispatch, after it is the handler
 up to its append.
+
+CPU per event, per process (members, mailer, RabbitMQ's beam.smp): user + system
+time from /proc over the load and the backlog after it, divided by the events
+appended (RabbitMQ may be shared: what others make it do is in its figure).
 
 Targets: p50 < 10 ms, p99 < 50 ms.
 """
@@ -71,17 +73,12 @@ from mailer.application import email_id_for  # noqa: E402
 from common import filesystem_of  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PYTHON = os.path.join(REPO, ".venv", "bin", "python")
 UMPNET = os.path.join(REPO, ".venv", "bin", "umpnet")
 MANAGEMENT = "http://localhost:15672/api"
 AUTH = ("guest", "guest")
 TARGET_P50_MS = 10.0
 TARGET_P99_MS = 50.0
 EVENT_TYPE = "members.EmailVerificationRequested"
-SERVICES = {
-    "members": ("services/members/config.yml", "members.service:MembersService"),
-    "mailer": ("services/mailer/config.yml", "mailer.service:MailerService"),
-}
 PASSWORD = "Bench-latency-2026"
 EML_WAIT_S = 10.0  # how long to wait for the .eml files once every email is queued
 
@@ -154,7 +151,13 @@ def pids_named(name: str) -> list[int]:
 
 
 class CpuMeter:
-    """CPU used over a window by each of our processes, RabbitMQ, and everything else."""
+    """CPU used by each of our processes, RabbitMQ, and everything else, from /proc.
+
+    `start()` before the load, `load_ended()` right after it (cores used while
+    the load ran), `work_done()` once every event's email is queued and
+    delivered: the CPU per event counts everything the load caused, the
+    backlog worked off after the last call included.
+    """
 
     def __init__(self, processes: dict[str, int]):
         self.processes = dict(processes, rabbitmq=(pids_named("beam.smp") or [0])[0], bench=os.getpid())
@@ -162,20 +165,37 @@ class CpuMeter:
     def _sample(self):
         return time.monotonic(), busy_seconds(), {k: process_seconds(p) for k, p in self.processes.items()}
 
-    def __enter__(self):
-        self.before = self._sample()
-        return self
+    def start(self):
+        self.started = self._sample()
 
-    def __exit__(self, *exc):
-        self.after = self._sample()
+    def load_ended(self):
+        self.at_load_end = self._sample()
 
-    def report(self) -> str:
-        (t0, busy0, own0), (t1, busy1, own1) = self.before, self.after
-        wall = t1 - t0
-        used = {k: (own1[k] - own0[k]) / wall for k in self.processes}
-        used["other processes"] = max(0.0, (busy1 - busy0) / wall - sum(used.values()))
-        parts = ", ".join(f"{k} {v:.2f}" for k, v in used.items())
-        return f"CPU during the load, in cores (of {os.cpu_count()}): {parts}; machine busy {(busy1 - busy0) / wall:.2f}"
+    def work_done(self):
+        self.at_work_done = self._sample()
+
+    def _used(self, before, after) -> tuple[float, dict[str, float]]:
+        """(wall seconds, {process: CPU seconds}), the rest of the machine as "other processes"."""
+        (t0, busy0, own0), (t1, busy1, own1) = before, after
+        used = {k: own1[k] - own0[k] for k in self.processes}
+        used["other processes"] = max(0.0, (busy1 - busy0) - sum(used.values()))
+        return t1 - t0, used
+
+    def report(self, events: int) -> str:
+        """Cores used during the load; CPU milliseconds per event, per process.
+
+        RabbitMQ is shared: whatever else uses the broker meanwhile is in its figure.
+        """
+        wall, used = self._used(self.started, self.at_load_end)
+        cores = ", ".join(f"{k} {v / wall:.2f}" for k, v in used.items())
+        busy = sum(used.values()) / wall
+        wall, used = self._used(self.started, self.at_work_done)
+        ours = {k: v for k, v in used.items() if k not in ("bench", "other processes")}
+        per_event = ", ".join(f"{k} {v / events * 1000:.2f}" for k, v in ours.items())
+        return (f"CPU during the load, in cores (of {os.cpu_count()}): {cores}; machine busy {busy:.2f}\n"
+                f"CPU per event, ms ({events} events, load and backlog, {wall:.1f} s): {per_event}; "
+                f"total {sum(ours.values()) / events * 1000:.2f} (members + mailer + rabbitmq; "
+                f"bench {used['bench'] / events * 1000:.2f}, other processes {used['other processes'] / events * 1000:.2f})")
 
 
 def load_average() -> str:
@@ -235,11 +255,10 @@ class Platform:
             raise RuntimeError(f"umpnet migrate failed:\n{result.stdout}\n{result.stderr}")
 
     def start(self, name: str) -> None:
-        config, cls = SERVICES[name]
         log = open(os.path.join(self.data_dir, f"{name}.log"), "wb")
         self.logs[name] = log
         self.processes[name] = subprocess.Popen(
-            [PYTHON, "-m", "umpnet_ops.serve", "run", "--config", config, cls],
+            [UMPNET, "serve", name],  # a python script: this pid is the service's own (CPU figures)
             cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
         )
 
@@ -467,8 +486,10 @@ def main() -> int:
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             for name, process in services.processes.items()
         ] if args.py_spy else []
-        with CpuMeter({name: p.pid for name, p in services.processes.items()}) as cpu:
-            wall_started, elapsed = load.run()
+        cpu = CpuMeter({name: p.pid for name, p in services.processes.items()})
+        cpu.start()
+        wall_started, elapsed = load.run()
+        cpu.load_ended()
         for sampler in samplers:
             sampler.wait()
 
@@ -481,6 +502,7 @@ def main() -> int:
         starts = handler_starts(services)
         mail_dir = os.path.join(services.data_dir, "mail")
         wait_for(lambda: all(os.path.exists(os.path.join(mail_dir, f"{e}.eml")) for e in expected), EML_WAIT_S)
+        cpu.work_done()
 
         warm_up_end = wall_started + args.warm_up
         latencies, to_handler, in_handler, to_file = [], [], [], []
@@ -526,7 +548,7 @@ def main() -> int:
     values = sorted(latencies)
     p50, p99 = percentile(values, 50), percentile(values, 99)
     ok50, ok99 = p50 < TARGET_P50_MS, p99 < TARGET_P99_MS
-    print(cpu.report())
+    print(cpu.report(max(1, len(events))))
     print(f"targets: p50 {p50:.2f} ms < {TARGET_P50_MS:g} ms {'MET' if ok50 else 'MISSED'}; "
           f"p99 {p99:.2f} ms < {TARGET_P99_MS:g} ms {'MET' if ok99 else 'MISSED'}"
           + ("" if not missing else f"; {len(missing)} events never arrived"))

@@ -7,9 +7,9 @@ What runs (nothing of a running `make run` is touched):
   * a fresh data dir under var/bench-signup-XXXX (git-ignored, real disk), deleted
     at the end unless --keep;
   * `umpnet migrate`, `umpnet seed --members --accounts` (verified members sharing
-    one password, for the logins), then every process of deploy/Procfile (members,
-    mailer, gateway) as `make run` starts them, the gateway on a free port; stopped
-    with SIGTERM at the end.
+    one password, for the logins), then every process `make run` starts (every
+    service found by its manifest, and the gateway: `umpnet procfile`) as it starts
+    them, the gateway on a free port; stopped with SIGTERM at the end.
 
 Load (measured), for each number of clients in --clients: that many closed-loop
 HTTP clients (one keep-alive connection each) for --seconds doing
@@ -55,7 +55,7 @@ from eventlet import tpool  # noqa: E402
 from common import filesystem_of  # noqa: E402
 from event_latency import CpuMeter, create_vhost, delete_vhost, load_average, machine, percentile  # noqa: E402
 from umpnet_ops.seeding import SYNTHETIC_PASSWORD_FILE  # noqa: E402
-from umpnet_ops.supervisor import read_procfile  # noqa: E402
+from umpnet_ops.platform import procfile_entries  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(REPO, ".venv", "bin")
@@ -79,7 +79,7 @@ def free_port() -> int:
 
 
 class Platform:
-    """A data dir, a vhost, and the Procfile's processes, torn down on exit."""
+    """A data dir, a vhost, and the platform's processes, torn down on exit."""
 
     def __init__(self, keep: bool):
         self.keep = keep
@@ -109,7 +109,7 @@ class Platform:
             raise RuntimeError(f"umpnet {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
 
     def start_all(self) -> None:
-        for name, command in read_procfile(os.path.join(REPO, "deploy", "Procfile")):
+        for name, command in procfile_entries():
             log = open(os.path.join(self.data_dir, f"{name}.log"), "wb")
             self.logs.append(log)
             # exec: the pid is the service's own (for the CPU figures and SIGTERM)

@@ -48,7 +48,12 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
   # (pip's notes about absent local mirrors are noise here: filtered out)
   {
     .venv/bin/python -m pip install -q --upgrade pip 'setuptools<82' wheel
-    .venv/bin/python -m pip install -q -r requirements.txt
+    # Every service folder, found rather than listed (a new one needs no line here).
+    services=()
+    for folder in services/*/; do
+      if [ -f "$folder/pyproject.toml" ]; then services+=(-e "./${folder%/}"); fi
+    done
+    .venv/bin/python -m pip install -q -r requirements.txt "${services[@]}"
   } 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
   echo "$wanted" > "$stamp"
 fi

@@ -4,14 +4,11 @@ import os
 import eventlet
 import pytest
 
+from umpnet_kernel.manifest import discover, service
 from umpnet_kernel.migrations import upgrade_to_head
 from umpnet_kernel.testing import temporary_postgres_url
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def service_dir(service: str) -> str:
-    return os.path.join(REPO, "services", service)
 
 
 @pytest.fixture
@@ -19,14 +16,14 @@ def migrated_url(tmp_path):
     """`migrated_url(service, backend="sqlite")`: a fresh, migrated database URL for a service."""
     with_pg = []
 
-    def make(service: str, backend: str = "sqlite") -> str:
+    def make(name: str, backend: str = "sqlite") -> str:
         if backend == "sqlite":
-            url = f"sqlite:///{tmp_path}/{service}.db"
+            url = f"sqlite:///{tmp_path}/{name}.db"
         else:
             context = temporary_postgres_url()
             url = context.__enter__()
             with_pg.append(context)
-        upgrade_to_head(service_dir(service), url)
+        upgrade_to_head(service(name), url)
         return url
 
     yield make
@@ -71,16 +68,15 @@ def wait_until(predicate, timeout=15.0, interval=0.05):
 
 @pytest.fixture
 def platform(run_service, platform_config, web_config):
-    """The whole platform in this process: every service and the gateway on a free port.
+    """The whole platform in this process: every service (found by its manifest)
+    and the gateway on a free port.
 
     Returns an object with `url` (the gateway) and `mail_dir` (the .eml sink).
     """
-    from mailer.service import MailerService
-    from members.service import MembersService
     from umpnet_gateway.service import GatewayService
 
-    run_service(MailerService)
-    run_service(MembersService)
+    for manifest in discover():
+        run_service(manifest.load_class())
     gateway_config = dict(platform_config, **web_config)
     from nameko.containers import ServiceContainer
 

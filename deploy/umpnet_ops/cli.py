@@ -2,12 +2,16 @@
 
     umpnet up                      migrate, seed demo data once (not with DEMO=0), run everything
                                    under a supervisor that restarts what dies (make run)
+    umpnet serve NAME              run one service (or the gateway): what `up` starts, one per process
+    umpnet procfile                the processes `up` starts, as a Procfile
     umpnet migrate                 database migrations and broker topology
+    umpnet new-migration SERVICE MESSAGE
+                                   draft a service's next migration from its models (check it!)
     umpnet grant-role EMAIL ROLE   give a member a role (through the members service)
     umpnet seed --members N        synthetic members, in bulk
     umpnet rebuild SERVICE         rebuild a service's read models from its events
     umpnet status                  services, outbox lag, queue depths
-    umpnet catalogue               regenerate docs/events.md
+    umpnet catalogue               regenerate docs/events.md and the README's service table
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ import argparse
 import os
 import sys
 
-from .platform import REPO, SERVICES, service
+from .platform import REPO, procfile_entries, service, services
 
 MAIL_DIR = "mail"  # the .eml sink under $DATA_DIR when SMTP_URL is unset
 
@@ -63,10 +67,10 @@ def migrate(_args=None) -> None:
 
     secure_data_dir()
 
-    for info in SERVICES:
-        upgrade_to_head(info.folder, url_for_service(info.name))
+    for info in services():
+        upgrade_to_head(info, url_for_service(info.name))
         print(f"  {info.name}: database at head")
-    for info in SERVICES:
+    for info in services():
         declared = declare_subscriptions(info.load_class(), _config())
         if declared:
             print(f"  {info.name}: {len(declared)} subscription queue(s) declared")
@@ -102,9 +106,26 @@ def up(args) -> None:
         flush=True,
     )
     # Our own supervisor, not honcho: a process that dies is started again.
+    # Without --procfile it starts `procfile_entries()`: every service found, and the gateway.
     python = sys.executable
-    os.execv(python, [python, "-m", "umpnet_ops.supervisor", "--directory", REPO,
-                      "--procfile", os.path.join(REPO, "deploy", "Procfile")])
+    os.execv(python, [python, "-m", "umpnet_ops.supervisor", "--directory", REPO])
+
+
+def serve(args) -> None:
+    from .serve import serve as run
+
+    run(args.name)
+
+
+def procfile(_args) -> None:
+    for name, command in procfile_entries():
+        print(f"{name}: {command}")
+
+
+def new_migration(args) -> None:
+    from umpnet_kernel.migrations import new_revision
+
+    print(f"wrote {new_revision(service(args.service), args.message)}")
 
 
 def grant_role(args) -> None:
@@ -133,7 +154,7 @@ def status(args) -> None:
     from umpnet_kernel.topology import queue_depths
 
     healthy = True
-    for info in SERVICES:
+    for info in services():
         try:
             state = _rpc(info.name, "status", timeout=3)
             outbox = state.get("outbox") or {}
@@ -142,7 +163,7 @@ def status(args) -> None:
             healthy = False
             print(f"{info.name:10} DOWN  ({type(exc).__name__})")
     names = []
-    for info in SERVICES:
+    for info in services():
         for sub in subscriptions_of(info.load_class()):
             queues = subscription_queues(sub, {})
             names += [queues.main.name, queues.parked.name]
@@ -163,12 +184,10 @@ def seed(args) -> None:
 
 
 def catalogue(args) -> None:
-    from .catalogue import render
+    from .catalogue import write_all
 
-    path = os.path.join(REPO, "docs", "events.md")
-    with open(path, "w") as f:
-        f.write(render())
-    print(f"wrote {path}")
+    for path in write_all():
+        print(f"wrote {path}")
 
 
 def main(argv=None) -> None:
@@ -179,7 +198,15 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="umpnet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("up", help="run the whole platform (make run)").set_defaults(func=up)
+    p = commands.add_parser("serve", help="run one service, or the gateway")
+    p.add_argument("name", choices=[name for name, _ in procfile_entries()])
+    p.set_defaults(func=serve)
+    commands.add_parser("procfile", help="the processes `up` starts").set_defaults(func=procfile)
     commands.add_parser("migrate", help="migrate databases, declare queues").set_defaults(func=migrate)
+    p = commands.add_parser("new-migration", help="draft a service's next migration from its models")
+    p.add_argument("service", choices=[s.name for s in services()])
+    p.add_argument("message")
+    p.set_defaults(func=new_migration)
     p = commands.add_parser("grant-role", help="give a member a role")
     p.add_argument("email")
     p.add_argument("role")
@@ -189,11 +216,11 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=1000)
     p.set_defaults(func=seed)
     p = commands.add_parser("rebuild", help="rebuild a service's read models from its events")
-    p.add_argument("service", choices=[s.name for s in SERVICES])
+    p.add_argument("service", choices=[s.name for s in services()])
     p.add_argument("--offline", action="store_true", help="work on the database directly (service stopped)")
     p.set_defaults(func=rebuild)
     commands.add_parser("status", help="services, outbox lag, queue depths").set_defaults(func=status)
-    commands.add_parser("catalogue", help="regenerate docs/events.md").set_defaults(func=catalogue)
+    commands.add_parser("catalogue", help="regenerate docs/events.md and the README's service table").set_defaults(func=catalogue)
     args = parser.parse_args(argv)
     try:
         args.func(args)

@@ -1,9 +1,11 @@
 """`python -m umpnet_ops.supervisor`: run the platform's processes and keep them running.
 
-    python -m umpnet_ops.supervisor [--procfile deploy/Procfile] [--directory REPO]
+    python -m umpnet_ops.supervisor [--procfile FILE] [--directory REPO]
 
-What `umpnet up` (make run) ends in. Each line `name: command` of the Procfile
-is one program (run with the shell's `exec`), started in its own process group. Its output comes out line by
+What `umpnet up` (make run) ends in. It runs every process of the platform
+(`umpnet procfile` prints them: `umpnet serve NAME` for each service found, and
+the gateway), or each line `name: command` of a Procfile given with --procfile.
+Each is one program (run with the shell's `exec`), started in its own process group. Its output comes out line by
 line, prefixed with its name. A process that exits is started again after a
 pause (1 s, doubling up to 30 s; back to 1 s once it had run a minute): a
 service killed or crashed does not stay dead, as it did under honcho. One that
@@ -22,7 +24,7 @@ import sys
 import threading
 import time
 
-from .platform import REPO
+from .platform import REPO, procfile_entries
 
 KEEPS_DYING = 5  # deaths in a row, each after less than `stable_after` seconds
 
@@ -161,16 +163,17 @@ class Supervisor:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="umpnet_ops.supervisor", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--procfile", default=os.path.join(REPO, "deploy", "Procfile"))
+    parser.add_argument("--procfile", help="the processes to run (default: the platform's, `umpnet procfile`)")
     parser.add_argument("--directory", default=REPO, help="where the processes run")
     parser.add_argument("--first-delay", type=float, default=1.0, help="pause before the first restart (s)")
     parser.add_argument("--max-delay", type=float, default=30.0, help="longest pause between restarts (s)")
     parser.add_argument("--grace", type=float, default=20.0, help="how long a stopping process may take (s)")
     args = parser.parse_args(argv)
     os.umask(0o077)  # every file the processes create is their user's alone
-    bin_dir = os.path.dirname(sys.executable)  # the Procfile's `python` is this venv's
+    bin_dir = os.path.dirname(sys.executable)  # the commands' `umpnet` and `python` are this venv's
     os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
-    supervisor = Supervisor(read_procfile(args.procfile), args.directory, args.first_delay, args.max_delay,
+    entries = read_procfile(args.procfile) if args.procfile else procfile_entries()
+    supervisor = Supervisor(entries, args.directory, args.first_delay, args.max_delay,
                             grace=args.grace)
     return supervisor.run()
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import eventlet
 
 from umpnet_kernel.config import public_url
+from umpnet_kernel.manifest import service_names
 
 from .api import MembersApi
 from .http import api, json_response
@@ -19,13 +20,10 @@ from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site import Site
 
-# The services this gateway fronts (and /health reports on).
-SERVICES = ("members", "mailer")
-
 
 class GatewayService(MembersApi, Site):
     name = "gateway"
-    services = ServiceProxies(*SERVICES)
+    services = ServiceProxies(*service_names())  # every service found by its manifest
 
     @api("GET", "/health")
     def health(self, request):
@@ -38,7 +36,7 @@ class GatewayService(MembersApi, Site):
                 return service, "unavailable"
 
         pool = eventlet.GreenPool()
-        states = dict(pool.imap(check, SERVICES))
+        states = dict(pool.imap(check, service_names()))
         healthy = all(state == "ok" for state in states.values())
         # Every service answered through the broker: no need to knock on its door.
         broker = "ok" if healthy else self.services.broker_status(timeout=0.8)

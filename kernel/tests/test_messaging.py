@@ -304,23 +304,25 @@ def test_a_consumer_keeps_the_newest_state_when_events_arrive_out_of_order(conta
 
 
 def test_rpc_replies_without_waiting_for_a_publisher_confirm(container_factory, config, tmp_path, monkeypatch):
-    from nameko.amqp.publish import Publisher
+    from amqp.channel import Channel
     from nameko.standalone.rpc import ServiceRpcProxy
 
     confirms = []  # (routing key, whether the publish waited for a confirm)
-    publish = Publisher.publish
+    publish = Channel._basic_publish
 
-    def recording_publish(self, payload, **kwargs):
-        confirms.append((kwargs.get("routing_key"), kwargs.get("use_confirms", self.use_confirms)))
-        return publish(self, payload, **kwargs)
+    def recording_publish(self, msg, exchange="", routing_key="", *args, **kwargs):
+        # py-amqp waits for a confirm after this on a channel in confirm mode (nameko's publishers)
+        confirms.append((routing_key, self._confirm_selected))
+        return publish(self, msg, exchange, routing_key, *args, **kwargs)
 
-    monkeypatch.setattr(Publisher, "publish", recording_publish)
+    monkeypatch.setattr(Channel, "_basic_publish", recording_publish)
+    monkeypatch.setattr(Channel, "basic_publish", recording_publish)  # py-amqp's alias of the same
     start(container_factory, Auditor, config, tmp_path)
     start(container_factory, Bank, config, tmp_path)
     with ServiceRpcProxy("bank", config) as bank:
         assert bank.open("acc-rpc", "Ann") is None  # the reply came back
 
-    request, reply = confirms
+    request, reply = [c for c in confirms if c[0] != "test.AccountOpened"]  # the event is the relay's
     assert request == ("bank.open", True)  # the caller's request is confirmed, as nameko does
     assert reply[1] is False  # the service's reply is not waited for
     wait_for(lambda: [row.account_id for row in effect_rows(tmp_path)] == ["acc-rpc"])  # and the command took effect
@@ -343,3 +345,42 @@ def test_a_subscriber_that_cannot_park_a_message_stays_up_and_parks_it_later(con
     subscriber.publisher.amqp_uri = config["AMQP_URI"]  # the broker is back
     parked = AUDITOR_QUEUE + ".parked"
     wait_for(lambda: queue_depths(config["AMQP_URI"], [parked])[parked] == 1, timeout=30)
+
+
+@pytest.mark.parametrize("outcome", ["result", "error", "unserialisable"])
+def test_a_reply_is_the_message_nameko_s_responder_sends(config, outcome):
+    """The kept reply publisher (`ReplyPublisher`, `reply_payload`) against nameko's own Responder."""
+    from kombu import Exchange
+    from nameko import rpc as nameko_rpc
+    from umpnet_kernel.errors import NotFound
+    from umpnet_kernel.nameko.rpc import ReplyPublisher, reply_payload
+
+    class Request:  # what the handler sees of the request message
+        properties = {"content_type": "application/json", "reply_to": "replies", "correlation_id": "call-1"}
+
+    result, exc_info = {"id": 1}, None
+    if outcome == "error":
+        try:
+            raise NotFound("no such member")
+        except NotFound:
+            import sys
+            result, exc_info = None, sys.exc_info()
+    elif outcome == "unserialisable":
+        result = object()
+    exchange = Exchange("nameko-rpc", type="topic", durable=True)
+    with Connection(config["AMQP_URI"]) as conn:
+        Queue("replies", exchange=exchange, routing_key="replies", durable=False)(conn).declare()
+        theirs = nameko_rpc.Responder(config["AMQP_URI"], exchange, "json", Request()).send_response(result, exc_info)
+        payload, serializer, *ours = reply_payload(Request(), result, exc_info)
+        publisher = ReplyPublisher(config["AMQP_URI"])
+        publisher.publish(payload, serializer=serializer, exchange=exchange, routing_key="replies", correlation_id="call-1")
+        publisher.close()
+        channel = conn.channel()
+        sent = [channel.basic_get("replies", no_ack=True) for _ in range(2)]
+        channel.close()
+    assert (theirs[0], type(theirs[1][1]) if theirs[1] else None) == (ours[0], type(ours[1][1]) if ours[1] else None)
+    first, second = sent
+    assert json.loads(first.body) == json.loads(second.body)
+    keep = ("content_type", "content_encoding", "correlation_id", "delivery_mode")
+    assert {k: first.properties.get(k) for k in keep} == {k: second.properties.get(k) for k in keep}
+    assert first.properties["delivery_mode"] == 2 and first.properties["correlation_id"] == "call-1"

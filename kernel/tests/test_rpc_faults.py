@@ -214,3 +214,18 @@ def test_a_redelivered_request_carries_the_same_idempotency_key(container_factor
     container_factory(Once, rabbit_config).start()
     assert caller.reply(request) == request
     assert seen_keys == [request, request]
+
+
+def test_replies_go_out_again_on_a_fresh_connection_after_a_broker_restart(proxy, container_factory, rabbit_config):
+    # Replies share one kept connection (ReplyPublisher): after a restart it is
+    # stale, and the first reply must not be the one lost.
+    container = container_factory(Echo, through(proxy, rabbit_config))
+    container.start()
+    with ServiceRpcProxy("echo", rabbit_config, timeout=15) as echo:
+        assert echo.slow(1) == 1
+        proxy.cut()
+        eventlet.sleep(0.5)
+        proxy.restore()
+        assert echo.slow(2) == 2  # the consumer reconnects within seconds; the reply finds its way
+        assert echo.slow(3) == 3
+    assert not container._died.ready()

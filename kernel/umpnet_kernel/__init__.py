@@ -29,9 +29,11 @@ And what services use around it:
     links.py         emailed link tokens (nonce + HMAC), keyed hashes
     green.py         blocking calls in eventlet's thread pool, bounded
     nameko/          the only package that imports nameko: rpc, publisher, provider,
-                     subscriber, operations, the shared consumer; one concern a module
-    migrations.py    the kernel's tables in each service's migrations
+                     subscriber, worker, operations, the shared consumer; one concern a module
+    manifest.py      each service declares itself once, in its pyproject.toml
+    migrations.py    the kernel's tables in each service's migrations; alembic in code
+    alembic/         the alembic environment and script template every service uses
     config.py        configuration from the environment
-    testing.py       helpers for tests
+    testing.py       helpers for tests: an in-memory store and database, given/when/then
     tcp_proxy.py     a loopback TCP proxy that fault tests cut
 """

@@ -52,7 +52,6 @@ class Application:
         self.projections: list[Projection] = list(projections)
         self.max_attempts = max_attempts
         self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []
-        self.relay = None  # set by whoever runs the outbox relay (see nameko.EventSourcing)
         self._group_commit = (
             GroupCommit(db, attempts=max_attempts, lost_race=LOST_RACES, gave_up=_conflict, committed=self._committed)
             if db.is_sqlite

@@ -50,3 +50,50 @@ def secret_key() -> str:
         key = secrets.token_urlsafe(48)
         f.write(key)
     return key
+
+
+def logging_config(process: str, filters: dict | None = None) -> dict:
+    """Plain lines on stderr, each naming its process (the supervisor interleaves them)."""
+    handler = {"class": "logging.StreamHandler", "formatter": "plain"}
+    config = {
+        "version": 1,
+        "formatters": {"plain": {"format": f"%(asctime)s {process} %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"console": handler},
+        "root": {"level": "INFO", "handlers": ["console"]},
+    }
+    if filters:
+        config["filters"] = filters
+        handler["filters"] = list(filters)
+    return config
+
+
+def from_environment(settings: dict[str, str], environ=os.environ) -> dict:
+    """{key: `$key`, else its default}; an empty value counts as unset (None)."""
+    return {key: environ.get(key, default) or None for key, default in settings.items()}
+
+
+def nameko_config(process: str, settings: dict | None = None, max_workers: int = 10, log_filters: dict | None = None,
+                  environ=os.environ) -> dict:
+    """The nameko config of one process, built from the environment (API.md §1)."""
+    return {
+        "AMQP_URI": environ.get("AMQP_URI") or DEFAULT_AMQP_URI,
+        "max_workers": max_workers,
+        "LOGGING": logging_config(process, log_filters),
+        **(settings or {}),
+    }
+
+
+def service_config(service, environ=os.environ) -> dict:
+    """The nameko config of a service (a `ServiceManifest`): what every service
+    reads, plus the settings its manifest names.
+
+    `DATABASE_URL` is `<SERVICE>_DATABASE_URL`; None lets the service fall
+    back to SQLite under `$DATA_DIR` (`umpnet_kernel.database.url_for_service`).
+    `SECRET_KEY` None: the key generated once under `$DATA_DIR` (`secret_key()`).
+    """
+    settings = {
+        "DATABASE_URL": environ.get(f"{service.name.upper()}_DATABASE_URL") or None,
+        "SECRET_KEY": environ.get("SECRET_KEY") or None,
+        **from_environment(service.settings, environ),
+    }
+    return nameko_config(service.name, settings, service.max_workers, environ=environ)

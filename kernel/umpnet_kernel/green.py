@@ -4,6 +4,11 @@ A service is one OS thread running many greenthreads: a call that holds that
 thread (hashing a password, an fsync) stops every other request, message and
 relay batch of the service for as long as it takes. Such calls go to eventlet's
 thread pool, and the calling greenthread waits there alone.
+
+A pool thread that has finished needs the GIL back to hand its result over,
+and CPython lets the hub's thread keep the GIL for the whole switch interval
+(5 ms) before it must give it up: while the service is busy, every commit in
+the pool waited ~5 ms for nothing. `hand_over_quickly()` shortens that wait.
 """
 from __future__ import annotations
 
@@ -16,6 +21,19 @@ T = TypeVar("T")
 def eventlet_is_patched() -> bool:
     eventlet = sys.modules.get("eventlet")  # not imported means not patched
     return eventlet is not None and eventlet.patcher.is_monkey_patched("socket")
+
+
+# Seconds the thread holding the GIL may keep it once another asks for it.
+# The only other threads of a service are the pool's, and they ask only when
+# a call has finished: shorter costs a few switches, and saves each pool trip
+# up to 5 ms of waiting on a busy service (docs/benchmarks.md, event latency).
+POOL_SWITCH_INTERVAL = 0.0005
+
+
+def hand_over_quickly() -> None:
+    """Let a finished pool call have the GIL back within `POOL_SWITCH_INTERVAL`
+    (process-wide; called as a service starts, never shortened further)."""
+    sys.setswitchinterval(min(sys.getswitchinterval(), POOL_SWITCH_INTERVAL))
 
 
 def run_blocking(call: Callable[..., T], *args) -> T:

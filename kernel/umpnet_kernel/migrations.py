@@ -1,4 +1,5 @@
-"""Alembic helpers: the kernel's own tables, as each service's first migration creates them.
+"""Migrations: the kernel's own tables, as each service's first migration creates
+them, and alembic configured in code for any service (see `umpnet_kernel.manifest`).
 
 Version 1 of the kernel schema. A later change to the kernel tables gets a new
 function here (`upgrade_kernel_tables_v2`) that services call from a new
@@ -6,7 +7,11 @@ migration; this one is never edited, so old migrations keep meaning the same.
 """
 from __future__ import annotations
 
+import os
+
 import sqlalchemy as sa
+
+from .manifest import ServiceManifest
 
 
 def create_kernel_tables_v1(op) -> None:
@@ -50,17 +55,56 @@ def drop_kernel_tables_v1(op) -> None:
         op.drop_table(table)
 
 
-def upgrade_to_head(service_dir: str, url: str) -> None:
-    """Run a service's alembic migrations (its `alembic.ini` is in `service_dir`) against `url`."""
-    import os
+ALEMBIC_ENVIRONMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "alembic")
 
-    from alembic import command
+
+def alembic_config(service: ServiceManifest, url: str | None = None):
+    """Alembic's configuration for one service, in code (no `alembic.ini`).
+
+    The environment (`env.py`) and the template of new migrations are the
+    kernel's (`umpnet_kernel/alembic/`); the revisions are the service's own
+    (`services/<name>/migrations/versions/`).
+    """
     from alembic.config import Config
 
-    config = Config(os.path.join(service_dir, "alembic.ini"))
-    config.set_main_option("script_location", os.path.join(service_dir, "migrations"))
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_ENVIRONMENT.replace("%", "%%"))
+    config.set_main_option("version_locations", service.migrations_dir.replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    config.attributes["service"] = service
     config.attributes["database_url"] = url
-    command.upgrade(config, "head")
+    return config
+
+
+def upgrade(service: ServiceManifest, url: str, revision: str = "head") -> None:
+    """Migrate a service's database at `url` to `revision`."""
+    from alembic import command
+
+    command.upgrade(alembic_config(service, url), revision)
+
+
+def upgrade_to_head(service: ServiceManifest, url: str) -> None:
+    upgrade(service, url, "head")
+
+
+def new_revision(service: ServiceManifest, message: str) -> str:
+    """Write the service's next migration, its operations drafted by comparing
+    its models with a throw-away SQLite database at head: the new file's path.
+    A draft: read it, and keep old migrations meaning what they meant."""
+    import tempfile
+
+    from alembic import command
+    from alembic.script import ScriptDirectory
+
+    with tempfile.TemporaryDirectory() as scratch:
+        url = f"sqlite:///{os.path.join(scratch, service.name + '.db')}"
+        upgrade(service, url)
+        config = alembic_config(service, url)
+        heads = ScriptDirectory.from_config(config).get_heads()
+        # Revision ids are a sequence (0001, 0002…), one chain per service.
+        next_id = f"{max((int(h) for h in heads if h.isdigit()), default=0) + 1:04d}"
+        script = command.revision(config, message=message, autogenerate=True, rev_id=next_id)
+    return script.path
 
 
 def database_metadata(*metadatas):
@@ -76,17 +120,18 @@ def database_metadata(*metadatas):
     return target
 
 
-def run_service_migrations(context, service: str, *metadatas) -> None:
-    """The body of every service's alembic `env.py`: migrate its database.
+def run_service_migrations(context) -> None:
+    """The body of the kernel's alembic `env.py`: migrate one service's database.
 
-    `metadatas` are the service's own table definitions (read models and others);
-    the kernel's tables are added here, so `alembic check` and the tests that
-    compare models with migrations see the whole database.
+    The service's own table definitions (its manifest's `read_models` and
+    `tables`) are joined with the kernel's tables, so autogenerate and the tests
+    that compare models with migrations see the whole database.
     """
     from .database import Database, url_for_service
 
-    target = database_metadata(*metadatas)
-    url = context.config.attributes.get("database_url") or url_for_service(service)
+    service: ServiceManifest = context.config.attributes["service"]
+    target = database_metadata(*service.metadata())
+    url = context.config.attributes.get("database_url") or url_for_service(service.name)
     db = Database(url)
     try:
         with db.engine.connect() as connection:

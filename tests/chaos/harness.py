@@ -8,7 +8,7 @@ What runs, per scenario (nothing is shared with other tests or helpers):
 - a data directory of its own, and on PostgreSQL fresh databases;
 - `SmtpSink`, a real SMTP server on a loopback port that records every message
   it accepts (the `.eml` file sink overwrites by id and would hide duplicates);
-- every process of deploy/Procfile, started as `make run` starts them, after
+- every process `make run` starts (`umpnet procfile`), started as it starts them, after
   `umpnet migrate`; a process the harness kills is started again after a short
   delay, as a supervisor would; a process that exits by itself is not.
 """
@@ -18,7 +18,6 @@ import email
 import email.policy
 import json
 import os
-import shlex
 import signal
 import socket
 import subprocess
@@ -249,18 +248,10 @@ def restart_real_broker(outage: float) -> None:
 
 # --- the platform's processes -------------------------------------------------
 def procfile() -> dict[str, list[str]]:
-    """deploy/Procfile, the processes `make run` starts, with this venv's python."""
-    commands = {}
-    with open(os.path.join(REPO, "deploy", "Procfile")) as f:
-        for line in f:
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            name, _, command = line.partition(":")
-            argv = shlex.split(command)
-            if argv[0] == "python":
-                argv[0] = sys.executable
-            commands[name.strip()] = argv
-    return commands
+    """The processes `make run` starts (every service found, and the gateway), with this venv's `umpnet`."""
+    from umpnet_ops.platform import process_argv, process_names
+
+    return {name: process_argv(name) for name in process_names()}
 
 
 class Process:
@@ -343,8 +334,10 @@ class Platform:
                 "PUBLIC_URL": "http://chaos.invalid",
             }
             if backend == "postgresql":
-                for service in ("MEMBERS", "MAILER"):
-                    env[f"{service}_DATABASE_URL"] = stack.enter_context(temporary_postgres_url())
+                from umpnet_kernel.manifest import service_names
+
+                for service in service_names():
+                    env[f"{service.upper()}_DATABASE_URL"] = stack.enter_context(temporary_postgres_url())
             elif backend != "sqlite":
                 raise ValueError(backend)
             migrated = subprocess.run(

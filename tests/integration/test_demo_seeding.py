@@ -9,6 +9,7 @@ import pytest
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from members.commands import OpenSession
 from members.service import MembersService
 from umpnet_kernel.database import Database
 from umpnet_kernel.events import Context
@@ -144,7 +145,7 @@ def test_without_its_password_file_the_demo_admin_gets_a_new_password(up, tmp_pa
     members_db = Database(f"sqlite:///{data}/members.db")
     try:
         app = MembersService.app.build(members_db, {"SECRET_KEY": open(data / "secret_key").read().strip()})
-        app.open_session(ADMIN, old, Context(source="127.0.0.1"))
+        app.open_session(OpenSession(ADMIN, old), Context(source="127.0.0.1"))
     finally:
         members_db.dispose()
     assert sessions_of_admin(data) == 1

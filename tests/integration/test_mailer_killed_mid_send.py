@@ -39,11 +39,7 @@ def start_mailer(database_url, smtp_port, amqp_uri, data_dir, log):
         SECRET_KEY="test-secret",
         PUBLIC_URL="http://testserver",
     )
-    command = [
-        sys.executable, "-m", "umpnet_ops.serve", "run",
-        "--config", os.path.join(REPO, "services", "mailer", "config.yml"),
-        "mailer.service:MailerService",
-    ]
+    command = [sys.executable, "-m", "umpnet_ops.serve", "mailer"]  # as `make run` starts it
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
 

@@ -1,12 +1,9 @@
 """An email queued by the version that stored rendered bodies (mailer.EmailQueued
 v1, migration 0001) is still sent after the upgrade, and a rebuild of the read
 model gives the rows the migration made."""
-import os
 from datetime import datetime, timezone
 
 import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, select, text
 
 from mailer.application import MailerApp
@@ -14,18 +11,17 @@ from mailer.projections import emails
 from mailer.transports import FileSink
 from umpnet_kernel import jsontext
 from umpnet_kernel.database import Database
+from umpnet_kernel.manifest import service
+from umpnet_kernel.migrations import upgrade
 from umpnet_kernel.testing import dump_tables, temporary_postgres_url
 
-from ..conftest import read_mails, service_dir
+from ..conftest import read_mails
 
 pytestmark = pytest.mark.integration
 
 
 def migrate(url, revision):
-    config = Config(os.path.join(service_dir("mailer"), "alembic.ini"))
-    config.set_main_option("script_location", os.path.join(service_dir("mailer"), "migrations"))
-    config.attributes["database_url"] = url
-    command.upgrade(config, revision)
+    upgrade(service("mailer"), url, revision)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

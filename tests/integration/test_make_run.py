@@ -1,4 +1,5 @@
-"""`umpnet up` (make run) end to end: a service killed with SIGKILL is back, Ctrl-C stops all."""
+"""`umpnet up` (make run) end to end: every service found and the gateway run, a service
+killed with SIGKILL is back, Ctrl-C stops all."""
 import os
 import signal
 import socket
@@ -9,6 +10,8 @@ import time
 import eventlet
 import pytest
 import requests
+
+from umpnet_kernel.manifest import service_names
 
 pytestmark = pytest.mark.integration
 
@@ -43,8 +46,10 @@ def command_line(pid):
         return ""
 
 
-def service_pid(supervisor, cls):
-    pids = [p for p in descendants(supervisor) if cls in command_line(p) and "python" in command_line(p).split()[0]]
+def service_pid(supervisor, name):
+    """The pid of `umpnet serve NAME` under the supervisor."""
+    pids = [p for p in descendants(supervisor)
+            if command_line(p).endswith(f" serve {name} ") and "python" in command_line(p).split()[0]]
     return pids[0] if pids else None
 
 
@@ -77,10 +82,14 @@ def test_make_run_restarts_a_killed_service_and_stops_everything_on_ctrl_c(tmp_p
     url = f"http://{address}"
     try:
         wait_for(lambda: healthy(url), 60)
-        members = service_pid(up.pid, "members.service:MembersService")
+        # Every service has its process, and /health answers for each (five today).
+        assert {"members", "mailer", "events", "debates", "petitions"} <= set(service_names())
+        assert set(requests.get(f"{url}/health", timeout=3).json()["services"]) == set(service_names())
+        assert all(service_pid(up.pid, name) for name in (*service_names(), "gateway")), open(tmp_path / "up.log").read()
+        members = service_pid(up.pid, "members")
         assert members, open(tmp_path / "up.log").read()
         os.kill(members, signal.SIGKILL)
-        restarted = wait_for(lambda: (p := service_pid(up.pid, "members.service:MembersService")) != members and p, 10)
+        restarted = wait_for(lambda: (p := service_pid(up.pid, "members")) != members and p, 10)
         wait_for(lambda: healthy(url), 30)
         everything = descendants(up.pid)
         assert restarted in everything

@@ -1,9 +1,11 @@
 """The kernel's nameko side: the only module of the kernel that imports nameko.
 
 - `EventSourcing`: a dependency provider giving workers the service's
-  `Application`, and running its outbox relay in a managed greenthread; the
-  relay publishes each batch on one confirm-mode channel and waits for the
-  broker's confirms once (`BatchPublisher`).
+  `Application`, and running its background jobs (`BackgroundWorker`, each
+  woken on commit, with a timer as a safety net): the outbox relay, which
+  publishes each batch on one confirm-mode channel and waits for the broker's
+  confirms once (`BatchPublisher`), and the service's own (`Job`: the mailer's
+  postman).
 - `subscribe(source_service, event_type, schema=None)`: an event handler
   entrypoint that does what nameko's own `event_handler` does not:
   * its queue is durable, a quorum queue, declared with its retry and parking
@@ -24,17 +26,18 @@
 - `register_remote_errors()`: domain errors raised by a service arrive as the
   same kernel exception types at the RPC caller.
 Modules, one concern each: `consumer` (shared: broker address, remote errors,
-the queue consumer), `rpc`, `publisher`, `provider`, `subscriber`, `operations`.
+the queue consumer), `rpc`, `publisher`, `provider`, `worker`, `subscriber`, `operations`.
 """
 from .consumer import ATTEMPT_HEADER, CALL_KEY, DEADLINE_HEADER, amqp_uri, register_remote_errors
 from .operations import Operations
-from .provider import EventSourcing
+from .provider import EventSourcing, OutboxStatus
 from .publisher import BatchPublisher
 from .rpc import CallContext, ReplyListener, Rpc, rpc
 from .subscriber import EventSubscriber, declare_subscriptions, subscribe, subscription_queues, subscriptions_of
+from .worker import BackgroundWorker, Job
 
 __all__ = [
     "ATTEMPT_HEADER", "CALL_KEY", "DEADLINE_HEADER", "amqp_uri", "register_remote_errors", "Operations",
-    "EventSourcing", "BatchPublisher", "CallContext", "ReplyListener", "Rpc", "rpc", "EventSubscriber",
+    "EventSourcing", "OutboxStatus", "BackgroundWorker", "Job", "BatchPublisher", "CallContext", "ReplyListener", "Rpc", "rpc", "EventSubscriber",
     "declare_subscriptions", "subscribe", "subscription_queues", "subscriptions_of",
 ]

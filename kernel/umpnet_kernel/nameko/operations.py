@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+
+from .provider import OutboxStatus
 from .rpc import rpc
 
 
@@ -11,13 +13,15 @@ class Operations:
     Mix into a service class that has an `EventSourcing` dependency named `app`.
     """
 
+    outbox_lag = OutboxStatus()
+
     @rpc
     def health(self):
         return {"service": self.name, "status": "ok"}
 
     @rpc
     def status(self):
-        return {"service": self.name, "outbox": self.app.relay.lag() if self.app.relay else None}
+        return {"service": self.name, "outbox": self.outbox_lag()}
 
     @rpc
     def rebuild_read_models(self):

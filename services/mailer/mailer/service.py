@@ -5,13 +5,11 @@ import logging
 import os
 
 import eventlet
-from eventlet.queue import Empty, Full, LightQueue
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
-from nameko.extensions import DependencyProvider
 
 from umpnet_kernel.config import public_url, secret_key
 from umpnet_kernel.green import run_blocking
-from umpnet_kernel.nameko import EventSourcing, Operations, subscribe
+from umpnet_kernel.nameko import EventSourcing, Job, Operations, subscribe
 
 from .application import MailerApp, RateLimit
 from .transports import FileSink, transport_from_environment
@@ -62,83 +60,56 @@ class DuplicateSignUpAttempted(_ToMember):
 
 
 class InPoolThread:
-    """Runs a transport's blocking file I/O (write, fsync) in eventlet's thread
-    pool, so the rest of the service keeps running while the disk works."""
+    """Runs a file sink's blocking file I/O (write, fsync) in eventlet's thread
+    pool, so the rest of the service keeps running while the disk works.
 
-    def __init__(self, transport):
+    The message is serialised here, in the service's thread: that is Python
+    code, which would gain nothing in the pool and, holding the GIL there,
+    would make the service's thread wait for it."""
+
+    def __init__(self, transport: FileSink):
         self.transport = transport
 
     def send(self, email_id, message):
-        run_blocking(self.transport.send, email_id, message)
+        run_blocking(self.transport.write, email_id, message.as_bytes())
 
     def close(self):
         self.transport.close()
 
 
-class Postman(DependencyProvider):
-    """Delivers due emails in a managed greenthread: woken when an email is
-    queued, and every few seconds for retries (and emails queued by another
-    process)."""
+POSTMAN_INTERVAL = 5.0  # seconds: retries, and emails queued by another process
 
-    def __init__(self, interval: float = 5.0):
-        self.interval = interval
 
-    def setup(self):
-        self.transport = None
-        self._wakeup = LightQueue(maxsize=1)
-        self._running = False
+def postman(app: MailerApp, config: dict) -> Job:
+    """The job that delivers due emails: woken when an email is queued, and
+    every few seconds for retries (and emails queued by another process)."""
+    environ = dict(os.environ)
+    for key in ("SMTP_URL", "DATA_DIR"):  # the service config may override the environment
+        if config.get(key):
+            environ[key] = config[key]
+    transport = transport_from_environment(environ)
+    if isinstance(transport, FileSink):
+        transport = InPoolThread(transport)
 
-    def start(self):
-        app: MailerApp = next(d for d in self.container.dependencies if isinstance(d, EventSourcing)).app
-        self.app = app
-        environ = dict(os.environ)
-        for key in ("SMTP_URL", "DATA_DIR"):  # the service config may override the environment
-            if self.container.config.get(key):
-                environ[key] = self.container.config[key]
-        self.transport = transport_from_environment(environ)
-        if isinstance(self.transport, FileSink):
-            self.transport = InPoolThread(self.transport)
-        app.on_commit(self._on_commit)
-        self._running = True
-        self._thread = self.container.spawn_managed_thread(self._deliver_forever)
-
-    def stop(self):
-        self._running = False
-        self.wake()
-        self._thread.wait()
-
-    def _on_commit(self, recorded):
-        if self.app.queued_any(recorded):
-            self.wake()
-
-    def wake(self):
+    def deliver_due():
         try:
-            self._wakeup.put_nowait(True)
-        except Full:
-            pass
+            # Small batches, yielding in between: message handlers get
+            # their turn while a backlog is being delivered.
+            while app.deliver_due(transport, limit=20):
+                eventlet.sleep(0)
+        finally:
+            # Nothing due (or the database away): let go of the SMTP
+            # connection kept for the backlog.
+            transport.close()
 
-    def _deliver_forever(self):
-        while self._running:
-            try:
-                # Small batches, yielding in between: message handlers get
-                # their turn while a backlog is being delivered.
-                while self.app.deliver_due(self.transport, limit=20):
-                    eventlet.sleep(0)
-            except Exception as exc:  # database away: try again on the next tick
-                # The class only: a database error's text holds the statement's parameters (addresses).
-                log.warning("mail delivery paused: %s", type(exc).__name__)
-            # Nothing due: let go of the SMTP connection kept for the backlog.
-            self.transport.close()
-            try:
-                self._wakeup.get(timeout=self.interval)
-            except Empty:
-                pass
+    # "mail delivery paused: <class>" when the database is away (the class
+    # only: a database error's text holds the statement's parameters, addresses).
+    return Job("mail delivery", deliver_due, POSTMAN_INTERVAL, wakes_for=app.queued_any)
 
 
 class MailerService(Operations):
     name = "mailer"
-    app: MailerApp = EventSourcing(build)
-    postman = Postman()
+    app: MailerApp = EventSourcing(build, jobs=[postman])
 
     @subscribe("members", "members.EmailVerificationRequested", schema=VerificationRequested())
     def on_email_verification_requested(self, incoming):

@@ -32,11 +32,15 @@ class FileSink:
         os.chmod(directory, 0o700)  # makedirs leaves an existing folder's mode, and the umask narrows it
 
     def send(self, email_id: str, message: Message) -> None:
+        self.write(email_id, message.as_bytes())
+
+    def write(self, email_id: str, data: bytes) -> None:
+        """Write one serialised message (blocking file I/O: write, fsync, rename)."""
         final = os.path.join(self.directory, f"{email_id}.eml")
         fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(message.as_bytes())
+                f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, final)

@@ -1,42 +1,39 @@
-"""The members use cases. Framework-free: the nameko service only calls these."""
+"""The members use cases. Framework-free: the nameko service only calls these.
+
+Each command use case takes its command (`commands.py`) and the caller's
+`Context`; what they read, they read through the projections' queries
+(`projections.py`), in the command's transaction or a read of its own.
+"""
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime, timezone
 
 from umpnet_geo import departement_for_postcode, lookup_postcode
 from umpnet_kernel.application import Application, UnitOfWork
-from umpnet_kernel.database import Database
 from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens, keyed_hash
 
-from . import security, throttle
-from .domain.catalogue import (
-    DIGITAL_FEDERATION_CODE,
-    FEDERATIONS,
-    THEMES,
-    local_federation,
+from . import projections, security, throttle
+from .commands import (
+    CloseSession,
+    GrantRole,
+    OpenSession,
+    Register,
+    RequestPasswordReset,
+    ResendVerification,
+    ResetPassword,
+    SetRoles,
+    UpdateProfile,
+    VerifyEmail,
 )
+from .domain.catalogue import DIGITAL_FEDERATION_CODE, FEDERATIONS, THEMES, local_federation
 from .domain.email_address import email_key, email_key_of, normalise_email
-from .domain.member import Actor, Member, Residence
+from .domain.member import Member, Residence
 from .domain.session import Session
 from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
-from .projections import (
-    LINK_HOLDER,
-    MEMBER_BY_EMAIL_KEY,
-    MEMBER_BY_ID,
-    MEMBERS_PER_FEDERATION,
-    NATIONAL_ADMIN_COUNT,
-    RESET_PASSWORD,
-    SESSION_BY_TOKEN,
-    SESSION_HOLDER,
-    SESSIONS_OF_MEMBER,
-    VERIFY_EMAIL,
-    all_projections,
-    nonce_hash,
-)
+from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
 from .throttle import RateLimits
 
 PENDING = {"status": "pending_verification"}
@@ -45,10 +42,6 @@ _INVALID_LINK = "Lien invalide ou expiré : demandez-en un nouveau."
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
 
 def residence_for(postcode: str, federation_code: str | None = None) -> Residence:
@@ -62,19 +55,6 @@ def residence_for(postcode: str, federation_code: str | None = None) -> Residenc
     return Residence(postcode=place.postcode, city=place.city, federation_code=federation_code or departement)
 
 
-def display_name(row) -> str:
-    """What other members see: first name and initial, never the full name or email."""
-    if row["first_name"]:
-        initial = f" {row['last_name'][:1]}." if row["last_name"] else ""
-        return f"{row['first_name']}{initial}"
-    return "Membre"
-
-
-def federation_view(code: str) -> dict:
-    federation = local_federation(code)
-    return {"code": code, "name": federation.name if federation else code}
-
-
 def _too_many(retry_after: int) -> RateLimited:
     return RateLimited("Trop de demandes : réessayez plus tard.", retry_after=retry_after)
 
@@ -84,32 +64,31 @@ def _invalid_link() -> ValidationFailed:
 
 
 class MembersApp(Application):
-    def __init__(self, db: Database, secret_key: str, limits: RateLimits | None = None):
+    def __init__(self, db, secret_key: str, limits: RateLimits | None = None):
+        """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`)."""
         super().__init__(db, all_projections())
         self.links = LinkTokens(secret_key)
         self.limits = limits or RateLimits()
         self._secret_key = secret_key
 
     # -- sign-up and verification ---------------------------------------------
-    def register(self, data: dict, context: Context) -> dict:
-        """`data` is validated by the caller's schema: email, password, names, postcode…
-
-        Answers the same whether or not the address is registered (membership
+    def register(self, command: Register, context: Context) -> dict:
+        """Answers the same whether or not the address is registered (membership
         of a party is special-category data): a new address gets the
         verification email, a registered one an email telling its owner.
         """
-        email = normalise_email(data["email"])
-        security.check_password_strength(data["password"])
-        residence = residence_for(data["postcode"], data.get("federation_code"))
+        email = normalise_email(command.email)
+        security.check_password_strength(command.password)
+        residence = residence_for(command.postcode, command.federation_code)
         now = _utcnow()
         self._limit(context, now, ("sign-up-source", context.source, self.limits.sign_ups_per_source))
         # Hashed on both paths, outside the transaction: a registered address
         # must not answer sooner than a new one.
-        password_hash = security.hash_password(data["password"])
+        password_hash = security.hash_password(command.password)
         member_id = str(uuid.uuid4())
 
-        def command(uow: UnitOfWork):
-            existing = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": email_key(email)}).mappings().first()
+        def run(uow: UnitOfWork):
+            existing = projections.member_by_email_key(uow.conn, email_key(email))
             if existing is not None:
                 self._notify_duplicate_sign_up(uow, existing["member_id"], now)
                 return PENDING
@@ -117,17 +96,20 @@ class MembersApp(Application):
                 member_id,
                 email,
                 password_hash,
-                data.get("first_name", ""),
-                data.get("last_name", ""),
+                command.first_name,
+                command.last_name,
                 residence,
-                themes=data.get("themes", ()),
-                invited_by=data.get("invited_by"),
+                themes=command.themes,
+                # command.invitation_token names no inviter yet: invitations
+                # (API.md `POST /api/invitations`) are not issued, and a sign-up
+                # through any link must still succeed.
+                invited_by=None,
             )
             member.request_email_verification(self.links.new_nonce(), now + VERIFY_LINK_LIFETIME)
             uow.add(member)
             return PENDING
 
-        return self.execute_once(context, "register", command)
+        return self.execute_once(context, "register", run)
 
     def _notify_duplicate_sign_up(self, uow: UnitOfWork, member_id: str, now: datetime) -> None:
         limit = self.limits.duplicate_sign_up_notice_per_address
@@ -135,31 +117,31 @@ class MembersApp(Application):
         if count <= limit.count:  # beyond: the owner was told within the hour already
             uow.get(Member, member_id).signed_up_again()
 
-    def verify_email(self, token: str, context: Context) -> dict:
-        nonce = self.links.nonce_of(VERIFY_EMAIL, token)
+    def verify_email(self, command: VerifyEmail, context: Context) -> dict:
+        nonce = self.links.nonce_of(VERIFY_EMAIL, command.token)
         if nonce is None:
             raise _invalid_link()
         now = _utcnow()
 
-        def command(uow: UnitOfWork):
-            member_id = uow.conn.execute(LINK_HOLDER, {"nonce_hash": nonce_hash(nonce), "purpose": VERIFY_EMAIL}).scalar()
+        def run(uow: UnitOfWork):
+            member_id = projections.link_holder(uow.conn, nonce, VERIFY_EMAIL)
             if member_id is None:
                 raise _invalid_link()
             uow.get(Member, member_id).verify_email(nonce, now)
             return {"member_id": member_id, "email_verified": True}
 
-        return self.execute_once(context, "verify_email", command)
+        return self.execute_once(context, "verify_email", run)
 
-    def resend_verification(self, email: str, context: Context) -> None:
+    def resend_verification(self, command: ResendVerification, context: Context) -> None:
         """Send the verification email again; silent for unknown or verified addresses."""
-        self._email_a_link(email, context, "resend_verification", "verification",
+        self._email_a_link(command.email, context, "resend_verification", "verification",
                            lambda member: member.request_email_verification(
                                self.links.new_nonce(), _utcnow() + VERIFY_LINK_LIFETIME))
 
     # -- password reset ------------------------------------------------------
-    def request_password_reset(self, email: str, context: Context) -> None:
+    def request_password_reset(self, command: RequestPasswordReset, context: Context) -> None:
         """Email a reset link if the address is registered; the same answer otherwise."""
-        self._email_a_link(email, context, "request_password_reset", "password-reset",
+        self._email_a_link(command.email, context, "request_password_reset", "password-reset",
                            lambda member: member.request_password_reset(
                                self.links.new_nonce(), _utcnow() + RESET_LINK_LIFETIME))
 
@@ -175,45 +157,44 @@ class MembersApp(Application):
             (f"mail-source:{kind}", context.source, self.limits.mail_per_source),
         )
 
-        def command(uow: UnitOfWork):
+        def run(uow: UnitOfWork):
             blocked_until = self._count(uow, now, checks)
             if blocked_until is not None:
                 return {"retry_after": throttle.seconds_until(blocked_until, now)}
-            row = uow.conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first() if key else None
+            row = projections.member_by_email_key(uow.conn, key)
             if row is not None:
                 request(uow.get(Member, row["member_id"]))
             return None
 
-        refused = self.execute_once(context, use_case, command)
+        refused = self.execute_once(context, use_case, run)
         if refused is not None:
             raise _too_many(refused["retry_after"])
 
-    def reset_password(self, token: str, password: str, context: Context) -> dict:
+    def reset_password(self, command: ResetPassword, context: Context) -> dict:
         """A new password with an emailed link; every session of the member is closed."""
-        nonce = self.links.nonce_of(RESET_PASSWORD, token)
+        nonce = self.links.nonce_of(RESET_PASSWORD, command.token)
         if nonce is None:
             raise _invalid_link()
-        security.check_password_strength(password)
-        password_hash = security.hash_password(password)
+        security.check_password_strength(command.password)
+        password_hash = security.hash_password(command.password)
         now = _utcnow()
 
-        def command(uow: UnitOfWork):
-            member_id = uow.conn.execute(LINK_HOLDER, {"nonce_hash": nonce_hash(nonce), "purpose": RESET_PASSWORD}).scalar()
+        def run(uow: UnitOfWork):
+            member_id = projections.link_holder(uow.conn, nonce, RESET_PASSWORD)
             if member_id is None:
                 raise _invalid_link()
             uow.get(Member, member_id).reset_password(nonce, password_hash, now)
-            session_ids = uow.conn.execute(SESSIONS_OF_MEMBER, {"member_id": member_id}).scalars().all()
-            for session in uow.get_many(Session, session_ids).values():
+            for session in uow.get_many(Session, projections.sessions_of_member(uow.conn, member_id)).values():
                 session.close()
             return {"member_id": member_id}
 
-        return self.execute_once(context, "reset_password", command)
+        return self.execute_once(context, "reset_password", run)
 
     # -- sessions -----------------------------------------------------------
-    def open_session(self, email: str, password: str, context: Context) -> dict:
+    def open_session(self, command: OpenSession, context: Context) -> dict:
         """Log in. Attempts are counted before the password is checked, so
         parallel guesses cannot overtake the count; see throttle.RateLimits."""
-        key = email_key_of(email) or f"not-an-address:{email[:320]}"
+        key = email_key_of(command.email) or f"not-an-address:{command.email[:320]}"
         source = context.source or "-"
         now = _utcnow()
         keys = {
@@ -244,8 +225,8 @@ class MembersApp(Application):
                 retry_after=throttle.seconds_until(blocked_until, now),
             )
         with self.read() as conn:
-            row = conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first()
-        if not security.password_matches(row["password_hash"] if row else None, password):
+            row = projections.member_by_email_key(conn, key)
+        if not security.password_matches(row["password_hash"] if row else None, command.password):
             self.execute(Context(), lambda uow: throttle.hit(uow.conn, keys["account"], limits.login_failures_per_account, now))
             raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
         if not row["email_verified"]:
@@ -253,103 +234,76 @@ class MembersApp(Application):
         token, token_hash = security.new_session_token()
         session_id = str(uuid.uuid4())
 
-        def command(uow: UnitOfWork):
+        def run(uow: UnitOfWork):
             throttle.clear(uow.conn, keys["account+source"])
             throttle.refund(uow.conn, keys["source"])  # a good login is not a failure of its source
             uow.add(Session.start(session_id, row["member_id"], token_hash, now + SESSION_LIFETIME))
 
-        self.execute(Context(actor_id=row["member_id"], correlation_id=context.correlation_id), command)
+        self.execute(Context(actor_id=row["member_id"], correlation_id=context.correlation_id), run)
         return {"token": token, "member_id": row["member_id"]}
 
-    def close_session(self, token: str, context: Context) -> None:
+    def close_session(self, command: CloseSession, context: Context) -> None:
         with self.read() as conn:
-            row = conn.execute(SESSION_BY_TOKEN, {"token_hash": security.token_hash(token)}).first()
-        if row is None:
-            return
-
-        def command(uow: UnitOfWork):
-            uow.get(Session, row.session_id).close()
-
-        self.execute(context, command)
+            session_id = projections.session_of_token(conn, security.token_hash(command.token))
+        if session_id is not None:
+            self.execute(context, lambda uow: uow.get(Session, session_id).close())
 
     def resolve_session(self, token: str) -> dict | None:
         """Who holds this bearer token: {member_id, roles, federation_code}, or None."""
         with self.read() as conn:
-            row = conn.execute(SESSION_HOLDER, {"token_hash": security.token_hash(token)}).first()
-        if row is None or _aware(row.expires_at) <= _utcnow():
+            holder = projections.session_holder(conn, security.token_hash(token))
+        if holder is None or holder.pop("expires_at") <= _utcnow():
             return None
-        return {"member_id": row.member_id, "roles": json.loads(row.roles), "federation_code": row.federation_code}
+        return holder
 
     # -- profiles -----------------------------------------------------------
     def own_profile(self, member_id: str) -> dict:
-        row = self._row(member_id)
-        return {
-            "id": row["member_id"],
-            "email": row["email"],
-            "first_name": row["first_name"],
-            "last_name": row["last_name"],
-            "display_name": display_name(row),
-            "postcode": row["postcode"],
-            "city": row["city"],
-            "federation": federation_view(row["federation_code"]),
-            "digital_federation": True,
-            "themes": json.loads(row["themes"]),
-            "email_verified": row["email_verified"],
-            "bio": row["bio"],
-            "blog_url": row["blog_url"],
-            "roles": json.loads(row["roles"]),
-            "map_visible": row["map_visible"],
-            "contact_consent": row["contact_consent"],
-            "shown_fields": json.loads(row["shown_fields"]),
-            "registered_at": _aware(row["registered_at"]),
-        }
+        return projections.own_profile(self._row(member_id))
 
     def public_profile(self, member_id: str) -> dict:
         """The display name, and only what the member chose to show; unverified members are not visible."""
         row = self._row(member_id)
         if not row["email_verified"]:
             raise NotFound("Membre introuvable.")
-        return _public(row)
+        return projections.public_profile(row)
 
-    def update_profile(self, member_id: str, changes: dict, context: Context) -> dict:
-        changes = dict(changes)
+    def update_profile(self, command: UpdateProfile, context: Context) -> dict:
+        changes = command.changes()
         residence = None
         if "postcode" in changes or "federation_code" in changes:
-            current = self._row(member_id)
+            current = self._row(command.member_id)
             residence = residence_for(
                 changes.pop("postcode", current["postcode"]), changes.pop("federation_code", None)
             )
 
-        def command(uow: UnitOfWork):
-            member = self._get(uow, member_id)
+        def run(uow: UnitOfWork):
+            member = self._get(uow, command.member_id)
             member.update_profile(residence=residence, **changes)
 
-        self.execute(context, command)
-        return self.own_profile(member_id)
+        self.execute(context, run)
+        return self.own_profile(command.member_id)
 
     # -- roles --------------------------------------------------------------
-    def set_roles(self, actor: Actor, member_id: str, roles: list[str], context: Context) -> dict:
-        def command(uow: UnitOfWork):
-            national_admins = uow.conn.execute(NATIONAL_ADMIN_COUNT).scalar()
-            self._get(uow, member_id).set_roles(roles, by=actor, national_admins=national_admins)
+    def set_roles(self, command: SetRoles, context: Context) -> dict:
+        def run(uow: UnitOfWork):
+            national_admins = projections.national_admin_count(uow.conn)
+            self._get(uow, command.member_id).set_roles(command.roles, by=command.by, national_admins=national_admins)
 
-        self.execute(context, command)
-        row = self._row(member_id)
-        return {**_public(row), "roles": json.loads(row["roles"])}
+        self.execute(context, run)
+        return projections.member_with_roles(self._row(command.member_id))
 
-    def grant_role(self, email: str, role: str, context: Context) -> dict:
-        key = email_key_of(email)
+    def grant_role(self, command: GrantRole, context: Context) -> dict:
         with self.read() as conn:
-            row = conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).first() if key else None
+            row = projections.member_by_email_key(conn, email_key_of(command.email))
         if row is None:
             raise NotFound("Aucun membre avec cette adresse e-mail.")
-        self.execute(context, lambda uow: self._get(uow, row.member_id).grant_role(role))
-        return self.own_profile(row.member_id)
+        self.execute(context, lambda uow: self._get(uow, row["member_id"]).grant_role(command.role))
+        return self.own_profile(row["member_id"])
 
     # -- reference data -----------------------------------------------------
     def federations(self) -> list[dict]:
         with self.read() as conn:
-            counts = dict(conn.execute(MEMBERS_PER_FEDERATION).all())
+            counts = projections.members_per_federation(conn)
         total = sum(counts.values())
         return [
             {
@@ -396,10 +350,10 @@ class MembersApp(Application):
 
     def _row(self, member_id: str) -> dict:
         with self.read() as conn:
-            row = conn.execute(MEMBER_BY_ID, {"member_id": member_id}).mappings().first()
+            row = projections.member_by_id(conn, member_id)
         if row is None:
             raise NotFound("Membre introuvable.")
-        return dict(row)
+        return row
 
     @staticmethod
     def _get(uow: UnitOfWork, member_id: str) -> Member:
@@ -407,19 +361,3 @@ class MembersApp(Application):
         if member is None:
             raise NotFound("Membre introuvable.")
         return member
-
-
-def _public(row: dict) -> dict:
-    shown = set(json.loads(row["shown_fields"]))
-    profile = {"id": row["member_id"], "display_name": display_name(row)}
-    if "city" in shown:
-        profile["city"] = row["city"]
-    if "federation" in shown:
-        profile["federation"] = federation_view(row["federation_code"])
-    if "themes" in shown:
-        profile["themes"] = json.loads(row["themes"])
-    if "bio" in shown:
-        profile["bio"] = row["bio"]
-    if "blog_url" in shown:
-        profile["blog_url"] = row["blog_url"]
-    return profile

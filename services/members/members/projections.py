@@ -1,12 +1,16 @@
-"""The members service's read models, built only from its events and rebuildable."""
+"""The members service's read models, built only from its events and rebuildable,
+and the queries the use cases read them with."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime, timezone
 
 from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select
 
+from umpnet_kernel import jsontext
 from umpnet_kernel.projections import KeyedProjection, Projection, handles
 
+from .domain.catalogue import local_federation
 from .domain.email_address import email_key
 from .events import (
     EmailVerificationRequested,
@@ -182,11 +186,13 @@ def all_projections():
 
 
 # -- queries ---------------------------------------------------------------
-# The queries the use cases run, built once with their values bound per call:
-# building a statement per call cost SQLAlchemy more than running it.
+# What the use cases read, as functions of a connection: the use cases never
+# see SQL, and the in-memory database of the unit tests runs the same ones.
+# Statements are built once, values bound per call: building one per call
+# cost SQLAlchemy more than running it.
 MEMBER_BY_EMAIL_KEY = select(members).where(members.c.email_lower == bindparam("email_key"))
 MEMBER_BY_ID = select(members).where(members.c.member_id == bindparam("member_id"))
-SESSION_BY_TOKEN = select(sessions).where(sessions.c.token_hash == bindparam("token_hash"))
+SESSION_BY_TOKEN = select(sessions.c.session_id).where(sessions.c.token_hash == bindparam("token_hash"))
 SESSIONS_OF_MEMBER = select(sessions.c.session_id).where(sessions.c.member_id == bindparam("member_id"))
 SESSION_HOLDER = (
     select(sessions.c.expires_at, members.c.member_id, members.c.roles, members.c.federation_code)
@@ -199,3 +205,114 @@ LINK_HOLDER = select(pending_links.c.member_id).where(
 # roles is JSON text: '["member", "national_admin"]'
 NATIONAL_ADMIN_COUNT = select(func.count()).select_from(members).where(members.c.roles.like('%"national_admin"%'))
 MEMBERS_PER_FEDERATION = select(members.c.federation_code, func.count()).group_by(members.c.federation_code)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite gives naive UTC datetimes back: the zone they were written with."""
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def member_by_email_key(conn, key: str | None) -> dict | None:
+    """The member row (every column) whose address has this key (email_address.email_key)."""
+    if not key:
+        return None
+    found = conn.execute(MEMBER_BY_EMAIL_KEY, {"email_key": key}).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def member_by_id(conn, member_id: str) -> dict | None:
+    found = conn.execute(MEMBER_BY_ID, {"member_id": member_id}).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def link_holder(conn, nonce: str, purpose: str) -> str | None:
+    """Whose pending link (VERIFY_EMAIL or RESET_PASSWORD) this nonce is: a member id, or None if used or unknown."""
+    return conn.execute(LINK_HOLDER, {"nonce_hash": nonce_hash(nonce), "purpose": purpose}).scalar()
+
+
+def session_of_token(conn, token_hash: str) -> str | None:
+    """The id of the open session with this token digest."""
+    return conn.execute(SESSION_BY_TOKEN, {"token_hash": token_hash}).scalar()
+
+
+def sessions_of_member(conn, member_id: str) -> list[str]:
+    """The ids of a member's open sessions."""
+    return list(conn.execute(SESSIONS_OF_MEMBER, {"member_id": member_id}).scalars())
+
+
+def session_holder(conn, token_hash: str) -> dict | None:
+    """{member_id, roles, federation_code, expires_at} of the session with this token digest."""
+    row = conn.execute(SESSION_HOLDER, {"token_hash": token_hash}).first()
+    if row is None:
+        return None
+    return {"member_id": row.member_id, "roles": jsontext.decode(row.roles),
+            "federation_code": row.federation_code, "expires_at": _aware(row.expires_at)}
+
+
+def national_admin_count(conn) -> int:
+    return conn.execute(NATIONAL_ADMIN_COUNT).scalar()
+
+
+def members_per_federation(conn) -> dict[str, int]:
+    """{local federation code: its members}; federations without members are absent."""
+    return dict(conn.execute(MEMBERS_PER_FEDERATION).all())
+
+
+# -- views: read-model rows as the RPC answers show them ------------------------
+def display_name(row: dict) -> str:
+    """What other members see: first name and initial, never the full name or email."""
+    if row["first_name"]:
+        initial = f" {row['last_name'][:1]}." if row["last_name"] else ""
+        return f"{row['first_name']}{initial}"
+    return "Membre"
+
+
+def federation_view(code: str) -> dict:
+    federation = local_federation(code)
+    return {"code": code, "name": federation.name if federation else code}
+
+
+def own_profile(row: dict) -> dict:
+    """Everything the member sees of their own profile (API.md `GET /api/members/me`)."""
+    return {
+        "id": row["member_id"],
+        "email": row["email"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "display_name": display_name(row),
+        "postcode": row["postcode"],
+        "city": row["city"],
+        "federation": federation_view(row["federation_code"]),
+        "digital_federation": True,
+        "themes": jsontext.decode(row["themes"]),
+        "email_verified": row["email_verified"],
+        "bio": row["bio"],
+        "blog_url": row["blog_url"],
+        "roles": jsontext.decode(row["roles"]),
+        "map_visible": row["map_visible"],
+        "contact_consent": row["contact_consent"],
+        "shown_fields": jsontext.decode(row["shown_fields"]),
+        "registered_at": _aware(row["registered_at"]),
+    }
+
+
+def public_profile(row: dict) -> dict:
+    """The display name, and only what the member chose to show."""
+    shown = set(jsontext.decode(row["shown_fields"]))
+    profile = {"id": row["member_id"], "display_name": display_name(row)}
+    if "city" in shown:
+        profile["city"] = row["city"]
+    if "federation" in shown:
+        profile["federation"] = federation_view(row["federation_code"])
+    if "themes" in shown:
+        profile["themes"] = jsontext.decode(row["themes"])
+    if "bio" in shown:
+        profile["bio"] = row["bio"]
+    if "blog_url" in shown:
+        profile["blog_url"] = row["blog_url"]
+    return profile
+
+
+def member_with_roles(row: dict) -> dict:
+    """The public profile and the roles: what an admin sees of the member whose roles they set."""
+    return {**public_profile(row), "roles": jsontext.decode(row["roles"])}

@@ -1,8 +1,10 @@
-"""The members service: its RPC entrypoints, a few lines each.
+"""The members service: its RPC entrypoints, a few lines each: read the
+payload into its command (`schemas.load`), call the use case, answer.
 
 Who asks (actor, source address) and the request's idempotency key come with
 the call, in nameko's context data (`CallContext`); domain errors travel back
-to the caller as the kernel's error types.
+to the caller as the kernel's error types. The payloads are the gateway's
+(API.md): their shape must not change without the gateway's.
 """
 from __future__ import annotations
 
@@ -16,7 +18,20 @@ from umpnet_kernel.events import Context
 from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, rpc
 
 from .application import MembersApp
+from .commands import (
+    CloseSession,
+    GrantRole,
+    OpenSession,
+    Register,
+    RequestPasswordReset,
+    ResendVerification,
+    ResetPassword,
+    SetRoles,
+    UpdateProfile,
+    VerifyEmail,
+)
 from .domain.member import Actor
+from .schemas import load
 from .throttle import RateLimits
 
 command = rpc(expected_exceptions=DomainError)
@@ -36,31 +51,31 @@ class MembersService(Operations):
 
     @command
     def register(self, data):
-        return self.app.register(data, self.context)
+        return self.app.register(load(Register, data), self.context)
 
     @command
     def verify_email(self, token):
-        return self.app.verify_email(token, self.context)
+        return self.app.verify_email(VerifyEmail(token), self.context)
 
     @command
     def resend_verification(self, email):
-        self.app.resend_verification(email, self.context)
+        self.app.resend_verification(ResendVerification(email), self.context)
 
     @command
     def request_password_reset(self, email):
-        self.app.request_password_reset(email, self.context)
+        self.app.request_password_reset(RequestPasswordReset(email), self.context)
 
     @command
     def reset_password(self, token, password):
-        return self.app.reset_password(token, password, self.context)
+        return self.app.reset_password(ResetPassword(token, password), self.context)
 
     @command
     def open_session(self, email, password):
-        return self.app.open_session(email, password, self.context)
+        return self.app.open_session(OpenSession(email, password), self.context)
 
     @command
     def close_session(self, token):
-        self.app.close_session(token, self.context)
+        self.app.close_session(CloseSession(token), self.context)
 
     @rpc
     def resolve_session(self, token):
@@ -76,16 +91,17 @@ class MembersService(Operations):
 
     @command
     def update_own_profile(self, member_id, changes):
-        return self.app.update_profile(member_id, changes, self.context)
+        return self.app.update_profile(load(UpdateProfile, changes, member_id=member_id), self.context)
 
     @command
     def set_roles(self, actor, member_id, roles):
-        actor = Actor(actor["member_id"], tuple(actor["roles"]), actor["federation_code"])
-        return self.app.set_roles(actor, member_id, roles, self.context)
+        # `actor` is what resolve_session answered for the caller's session
+        by = Actor(actor["member_id"], tuple(actor["roles"]), actor["federation_code"])
+        return self.app.set_roles(SetRoles(by, member_id, tuple(roles)), self.context)
 
     @command
     def grant_role(self, email, role):
-        return self.app.grant_role(email, role, self.context)
+        return self.app.grant_role(GrantRole(email, role), self.context)
 
     @rpc
     def list_federations(self):

@@ -101,3 +101,17 @@ def test_an_address_with_accents_is_written_as_utf8_not_mangled_into_a_name():
     parsed = email.message_from_string(raw.decode("utf-8"), policy=email.policy.default)
     assert parsed["To"].addresses[0].addr_spec == "léa@exemple.fr"
     assert parsed["Message-ID"] == "<id-4@umpnet.invalid>"
+
+
+def test_the_boundary_is_one_no_quoted_printable_body_can_contain():
+    # "=_" never occurs in quoted-printable text: a member writing the
+    # boundary itself into their name cannot cut the message in two.
+    boundary = "=_umpnet_id-7"
+    subject, text, html = verification_email(f"--{boundary} =_ --{boundary}--")
+    message = composer.mime_message("id-7", SENDER, "lea@example.org", subject, text, html)
+    raw = message.as_bytes()
+    assert message.get_boundary() == boundary
+    assert raw.count(f"--{boundary}\n".encode()) == 2 and raw.count(f"--{boundary}--".encode()) == 1
+    parsed = read_back(message)
+    assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
+    assert f"Bonjour --{boundary} =_ --{boundary}--," in parsed.get_body(("plain",)).get_content()

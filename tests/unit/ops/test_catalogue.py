@@ -1,5 +1,6 @@
 import os
 
+from umpnet_kernel.manifest import service_names
 from umpnet_ops.catalogue import render
 from umpnet_ops.platform import REPO
 
@@ -15,3 +16,25 @@ def test_the_catalogue_lists_public_events_only_with_publisher_subscribers_and_p
     assert "consumed by mailer (`on_email_verification_requested`)" in text
     assert "| `email` | `str` | **personal** |" in text
     assert "PasswordSet" not in text and "SessionOpened" not in text and "mailer.EmailQueued" not in text
+
+
+def test_the_readme_service_table_is_up_to_date():
+    from umpnet_ops.catalogue import with_service_table
+
+    with open(os.path.join(REPO, "README.md")) as f:
+        readme = f.read()
+    assert readme == with_service_table(readme), "README.md's service table is stale: run `.venv/bin/umpnet catalogue`"
+
+
+def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
+    from umpnet_ops.catalogue import service_table
+
+    rows = {line.split(" | ")[0].removeprefix("| "): line for line in service_table().splitlines()[2:]}
+    assert set(rows) == set(service_names())
+    assert rows["members"].startswith("| members | Member, Session | register, verify_email, ")
+    assert "| MemberRegistered, EmailVerificationRequested," in rows["members"]
+    assert rows["members"].endswith("| — | members, sessions, pending_links |")
+    assert "health" not in rows["members"]  # every service's operations are said once, under the table
+    assert rows["mailer"] == ("| mailer | OutgoingEmail | (operations only) | — | members.DuplicateSignUpAttempted, "
+                              "members.EmailVerificationRequested, members.PasswordResetRequested | emails |")
+    assert rows["events"] == "| events | — | (operations only) | — | — | — |"

@@ -1,0 +1,1 @@
+"""The debates service: see ../README.md."""

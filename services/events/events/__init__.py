@@ -1,0 +1,1 @@
+"""The events service (meetings and trainings): see ../README.md."""

@@ -1,0 +1,1 @@
+"""The public catalogue of the events service's events (docs/events.md): none yet."""

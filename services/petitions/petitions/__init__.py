@@ -1,0 +1,1 @@
+"""The petitions service: see ../README.md."""
