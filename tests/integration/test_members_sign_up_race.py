@@ -3,6 +3,7 @@ import eventlet
 import pytest
 
 from members.application import MembersApp
+from members.commands import Register
 from members.events import DuplicateSignUpAttempted, MemberRegistered
 from members.projections import members as members_table
 from umpnet_kernel.database import Database
@@ -17,9 +18,9 @@ def app(request, migrated_url):
 
 
 def test_camille_double_clicks_sign_up_and_both_answers_are_the_same(app):
-    data = {"email": "camille@example.org", "password": "Correct-horse-9", "first_name": "Camille",
-            "last_name": "Durand", "postcode": "69003"}
-    answers = list(eventlet.GreenPool(2).imap(lambda _: app.register(dict(data), Context()), range(2)))
+    sign_up = Register(email="camille@example.org", password="Correct-horse-9", first_name="Camille",
+                       last_name="Durand", postcode="69003")
+    answers = list(eventlet.GreenPool(2).imap(lambda _: app.register(sign_up, Context()), range(2)))
     assert answers == [{"status": "pending_verification"}] * 2
     with app.read() as conn:
         events = [r.event for r in app.store.read_all(conn)]
