@@ -37,7 +37,7 @@ from datetime import datetime, timezone  # noqa: E402
 from functools import partial  # noqa: E402
 from itertools import chain  # noqa: E402
 
-from umpnet_kernel import store as kernel_store  # noqa: E402
+from umpnet_kernel import fast as kernel_fast, postgres as kernel_postgres, store as kernel_store  # noqa: E402
 from umpnet_kernel.store import EventStore  # noqa: E402
 
 from common import (  # noqa: E402
@@ -92,16 +92,17 @@ def prepare_raw(transactions, db) -> list[list[tuple[str, tuple]]]:
     """Each transaction as the (SQL, parameters) `append_many` would send, encoded now:
     every stream's rows in one INSERT (per `_ROWS_PER_INSERT` rows)."""
     dialect = db.engine.dialect
-    stored_now = kernel_store._recorded_at_binder(dialect)(datetime.now(timezone.utc))
+    stored_now = kernel_fast.stored_value(dialect, kernel_store.events_table.c.recorded_at, datetime.now(timezone.utc))
     prepared = []
     for batch in transactions:
         rows = [
             (p.stream_id, p.expected_version + 1, p.meta.event_id, p.event.event_name, p.event.event_version,
-             kernel_store._encode_data(p.event), kernel_store._encode_meta(p.meta), stored_now)
+             kernel_fast.encode_event(p.event), kernel_fast.encode_meta(p.meta), stored_now)
             for p in batch
         ]
         prepared.append([
-            (kernel_store._insert_sql(dialect, len(chunk)), tuple(chain.from_iterable(chunk)))
+            (kernel_fast._insert_sql(dialect, kernel_store.events_table, kernel_store._INSERT_COLUMNS,
+                                    kernel_store._RETURNING, len(chunk)), tuple(chain.from_iterable(chunk)))
             for chunk in chunks(rows, kernel_store._ROWS_PER_INSERT)
         ])
     return prepared
@@ -116,7 +117,7 @@ def run_raw(prepared, db) -> None:
             if db.is_sqlite:
                 cursor.execute("BEGIN IMMEDIATE")
             else:  # the append lock, once per transaction, as the kernel takes it
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (kernel_store._APPEND_LOCK_KEY,))
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", (kernel_postgres.APPEND_LOCK_KEY,))
             for sql, parameters in statements:
                 cursor.execute(sql, parameters)
                 cursor.fetchall()

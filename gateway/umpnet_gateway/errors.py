@@ -18,6 +18,8 @@ from werkzeug.exceptions import HTTPException
 from umpnet_kernel.errors import DomainError, ValidationFailed
 from umpnet_kernel.paging import MAX_LIMIT, BadCursor, BadLimit
 
+from .messages_fr import in_french
+
 
 class ServiceUnavailable(DomainError):
     status, code = 503, "service_unavailable"
@@ -69,13 +71,14 @@ class ErrorAnswer:
 def error_answer(exc: BaseException) -> ErrorAnswer:
     """Status, code, message, fields and Retry-After for `exc`, whoever shows it."""
     if isinstance(exc, DomainError):
+        exc = in_french(exc)  # the kernel's English messages, worded for users
         message, fields = exc.message, exc.fields
         for error_type, (french, field_name) in _FRENCH.items():
             if isinstance(exc, error_type):
                 message, fields = french, {field_name: [french]}
         return ErrorAnswer(exc.status, exc.code, message, fields, getattr(exc, "retry_after", None))
     if isinstance(exc, ValidationError):
-        failed = ValidationFailed.from_marshmallow(exc)
+        failed = in_french(ValidationFailed.from_marshmallow(exc))
         return ErrorAnswer(400, failed.code, failed.message, failed.fields)
     if isinstance(exc, HTTPException) and exc.code and exc.code < 500:
         code, message = _HTTP_ERRORS.get(exc.code, ("http_error", "Requête refusée."))

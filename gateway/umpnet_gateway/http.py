@@ -31,7 +31,7 @@ from umpnet_kernel.errors import ValidationFailed
 
 from .caching import PublicReads, has_session
 from .errors import ErrorAnswer, PayloadTooLarge, ServiceUnavailable, error_answer  # noqa: F401 (re-exported)
-from .messages_fr import translate_fields
+from .messages_fr import in_french, translate_fields
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +188,7 @@ def load(schema, data: dict, partial: bool = False) -> dict:
     try:
         return schema.load(data, partial=partial)
     except ValidationError as error:
-        failed = ValidationFailed.from_marshmallow(error)
+        failed = in_french(ValidationFailed.from_marshmallow(error))
         raise ValidationFailed(failed.message, translate_fields(failed.fields)) from None
 
 

@@ -1,14 +1,21 @@
-"""French wording of marshmallow's validation messages, for the French site and API.
+"""French wording of the kernel's and marshmallow's messages, for the French site and API.
 
-Our own messages are written in French where they are raised; marshmallow's
-standard ones are translated here, at the edge, the only place they reach users.
-An unknown message is left as it is rather than guessed.
+The services' own messages are written in French where they are raised; the
+kernel speaks English (and codes, which clients act on), as does marshmallow:
+their messages are translated here, at the edge, the only place they reach
+users. An unknown message is left as it is rather than guessed.
 """
 from __future__ import annotations
 
 import re
 
+from umpnet_kernel import errors as kernel_errors
+
 _EXACT = {
+    # the kernel's (umpnet_kernel.errors)
+    kernel_errors.INVALID_DATA: "Données invalides.",
+    kernel_errors.CHANGED_MEANWHILE: "La ressource a été modifiée entre-temps ; réessayez.",
+    # marshmallow's
     "Missing data for required field.": "Ce champ est obligatoire.",
     "Field may not be null.": "Ce champ ne peut pas être vide.",
     "Not a valid string.": "Texte attendu.",
@@ -42,3 +49,12 @@ def translate(message: str) -> str:
 
 def translate_fields(fields: dict[str, list[str]]) -> dict[str, list[str]]:
     return {name: [translate(m) for m in messages] for name, messages in fields.items()}
+
+
+def in_french(error: kernel_errors.DomainError) -> kernel_errors.DomainError:
+    """The same error, its message in French (a service's own is already)."""
+    message = translate(error.message)
+    if message != error.message:
+        error.message = message
+        error.args = (message, *error.args[1:])
+    return error

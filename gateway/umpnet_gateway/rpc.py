@@ -22,10 +22,12 @@ from kombu import Connection
 from nameko.exceptions import UnknownService, get_module_path, registry
 from nameko.rpc import MethodProxy, RpcProxy
 
+from umpnet_kernel.errors import DomainError
 from umpnet_kernel.nameko import DEADLINE_HEADER, ReplyListener, amqp_uri, register_remote_errors
 from umpnet_kernel.paging import BadCursor, BadLimit
 
 from .errors import ServiceUnavailable
+from .messages_fr import in_french
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +85,8 @@ class Services:
         try:
             reply = proxy.call_async(*args, **kwargs)
             return reply.result()
+        except DomainError as refused:  # the kernel's English messages reach users in French
+            raise in_french(refused)
         except eventlet.Timeout as expired:
             if expired is not timer:
                 raise

@@ -4,13 +4,10 @@ import math
 import pytest
 from sqlalchemy import Connection, event
 
-from umpnet_kernel.application import Application
-from umpnet_kernel.events import Context, Metadata
-from umpnet_kernel.projections import Projection, handles
+from umpnet_kernel.events import Metadata
 from umpnet_kernel.store import _ROWS_PER_INSERT, ConcurrencyError, EventStore, StreamAppend
-from umpnet_kernel.testing import dump_tables
 
-from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances, deposit_log
+from sample_domain import AccountOpened, MoneyDeposited
 
 store = EventStore()
 
@@ -182,106 +179,3 @@ def test_the_append_lock_is_taken_once_for_all_streams(database):
         store.append_many(conn, [to(f"account-{n}", 0, [opened(n)]) for n in range(5)])
         store.append_many(conn, [to(f"account-{n}", 1, deposits(str(n), 1)) for n in range(5)])
     assert len(locks) == 1
-
-
-# -- through the unit of work ---------------------------------------------------------
-class Seen(Projection):
-    """Remembers the events it was given, in order."""
-
-    name = "seen"
-
-    def __init__(self):
-        self.applied = []
-
-    @handles(AccountOpened, MoneyDeposited)
-    def record(self, conn, event, recorded):
-        self.applied.append((recorded.stream_id, recorded.version, recorded.position, event))
-
-
-@pytest.fixture
-def seen():
-    return Seen()
-
-
-@pytest.fixture
-def app(database, seen):
-    return Application(database, [Balances(), DepositLog(), seen])
-
-
-def test_a_unit_of_work_appends_all_its_aggregates_in_one_statement(app, seen):
-    app.execute(Context(), lambda uow: uow.add(Account.open("old", "Olga")))
-    heard = []
-    app.on_commit(heard.extend)
-    inserts = watch_event_inserts(app.db)
-
-    def import_accounts(uow):
-        old = uow.get(Account, "old")
-        for n in range(3):
-            account = Account.open(f"new{n}", f"owner{n}")
-            account.deposit(10 + n)
-            account.deposit(20 + n)
-            uow.add(account)
-        old.deposit(5)  # loaded first, so flushed first, though it changed last
-
-    app.execute(Context(actor_id="importer"), import_accounts)
-    assert len(inserts) == 1
-
-    expected = [("account-old", 2)] + [(f"account-new{n}", v) for n in range(3) for v in (1, 2, 3)]
-    applied = seen.applied[1:]  # after Olga's opening
-    assert [(stream, version) for stream, version, _, _ in applied] == expected
-    positions = [position for _, _, position, _ in applied]
-    assert positions == sorted(positions) and len(set(positions)) == len(positions)
-    assert [event for *_, event in applied][:4] == [
-        MoneyDeposited(account_id="old", amount=5, currency="EUR"),
-        AccountOpened(account_id="new0", owner="owner0"),
-        MoneyDeposited(account_id="new0", amount=10, currency="EUR"),
-        MoneyDeposited(account_id="new0", amount=20, currency="EUR"),
-    ]
-    keys = [(stream, version, position) for stream, version, position, _ in applied]
-    assert [(r.stream_id, r.version, r.position) for r in heard] == keys
-    assert all(r.meta.actor_id == "importer" for r in heard)
-    with app.read() as conn:
-        assert [(r.stream_id, r.version, r.position) for r in app.store.read_all(conn)][1:] == keys
-        tables = dump_tables(conn, [balances, deposit_log])
-    assert tables["balances"] == [
-        ("new0", "owner0", 30, "[]"), ("new1", "owner1", 32, "[]"), ("new2", "owner2", 34, "[]"),
-        ("old", "Olga", 5, "[]"),
-    ]
-    assert sorted(tables["deposit_log"]) == [
-        (position, e.account_id, e.amount) for _, _, position, e in applied if isinstance(e, MoneyDeposited)
-    ]
-
-
-def test_a_unit_of_work_with_one_stale_aggregate_is_decided_again(app):
-    if app.db.is_sqlite:
-        pytest.skip("SQLite write transactions exclude each other from BEGIN: this race cannot happen")
-    for id in ("a", "b"):
-        app.execute(Context(), lambda uow, id=id: uow.add(Account.open(id, f"owner-{id}")))
-    attempts = []
-
-    def deposit_to_both(uow):
-        a, b = uow.get(Account, "a"), uow.get(Account, "b")
-        if not attempts:  # someone else deposits to b between our read and our append
-            app.execute(Context(), lambda other: other.get(Account, "b").deposit(100))
-        attempts.append(b.balance)
-        a.deposit(1)
-        b.deposit(1)
-
-    app.execute(Context(), deposit_to_both)
-    assert attempts == [0, 100]
-    with app.read() as conn:
-        assert app.store.stream_version(conn, "account-a") == 2
-        assert app.store.stream_version(conn, "account-b") == 3
-
-
-def test_a_unit_of_work_holding_one_stream_twice_is_refused(app):
-    # `uow.get` hands out the aggregate it already holds; two aggregates built
-    # for one new stream are a bug in the command, not a race to retry.
-    def open_twice(uow):
-        uow.add(Account.open("a", "Ann"))
-        uow.add(Account.open("a", "Bob"))
-
-    with pytest.raises(ValueError, match="account-a"):
-        app.execute(Context(), open_twice)
-    with app.read() as conn:
-        assert app.store.count(conn) == 0

@@ -1,72 +1,58 @@
-"""Under eventlet, database work must let other greenthreads run."""
-import time
+"""`database.py`: which unique key an IntegrityError is about, on each backend."""
+import pytest
+from sqlalchemy import insert
+from sqlalchemy.exc import IntegrityError
 
-import eventlet
-from sqlalchemy import text
+from umpnet_kernel.database import violates_unique_key
+from umpnet_kernel.events import Metadata
+from umpnet_kernel.store import EventStore, KeyTaken, events_table, insert_once, processed_table
 
-from umpnet_kernel.testing import temporary_database
+from sample_domain import AccountOpened, balances
 
-
-def test_postgresql_queries_wait_cooperatively(tmp_path):
-    with temporary_database("postgresql", str(tmp_path)) as db:
-
-        def slow_query():
-            with db.read() as conn:
-                conn.execute(text("SELECT pg_sleep(0.4)"))
-
-        started = time.perf_counter()
-        pool = eventlet.GreenPool()
-        for _ in range(4):
-            pool.spawn(slow_query)
-        pool.waitall()
-        # Four 0.4 s queries overlap (psycogreen); a blocking driver would take 1.6 s.
-        assert time.perf_counter() - started < 1.0
+store = EventStore()
 
 
-def test_sqlite_writers_in_one_process_take_turns_instead_of_deadlocking(tmp_path):
-    with temporary_database("sqlite", str(tmp_path)) as db:
+def integrity_error(db, statement, *rows) -> IntegrityError:
+    with pytest.raises(IntegrityError) as caught:
         with db.write() as conn:
-            conn.execute(text("CREATE TABLE hits (n INTEGER)"))
-
-        def writer(n):
-            with db.write() as conn:
-                conn.execute(text("INSERT INTO hits VALUES (:n)"), {"n": n})
-                eventlet.sleep(0.01)  # yield inside the transaction, as real work does
-                conn.execute(text("INSERT INTO hits VALUES (:n)"), {"n": n})
-
-        pool = eventlet.GreenPool()
-        with eventlet.Timeout(10):
-            for n in range(20):
-                pool.spawn(writer, n)
-            pool.waitall()
-        with db.read() as conn:
-            assert conn.execute(text("SELECT count(*) FROM hits")).scalar() == 40
+            for row in rows:
+                conn.execute(statement, row)
+    return caught.value
 
 
-def test_sqlite_commits_of_writes_go_to_a_pool_thread_and_reads_commit_in_place(tmp_path, monkeypatch):
-    from eventlet import tpool
+def test_the_stream_key_is_told_apart_from_the_other_keys_of_events(database):
+    meta = Metadata()
+    with database.write() as conn:
+        store.append(conn, "account-1", 0, [AccountOpened(account_id="1", owner="Ann")], [meta])
+    row = {"stream_id": "account-1", "version": 1, "event_id": "other", "event_type": "t", "schema_version": 1,
+           "data": "{}", "meta": "{}", "recorded_at": meta.occurred_at}
+    same_version = integrity_error(database, insert(events_table), row)
+    assert violates_unique_key(same_version, events_table, ("stream_id", "version"))
+    assert not violates_unique_key(same_version, events_table, ("event_id",))
+    same_id = integrity_error(database, insert(events_table), {**row, "version": 2, "event_id": meta.event_id})
+    assert violates_unique_key(same_id, events_table, ("event_id",))
+    assert not violates_unique_key(same_id, events_table, ("stream_id", "version"))
+    no_data = integrity_error(database, insert(events_table), {**row, "version": 2, "data": None})
+    assert not violates_unique_key(no_data, events_table, ("stream_id", "version"))
 
-    sent_to_pool = []
-    run_in_pool = tpool.execute
 
-    def counting_execute(fn, *args, **kwargs):
-        sent_to_pool.append(fn)
-        return run_in_pool(fn, *args, **kwargs)
+def test_unique_columns_and_primary_keys_of_read_models_are_named_too(database):
+    row = {"account_id": "a1", "owner": "Ann", "balance": 0}
+    same_owner = integrity_error(database, insert(balances), row, {**row, "account_id": "a2"})
+    assert violates_unique_key(same_owner, balances, ("owner",))
+    assert not violates_unique_key(same_owner, balances, ("account_id",))
+    same_id = integrity_error(database, insert(balances), row, {**row, "owner": "Bob"})
+    assert violates_unique_key(same_id, balances, ("account_id",))
 
-    monkeypatch.setattr(tpool, "execute", counting_execute)
-    with temporary_database("sqlite", str(tmp_path)) as db:
-        with db.write() as conn:
-            conn.execute(text("CREATE TABLE hits (n INTEGER)"))
-            conn.execute(text("INSERT INTO hits VALUES (1)"))
-        assert len(sent_to_pool) == 1  # the commit that waits for the disk
 
-        for _ in range(3):
-            with db.read() as conn:
-                assert conn.execute(text("SELECT count(*) FROM hits")).scalar() == 1
-        with db.write() as conn:  # a write transaction that changed nothing
-            conn.execute(text("UPDATE hits SET n = 2 WHERE n = 99"))
-        assert len(sent_to_pool) == 1  # nothing to make durable: no trip to the pool
-
-        with db.write() as conn:
-            conn.execute(text("INSERT INTO hits VALUES (2)"))
-        assert len(sent_to_pool) == 2
+def test_a_duplicate_kernel_key_is_a_race_and_anything_else_a_bug(database):
+    key = ("consumer", "event_id")
+    values = {"consumer": "c", "event_id": "e1", "processed_at": Metadata().occurred_at}
+    with database.write() as conn:
+        insert_once(conn, insert(processed_table), values, processed_table, key)
+    with pytest.raises(KeyTaken):
+        with database.write() as conn:
+            insert_once(conn, insert(processed_table), values, processed_table, key)
+    with pytest.raises(IntegrityError):
+        with database.write() as conn:
+            insert_once(conn, insert(processed_table), {**values, "event_id": None}, processed_table, key)

@@ -79,7 +79,7 @@ def test_metadata_travels_with_the_event(database):
     with database.read() as conn:
         (record,) = store.load_stream(conn, "account-1")
     assert record.meta == meta
-    assert record.event_id == meta.event_id
+    assert record.meta.event_id == meta.event_id
 
 
 def test_concurrent_writers_of_one_stream_cannot_both_win(database):

@@ -50,10 +50,6 @@ class Aggregate:
     def stream_id(self) -> str:
         return self.stream_id_for(self.id)
 
-    @property
-    def is_new(self) -> bool:
-        return self.version == 0 and not self.pending
-
     @classmethod
     def rehydrate(cls: type[A], id: str, events: Iterable[DomainEvent]) -> A:
         aggregate = cls(id)

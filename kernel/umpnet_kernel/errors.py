@@ -3,8 +3,15 @@
 Services raise them; the gateway maps each to its HTTP status once, at the
 edge. Their args stay JSON-friendly (message, fields) so they cross RPC intact
 (`nameko/consumer.py` registers them for deserialisation on the calling side).
+
+The kernel's own messages are English and few (below); the gateway words them
+for its users (gateway/umpnet_gateway/messages_fr.py). Clients act on `code`.
 """
 from __future__ import annotations
+
+# The kernel's messages, for the gateway to find and word.
+INVALID_DATA = "Invalid data."  # ValidationFailed.from_marshmallow
+CHANGED_MEANWHILE = "The resource was changed in the meantime; try again."  # a command that kept losing races
 
 
 class DomainError(Exception):
@@ -19,12 +26,6 @@ class DomainError(Exception):
     def __str__(self) -> str:
         return self.message
 
-    def as_dict(self) -> dict:
-        body = {"code": self.code, "message": self.message}
-        if self.fields:
-            body["fields"] = self.fields
-        return body
-
 
 class ValidationFailed(DomainError):
     status, code = 400, "validation_error"
@@ -33,7 +34,7 @@ class ValidationFailed(DomainError):
     def from_marshmallow(cls, error) -> "ValidationFailed":
         """From a marshmallow ValidationError: messages per field, nested ones flattened."""
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
-        return cls("Données invalides.", _flatten(messages))
+        return cls(INVALID_DATA, _flatten(messages))
 
 
 class Unauthorized(DomainError):

@@ -83,16 +83,9 @@ class DomainEvent:
         while version < cls.event_version:
             data = cls.upcasters[version](data)
             version += 1
-        from .schema import fast_loader
+        from .fast import fast_loader
 
         return fast_loader(cls)(data)
-
-    @classmethod
-    def validate(cls, data: dict[str, Any]) -> "DomainEvent":
-        """Full marshmallow validation (for payloads that come from outside)."""
-        from .schema import schema_for
-
-        return schema_for(cls).load(data)
 
     @staticmethod
     def lookup(name: str) -> type["DomainEvent"]:
@@ -147,11 +140,3 @@ class RecordedEvent:
     event: DomainEvent
     meta: Metadata
     recorded_at: datetime
-
-    @property
-    def event_id(self) -> str:
-        return self.meta.event_id
-
-    @property
-    def event_name(self) -> str:
-        return self.event.event_name

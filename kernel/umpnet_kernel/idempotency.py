@@ -19,6 +19,7 @@ from typing import Callable, TypeVar
 from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, Text, bindparam, delete, insert, select
 
 from . import jsontext
+from .store import insert_once
 
 T = TypeVar("T")
 
@@ -52,9 +53,10 @@ def remembered(use_case: str, idempotency_key: str, command: Callable) -> Callab
         if recorded is not None:
             return jsontext.decode(recorded)
         outcome = command(uow)
-        uow.conn.execute(
-            _INSERT, {"key": key, "outcome": jsontext.encode(outcome), "recorded_at": datetime.now(timezone.utc)}
-        )
+        # The same request running twice at once: the second to get here
+        # loses the race (KeyTaken), and answers the first's outcome when run again.
+        values = {"key": key, "outcome": jsontext.encode(outcome), "recorded_at": datetime.now(timezone.utc)}
+        insert_once(uow.conn, _INSERT, values, command_outcomes, ("key",))
         return outcome
 
     return run

@@ -1,22 +1,44 @@
 """The append-only event store, one per service database.
 
-- Optimistic concurrency by the primary key `(stream_id, version)`: two writers
-  that read the same version of a stream cannot both append; the second gets
-  `ConcurrencyError` and its whole transaction is rolled back.
+- Optimistic concurrency by the key `(stream_id, version)`: two writers that
+  read the same version of a stream cannot both append; the second gets
+  `ConcurrencyError` and its whole transaction is rolled back. That is the only
+  integrity error the store calls a race: any other (a duplicate event id, a
+  NULL) is a bug, and is raised as the database's IntegrityError.
 - `position` is a global, gap-free-when-committed sequence that orders every
   event of the service. It doubles as the outbox: the relay publishes by
-  position (see `relay.py`). On PostgreSQL concurrent transactions could commit
-  positions out of order (11 visible before 10), and a relay reading past 10
-  would skip it forever; appends therefore take a transaction-scoped advisory
-  lock, so positions become visible in order. SQLite has one writer anyway.
+  position (see `relay.py`). On PostgreSQL appends take the append lock
+  (`postgres.lock_appends`), so positions become visible in order; SQLite has
+  one writer anyway.
+
+What a store must provide (`EventStore` here, on SQLite and PostgreSQL; an
+in-memory one for tests keeps the same methods and meanings; `conn` is the
+caller's transaction, and nothing is visible to others before it commits):
+
+    append(conn, stream_id, expected_version, events, metas) -> [RecordedEvent]
+    append_many(conn, [(stream_id, expected_version, events, metas), ...]) -> [[RecordedEvent], ...]
+        versions follow `expected_version` (0 for a new stream) one by one;
+        positions are new, increasing, in the order given; ConcurrencyError if
+        a stream is no longer at its expected version (nothing of the call is
+        kept: the caller rolls back); ValueError for one stream given twice.
+    load_stream(conn, stream_id, after_version=0) -> [RecordedEvent]  by version
+    load_streams(conn, stream_ids) -> {stream_id: [RecordedEvent]}     streams with no event absent
+    stream_version(conn, stream_id) -> int                            0 for no stream
+    read_all(conn, after_position=0, limit=None, event_types=None) -> [RecordedEvent]  by position
+    iter_all(conn, batch_size=5000, event_types=None) -> iterator     by position (rebuilds)
+    head_position(conn) -> int,  count(conn) -> int
+
+Events come back equal to those appended (upcast to their class's current
+version), with their `Metadata` and a zoned `recorded_at`.
+
+The plain story is told here; the encoding of rows and the one multi-row
+INSERT that appends them are in `fast.py`, the append lock in `postgres.py`.
 """
 from __future__ import annotations
 
-import weakref
 from collections import Counter
 from datetime import datetime, timezone
-from functools import cache, lru_cache
-from itertools import chain, count
+from itertools import count
 from typing import Iterable, Iterator, NamedTuple, Sequence
 
 from sqlalchemy import (
@@ -35,15 +57,14 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    text,
     type_coerce,
 )
-from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
 
-from . import jsontext
+from .database import violates_unique_key
 from .events import DomainEvent, Metadata, RecordedEvent
-from .schema import dataclass_builder, fast_dumper, fast_loader
+from .fast import encode_event, encode_meta, insert_returning, new_recorded, recorded_from_row, stored_value
+from .postgres import lock_appends
 
 kernel_metadata = MetaData()
 
@@ -94,29 +115,6 @@ checkpoints_table = Table(
     PrimaryKeyConstraint("consumer", "stream_id"),
 )
 
-_APPEND_LOCK_KEY = 7_283_001  # arbitrary, constant: one append lock per database
-_LOCK_HELD_BY = "umpnet_append_lock_held_by"  # key in the DBAPI connection's `info`
-
-
-def lock_appends(conn: Connection) -> None:
-    """Hold the database's append lock until this transaction ends (PostgreSQL).
-
-    SQLite needs nothing: a write transaction there already excludes all others.
-    Taken once per transaction: an import appending to many streams would
-    otherwise pay a round trip per stream for a lock it already holds. The
-    innermost transaction is remembered, so after a rolled-back savepoint
-    (which releases a lock taken inside it) the lock is taken again.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    held_by = conn.info.get(_LOCK_HELD_BY)
-    current = conn.get_nested_transaction() or conn.get_transaction()
-    if current is not None and held_by is not None and held_by() is current:
-        return
-    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
-    current = conn.get_nested_transaction() or conn.get_transaction()
-    conn.info[_LOCK_HELD_BY] = weakref.ref(current)
-
 
 class ConcurrencyError(Exception):
     """Another writer appended to the stream first; reload and try again.
@@ -144,93 +142,38 @@ class ConcurrencyError(Exception):
         super().__init__(message)
 
 
-def _encode_meta(meta: Metadata) -> str:
-    return jsontext.encode(
-        {
-            "event_id": meta.event_id,
-            "occurred_at": meta.occurred_at.isoformat(),
-            "actor_id": meta.actor_id,
-            "correlation_id": meta.correlation_id,
-            "causation_id": meta.causation_id,
-        }
-    )
+class KeyTaken(Exception):
+    """Another transaction inserted the same unique key first (a message marked
+    consumed, a command's outcome, a key a projection claims): a race, like a
+    stream's, decided again on fresh state. Raised by `insert_once` and the
+    unit of work."""
 
 
-# Metadata and RecordedEvent are frozen dataclasses: built field by field
-# through object.__setattr__ they cost more than the JSON they come from.
-_new_metadata = dataclass_builder(Metadata) or (lambda values: Metadata(**values))
-_new_recorded = dataclass_builder(RecordedEvent) or (lambda values: RecordedEvent(**values))
+def insert_once(conn: Connection, statement, values: dict, table: Table, key: tuple[str, ...]) -> None:
+    """Run an INSERT of one row whose `key` must be unique in `table`; a
+    duplicate raises `KeyTaken` (any other violation stays an IntegrityError).
+    On PostgreSQL the transaction is then aborted: the caller rolls back."""
+    try:
+        conn.execute(statement, values)
+    except IntegrityError as exc:
+        if violates_unique_key(exc, table, key):
+            raise KeyTaken(f"another transaction wrote this {table.name} row first") from exc
+        raise
 
 
-def _decode_meta(raw: str) -> Metadata:
-    m = jsontext.decode(raw)
-    return _new_metadata(
-        {
-            "event_id": m["event_id"],
-            "occurred_at": datetime.fromisoformat(m["occurred_at"]),
-            "actor_id": m.get("actor_id"),
-            "correlation_id": m.get("correlation_id"),
-            "causation_id": m.get("causation_id"),
-        }
-    )
+class StreamAppend(NamedTuple):
+    """Events to append to one stream after `expected_version` (0 for a new stream)."""
+
+    stream_id: str
+    expected_version: int
+    events: Sequence[DomainEvent]
+    metas: Sequence[Metadata]
 
 
-def _encode_data(event: DomainEvent) -> str:
-    cls = type(event)
-    if cls.to_data is DomainEvent.to_data:
-        # the schema's dump without marshmallow's per-field calls (see schema.fast_dumper)
-        return jsontext.encode(fast_dumper(cls)(event))
-    return jsontext.encode(event.to_data())  # the class serialises itself
-
-
-@cache
-def _current_version_loader(cls: type[DomainEvent]):
-    """`cls.from_data` for payloads stored at the class's current version.
-
-    Skips the upcasting loop and from_data's function-level import, which add up
-    over a rebuild; a class with its own from_data keeps it.
-    """
-    if cls.from_data.__func__ is not DomainEvent.from_data.__func__:
-        return cls.from_data
-    return fast_loader(cls)
-
-
-def _recorded_at(value) -> datetime:
-    """recorded_at as read by `_READ_COLUMNS`, with its zone.
-
-    SQLite gives SQLAlchemy's naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff", read
-    here with the zone appended: fromisoformat is several times quicker than
-    SQLAlchemy's converter followed by datetime.replace(tzinfo=...).
-    """
-    if type(value) is str:
-        try:
-            return datetime.fromisoformat(value + "+00:00")
-        except ValueError:  # the text has a zone of its own
-            value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def _recorded(position, stream_id, version, event_type, schema_version, data, meta, recorded_at) -> RecordedEvent:
-    cls = DomainEvent.lookup(event_type)
-    payload = jsontext.decode(data)
-    if schema_version == cls.event_version:
-        event = _current_version_loader(cls)(payload)
-    else:
-        event = cls.from_data(payload, schema_version)
-    return _new_recorded(
-        {
-            "position": position,
-            "stream_id": stream_id,
-            "version": version,
-            "event": event,
-            "meta": _decode_meta(meta),
-            "recorded_at": _recorded_at(recorded_at),
-        }
-    )
-
-
-# The columns `_read` selects, in the order `_recorded` takes them. recorded_at
-# comes back untouched (text on SQLite, a datetime from psycopg2), for `_recorded_at`.
+# -- reading -------------------------------------------------------------------
+# The columns every read selects, in the order `fast.recorded_from_row` takes
+# them. recorded_at comes back untouched (text on SQLite, a datetime from
+# psycopg2): SQLAlchemy's converter cost more than `fast.recorded_at`.
 _READ_COLUMNS = tuple(
     events_table.c[name]
     for name in ("position", "stream_id", "version", "event_type", "schema_version", "data", "meta")
@@ -239,7 +182,7 @@ _READ_COLUMNS = tuple(
 
 def _read(conn: Connection, query, parameters: dict | None = None) -> list[RecordedEvent]:
     # fetchall in one call, rather than a fetchone per row through the result's iterator
-    return [_recorded(*row) for row in conn.execute(query, parameters).all()]
+    return [recorded_from_row(*row) for row in conn.execute(query, parameters).all()]
 
 
 # Every command loads its aggregates' streams: built once, values bound per
@@ -258,39 +201,16 @@ _STREAMS_PER_QUERY = 500
 _STREAM_VERSION = select(func.max(events_table.c.version)).where(events_table.c.stream_id == bindparam("stream_id"))
 
 
-# -- the append statement ----------------------------------------------------
+# -- appending -----------------------------------------------------------------
 _INSERT_COLUMNS = (
     "stream_id", "version", "event_id", "event_type", "schema_version", "data", "meta", "recorded_at",
 )
+# RETURNING the stream and version pairs each position with its row, whatever
+# order the database returns them in.
+_RETURNING = ("position", "stream_id", "version")
 # SQLite allows 32,766 parameters per statement, PostgreSQL 65,535: 8 a row.
 _ROWS_PER_INSERT = 500
-# pysqlite uses "?"; psycopg2 (and psycopg, pg8000) take "%s".
-_POSITIONAL_MARKERS = {"qmark": "?", "format": "%s", "pyformat": "%s"}
-
-
-@lru_cache(maxsize=256)
-def _insert_sql(dialect: Dialect, rows: int) -> str:
-    """One multi-row INSERT ... RETURNING position, stream_id, version.
-
-    Written out rather than built by SQLAlchemy's insert(): compiling and
-    processing its parameters cost more than the database's own work for a
-    small append. RETURNING the stream and version lets us pair each position
-    with its row whatever order the database returns them in.
-    """
-    quote = dialect.identifier_preparer.quote
-    marker = _POSITIONAL_MARKERS[dialect.paramstyle]
-    row = "(" + ", ".join([marker] * len(_INSERT_COLUMNS)) + ")"
-    return (
-        f"INSERT INTO {quote(events_table.name)} ({', '.join(quote(c) for c in _INSERT_COLUMNS)}) "
-        f"VALUES {', '.join([row] * rows)} RETURNING {quote('position')}, {quote('stream_id')}, {quote('version')}"
-    )
-
-
-@lru_cache(maxsize=16)
-def _recorded_at_binder(dialect: Dialect):
-    # SQLite stores DateTime as text in SQLAlchemy's format: use SQLAlchemy's own converter.
-    column_type = events_table.c.recorded_at.type.dialect_impl(dialect)
-    return column_type.bind_processor(dialect) or (lambda value: value)
+_STREAM_KEY = ("stream_id", "version")  # the unique index the concurrency check rests on
 
 
 def _insert_events(
@@ -298,32 +218,23 @@ def _insert_events(
 ) -> dict[tuple[str, int], int]:
     """Insert event rows (in `_INSERT_COLUMNS` order); {(stream_id, version): position}.
 
-    A unique violation raises `ConcurrencyError` naming the streams of the
-    statement that failed (`expected_versions` gives their versions).
+    A violation of the stream key raises `ConcurrencyError` naming the streams
+    of the statement that failed (`expected_versions` gives their versions).
     """
-    dialect = conn.dialect
     positions: dict[tuple[str, int], int] = {}
     for start in range(0, len(rows), _ROWS_PER_INSERT):
         chunk = rows[start : start + _ROWS_PER_INSERT]
-        parameters = tuple(chain.from_iterable(chunk))
         try:
-            result = conn.exec_driver_sql(_insert_sql(dialect, len(chunk)), parameters)
+            returned = insert_returning(conn, events_table, _INSERT_COLUMNS, chunk, _RETURNING)
         except IntegrityError as exc:
+            if not violates_unique_key(exc, events_table, _STREAM_KEY):
+                raise  # not a race: a bug, to be seen as one
             in_chunk = dict.fromkeys(row[0] for row in chunk)  # in row order, once each
             streams = [(stream_id, expected_versions[stream_id]) for stream_id in in_chunk]
             alone = streams[0] if len(streams) == 1 else (None, None)
             raise ConcurrencyError(*alone, streams) from exc
-        positions.update(((stream_id, version), position) for position, stream_id, version in result.all())
+        positions.update(((stream_id, version), position) for position, stream_id, version in returned)
     return positions
-
-
-class StreamAppend(NamedTuple):
-    """Events to append to one stream after `expected_version` (0 for a new stream)."""
-
-    stream_id: str
-    expected_version: int
-    events: Sequence[DomainEvent]
-    metas: Sequence[Metadata]
 
 
 class EventStore:
@@ -364,7 +275,7 @@ class EventStore:
             twice = [s for s, n in Counter(append[0] for append in appends).items() if n > 1]
             raise ValueError(f"streams appended to twice in one call: {', '.join(map(repr, twice))}")
         now = datetime.now(timezone.utc)
-        stored_now = _recorded_at_binder(conn.dialect)(now)
+        stored_now = stored_value(conn.dialect, events_table.c.recorded_at, now)
         rows = [
             (
                 stream_id,
@@ -372,8 +283,8 @@ class EventStore:
                 meta.event_id,
                 event.event_name,
                 event.event_version,
-                _encode_data(event),
-                _encode_meta(meta),
+                encode_event(event),
+                encode_meta(meta),
                 stored_now,
             )
             for stream_id, expected_version, events, metas in appends
@@ -381,11 +292,11 @@ class EventStore:
         ]
         if not rows:
             return [[] for _ in appends]
-        lock_appends(conn)
+        lock_appends(conn)  # PostgreSQL: positions become visible in order
         positions = _insert_events(conn, rows, expected_versions)
         return [
             [
-                _new_recorded(
+                new_recorded(
                     {
                         "position": positions[stream_id, version],
                         "stream_id": stream_id,
@@ -450,7 +361,7 @@ class EventStore:
             query = query.where(events_table.c.event_type.in_(sorted(event_types)))
         result = conn.execute(query.execution_options(yield_per=batch_size))
         for rows in result.partitions():
-            yield from [_recorded(*row) for row in rows]
+            yield from [recorded_from_row(*row) for row in rows]
 
     def head_position(self, conn: Connection) -> int:
         return conn.execute(select(func.max(events_table.c.position))).scalar() or 0

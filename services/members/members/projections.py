@@ -88,6 +88,8 @@ class MembersProjection(KeyedProjection):
     name = "members"
     table = members
     key_column = "member_id"
+    # Two sign-ups with one address at once: the second is decided again and takes the "already registered" path.
+    claims = ((members, ("email_lower",)),)
     json_columns = ("themes", "roles", "shown_fields")
 
     @handles(MemberRegistered)

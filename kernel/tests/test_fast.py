@@ -1,11 +1,12 @@
-"""The kernel's fast paths give exactly what the plain ones gave (see docs/benchmarks.md).
+"""`fast.py`: the kernel's fast paths give exactly what the plain ones gave (see docs/benchmarks.md).
 
-- appends: `schema.fast_dumper` instead of marshmallow's dump, one multi-row INSERT,
-  the append lock taken once per transaction;
-- reads: `schema.fast_loader` / `dataclass_builder` instead of __init__, recorded_at
-  read as text on SQLite;
-- rebuilds: `projections.bulk_insert` instead of SQLAlchemy's executemany, the
-  cycle collector paused.
+- appends: `fast_dumper` instead of marshmallow's dump, one multi-row INSERT;
+- reads: `fast_loader` / `dataclass_builder` instead of __init__, recorded_at
+  read as text on SQLite, rows streamed by `iter_all`;
+- rebuilds: `bulk_insert` instead of SQLAlchemy's executemany, the cycle
+  collector paused.
+
+The backends' own paths are checked in test_sqlite.py and test_postgres.py.
 """
 from __future__ import annotations
 
@@ -17,17 +18,16 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import (
-    Boolean, Column, Connection, Date, DateTime, Float, Integer, MetaData, String, Table, Text, event, insert, select, text,
+    Boolean, Column, Connection, Date, DateTime, Float, Integer, MetaData, String, Table, Text, insert, text,
 )
-from sqlalchemy.dialects import sqlite
-from sqlalchemy.exc import OperationalError
 
 from umpnet_kernel.application import Application
 from umpnet_kernel.events import Context, DomainEvent, Metadata
-from umpnet_kernel.projections import KeyedProjection, _sqlite_binder, bulk_insert, handles, rebuild
-from umpnet_kernel.schema import dataclass_builder, fast_dumper, fast_loader, schema_for
+from umpnet_kernel.fast import bulk_insert, dataclass_builder, fast_dumper, fast_loader, recorded_at
 from umpnet_kernel.jsontext import decode as _decode_json
-from umpnet_kernel.store import EventStore, _recorded_at, lock_appends
+from umpnet_kernel.projections import KeyedProjection, handles, rebuild
+from umpnet_kernel.schema import schema_for
+from umpnet_kernel.store import ConcurrencyError, EventStore
 from umpnet_kernel.testing import dump_tables
 
 from sample_domain import AccountOpened, MoneyDeposited
@@ -159,11 +159,11 @@ def test_stored_json_is_read_as_json_loads_reads_it():
 
 def test_recorded_at_always_has_a_zone():
     utc = timezone.utc
-    assert _recorded_at("2026-11-23 08:17:35.891560") == datetime(2026, 11, 23, 8, 17, 35, 891560, tzinfo=utc)
-    assert _recorded_at("2026-11-23 08:17:35") == datetime(2026, 11, 23, 8, 17, 35, tzinfo=utc)
+    assert recorded_at("2026-11-23 08:17:35.891560") == datetime(2026, 11, 23, 8, 17, 35, 891560, tzinfo=utc)
+    assert recorded_at("2026-11-23 08:17:35") == datetime(2026, 11, 23, 8, 17, 35, tzinfo=utc)
     plus_two = timezone(timedelta(hours=2))
-    assert _recorded_at("2026-11-23 08:17:35+02:00") == datetime(2026, 11, 23, 8, 17, 35, tzinfo=plus_two)
-    assert _recorded_at(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=utc)
+    assert recorded_at("2026-11-23 08:17:35+02:00") == datetime(2026, 11, 23, 8, 17, 35, tzinfo=plus_two)
+    assert recorded_at(datetime(2026, 1, 1)) == datetime(2026, 1, 1, tzinfo=utc)
 
 
 # -- the store -------------------------------------------------------------------------
@@ -206,80 +206,11 @@ def test_a_class_with_its_own_serialisation_keeps_it(database):
 def test_a_stale_append_in_a_big_batch_still_fails_whole(database):
     with database.write() as conn:
         store.append(conn, "member-1", 0, [joined(0)], [Metadata()])
-    from umpnet_kernel.store import ConcurrencyError
-
     with pytest.raises(ConcurrencyError):
         with database.write() as conn:
             store.append(conn, "member-1", 0, [joined(n) for n in range(600)], [Metadata() for _ in range(600)])
     with database.read() as conn:
         assert store.count(conn) == 1
-
-
-def _count_lock_statements(db):
-    seen = []
-
-    @event.listens_for(db.engine, "before_cursor_execute")
-    def count(conn, cursor, statement, *args):
-        if "pg_advisory_xact_lock" in statement:
-            seen.append(statement)
-
-    return seen
-
-
-def _holds_append_lock(conn) -> bool:
-    query = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()")
-    return conn.execute(query).scalar() > 0
-
-
-def test_the_append_lock_is_taken_once_per_transaction(database):
-    if not database.is_postgresql:
-        pytest.skip("SQLite needs no append lock")
-    locks = _count_lock_statements(database)
-    with database.write() as conn:
-        for n in range(5):
-            store.append(conn, f"member-{n}", 0, [joined(n)], [Metadata()])
-        assert _holds_append_lock(conn)
-    assert len(locks) == 1
-    with database.write() as conn:
-        store.append(conn, "member-9", 0, [joined(9)], [Metadata()])
-    assert len(locks) == 2  # a new transaction takes it again
-
-
-def test_the_append_lock_is_taken_again_after_a_rolled_back_savepoint(database):
-    if not database.is_postgresql:
-        pytest.skip("SQLite needs no append lock")
-    locks = _count_lock_statements(database)
-    with database.write() as conn:
-        savepoint = conn.begin_nested()
-        lock_appends(conn)
-        savepoint.rollback()  # releases what was locked inside it
-        assert not _holds_append_lock(conn)
-        lock_appends(conn)
-        assert _holds_append_lock(conn)
-    assert len(locks) == 2
-
-
-# -- SQLite transactions ---------------------------------------------------------------
-def test_a_busy_sqlite_database_still_raises_sqlalchemy_errors(tmp_path):
-    from umpnet_kernel.database import Database
-
-    path = tmp_path / "busy.db"
-    first, second = Database(f"sqlite:///{path}"), Database(f"sqlite:///{path}")
-    try:
-        with first.write() as conn:
-            conn.execute(text("CREATE TABLE t (n INTEGER)"))
-
-        @event.listens_for(second.engine, "connect")
-        def impatient(dbapi_conn, _record):
-            dbapi_conn.execute("PRAGMA busy_timeout=10")
-
-        with first.write():
-            with pytest.raises(OperationalError):
-                with second.write():
-                    pass
-    finally:
-        first.dispose()
-        second.dispose()
 
 
 # -- rebuilds --------------------------------------------------------------------------
@@ -412,26 +343,6 @@ def test_bulk_insert_leaves_rows_of_other_shapes_to_sqlalchemy(perf_app):
                 bulk_insert(conn, perf_members, rows)
 
 
-def test_the_quick_sqlite_binders_match_sqlalchemys():
-    dialect = sqlite.dialect()
-    samples = {
-        DateTime(): [datetime(2026, 1, 2, 3, 4, 5, 6), datetime(1, 1, 1), datetime.now(timezone.utc),
-                     date(2026, 1, 2)],
-        DateTime(timezone=True): [datetime(2026, 1, 2, tzinfo=timezone(timedelta(hours=-5)))],
-        Date(): [date(2026, 1, 2), date(1, 1, 1), datetime(2026, 1, 2, 23, 59)],
-        Boolean(): [True, False, 1, 0],
-    }
-    for column_type, values in samples.items():
-        quick = _sqlite_binder(column_type, dialect)
-        slow = column_type.dialect_impl(dialect).bind_processor(dialect)
-        for value in values:
-            assert quick(value) == slow(value) and type(quick(value)) is type(slow(value)), (column_type, value)
-    custom = sqlite.DATETIME(storage_format="%(year)04d/%(month)02d/%(day)02d")
-    slow = custom.bind_processor(dialect)
-    assert _sqlite_binder(custom, dialect)(datetime(2026, 1, 2)) == slow(datetime(2026, 1, 2)) == "2026/01/02"
-    assert _sqlite_binder(String(), dialect) is None
-
-
 def test_a_dataclass_with_a_handwritten_init_is_built_through_it():
     @dataclass(frozen=True)
     class Normalised:
@@ -454,7 +365,7 @@ def test_iter_all_streams_every_event_in_position_order(database):
         everything = store.read_all(conn)
         assert list(store.iter_all(conn, batch_size=7)) == everything
         verified = list(store.iter_all(conn, batch_size=4, event_types={"perf.Verified"}))
-        assert verified == [r for r in everything if r.event_name == "perf.Verified"]
+        assert verified == [r for r in everything if r.event.event_name == "perf.Verified"]
         assert len(verified) == 25
 
 
