@@ -113,3 +113,27 @@ class GrantRole:
 
     email: str
     role: str
+
+
+@dataclass(frozen=True)
+class RequestContact:
+    """Ask `other_id` to be contacts (`member_id` is who asks, from their session)."""
+
+    member_id: str
+    other_id: str
+
+
+@dataclass(frozen=True)
+class AcceptContact:
+    """Accept the request `other_id` sent to `member_id`."""
+
+    member_id: str
+    other_id: str
+
+
+@dataclass(frozen=True)
+class RemoveContact:
+    """End what is between `member_id` and `other_id`: decline, withdraw or remove."""
+
+    member_id: str
+    other_id: str

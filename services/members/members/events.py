@@ -141,3 +141,40 @@ class SessionClosed(DomainEvent, name="members.SessionClosed", public=False):
     session_id: str
     member_id: str
     token_hash: str
+
+
+# -- contacts: one stream per pair of members (domain/contact.py) -------------
+@dataclass(frozen=True)
+class ContactRequested(DomainEvent, name="members.ContactRequested", version=1):
+    """A member asked another to be contacts."""
+
+    contact_id: str = field(metadata=describe("the pair's id, the same whoever asks"))
+    requester_id: str = field(metadata=describe("member id of who asks"))
+    addressee_id: str = field(metadata=describe("member id of who is asked"))
+
+
+@dataclass(frozen=True)
+class ContactAccepted(DomainEvent, name="members.ContactAccepted", version=1):
+    """The addressee accepted (or asked back): the two see each other's email."""
+
+    contact_id: str
+    requester_id: str = field(metadata=describe("member id of who asked"))
+    addressee_id: str = field(metadata=describe("member id of who accepted"))
+
+
+@dataclass(frozen=True)
+class ContactDeclined(DomainEvent, name="members.ContactDeclined", version=1):
+    """The addressee declined a request; the requester may ask again."""
+
+    contact_id: str
+    requester_id: str
+    addressee_id: str
+
+
+@dataclass(frozen=True)
+class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
+    """A request withdrawn by its requester, or an accepted contact removed by either member."""
+
+    contact_id: str
+    removed_by: str = field(metadata=describe("member id of who removed it"))
+    other_id: str = field(metadata=describe("member id of the other member"))
