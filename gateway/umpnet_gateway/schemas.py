@@ -100,6 +100,10 @@ class PublicMember(Schema):
     themes = fields.List(fields.String())
     bio = fields.String()
     blog_url = fields.String(allow_none=True)
+    # What the viewer and the member are to each other (contacts, issue 8 item 4):
+    email = fields.String(metadata={"description": "only to an accepted contact"})
+    contact_status = fields.String(metadata={"enum": ["incoming", "outgoing", "accepted"],
+                                             "description": "absent when neither asked the other"})
 
 
 class MemberWithRoles(PublicMember):
@@ -173,3 +177,23 @@ class ErrorBody(Schema):
 
 class Error(Schema):
     error = fields.Nested(ErrorBody)
+
+
+# -- contacts (API.md "Members and network") ---------------------------------------
+MEMBER_ID_MESSAGES = {"invalid_uuid": "Identifiant de membre invalide.", "required": "Indiquez le membre (member_id)."}
+CONTACT_STATUSES = ["incoming", "outgoing", "accepted"]
+
+
+class ContactRequest(Strict):
+    member_id = fields.UUID(required=True, error_messages=MEMBER_ID_MESSAGES)
+
+
+class Contact(Schema):
+    """A contact or a request, as the member who lists them sees it."""
+
+    member_id = fields.String()
+    display_name = fields.String()
+    status = fields.String(metadata={"enum": CONTACT_STATUSES})
+
+
+ContactList = list_of(Contact)
