@@ -33,7 +33,7 @@ from .commands import (
     VerifyEmail,
 )
 from .domain.catalogue import DIGITAL_FEDERATION_CODE, FEDERATIONS, THEMES, local_federation
-from .domain.contact import Contact
+from .domain.contact import Contact, contact_id_for, no_contact
 from .domain.email_address import email_key, email_key_of, normalise_email
 from .domain.member import Member, Residence
 from .domain.session import Session
@@ -307,9 +307,10 @@ class MembersApp(Application):
 
         def run(uow: UnitOfWork):
             other = self._visible_member(uow.conn, command.other_id)
-            contact = uow.get(Contact, Contact.between(command.member_id, command.other_id).id)
-            if contact is None:
-                contact = Contact.between(command.member_id, command.other_id)
+            pair = Contact.between(command.member_id, command.other_id)
+            contact = uow.get(Contact, pair.id)
+            if contact is None:  # nothing between them yet: the pair's stream starts here
+                contact = pair
                 uow.add(contact)
             contact.request(command.member_id, command.other_id, other["contact_consent"])
             # Counted with the request, in its transaction: a refused request
@@ -350,9 +351,9 @@ class MembersApp(Application):
 
     @staticmethod
     def _contact(uow: UnitOfWork, command) -> Contact:
-        contact = uow.get(Contact, Contact.between(command.member_id, command.other_id).id)
+        contact = uow.get(Contact, contact_id_for(command.member_id, command.other_id))
         if contact is None:
-            raise NotFound("Aucune demande ni aucun contact avec ce membre.")
+            raise no_contact()
         return contact
 
     @staticmethod

@@ -157,7 +157,7 @@ class ContactRequested(DomainEvent, name="members.ContactRequested", version=1):
 class ContactAccepted(DomainEvent, name="members.ContactAccepted", version=1):
     """The addressee accepted (or asked back): the two see each other's email."""
 
-    contact_id: str
+    contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
     requester_id: str = field(metadata=describe("member id of who asked"))
     addressee_id: str = field(metadata=describe("member id of who accepted"))
 
@@ -166,15 +166,15 @@ class ContactAccepted(DomainEvent, name="members.ContactAccepted", version=1):
 class ContactDeclined(DomainEvent, name="members.ContactDeclined", version=1):
     """The addressee declined a request; the requester may ask again."""
 
-    contact_id: str
-    requester_id: str
-    addressee_id: str
+    contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
+    requester_id: str = field(metadata=describe("member id of who asked"))
+    addressee_id: str = field(metadata=describe("member id of who declined"))
 
 
 @dataclass(frozen=True)
 class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
     """A request withdrawn by its requester, or an accepted contact removed by either member."""
 
-    contact_id: str
+    contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
     removed_by: str = field(metadata=describe("member id of who removed it"))
     other_id: str = field(metadata=describe("member id of the other member"))

@@ -22,7 +22,8 @@ _CONTACT_NAMESPACE = uuid.UUID("0c0a7ac7-5e1f-4b7e-9c35-6d2b8f3c11e4")
 REQUESTED, ACCEPTED = "requested", "accepted"
 
 
-def _no_request() -> NotFound:
+def no_contact() -> NotFound:
+    """Nothing between the two members: no request either way, no contact."""
     return NotFound("Aucune demande ni aucun contact avec ce membre.")
 
 
@@ -75,7 +76,7 @@ class Contact(Aggregate):
         if self.status == ACCEPTED:
             return
         if self.status != REQUESTED:
-            raise _no_request()
+            raise no_contact()
         if by != self.addressee_id:
             raise Forbidden("Seul le membre à qui la demande est adressée peut l'accepter.")
         self._record(ContactAccepted(contact_id=self.id, requester_id=self.requester_id, addressee_id=by))
@@ -83,7 +84,7 @@ class Contact(Aggregate):
     def remove(self, by: str) -> None:
         """Decline a request (its addressee), withdraw it (its requester), or end a contact (either)."""
         if self.status is None:
-            raise _no_request()
+            raise no_contact()
         if self.status == REQUESTED and by == self.addressee_id:
             self._record(ContactDeclined(contact_id=self.id, requester_id=self.requester_id, addressee_id=by))
             return
