@@ -74,7 +74,8 @@ class ProfileUpdateRequest(Strict):
     bio = fields.String(validate=validate.Length(max=limits.BIO_MAX))
     blog_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=limits.BLOG_URL_MAX))
     map_visible = fields.Boolean()
-    contact_consent = fields.Boolean()
+    contact_consent = fields.Boolean()  # the party may contact the member (opt-in)
+    accepts_contact_requests = fields.Boolean()  # other members may ask to be contacts (on by default)
     # What other members see besides the display name (the public profile shows nothing else).
     shown_fields = fields.List(fields.String(validate=validate.OneOf(SHOWABLE_FIELDS)),
                                validate=validate.Length(max=len(SHOWABLE_FIELDS), error="{max} éléments au plus."))
@@ -121,7 +122,9 @@ class OwnProfile(PublicMember):
     email_verified = fields.Boolean()
     roles = fields.List(fields.String())
     map_visible = fields.Boolean()
-    contact_consent = fields.Boolean()
+    contact_consent = fields.Boolean(metadata={"description": "accepts to be contacted by the party (opt-in)"})
+    accepts_contact_requests = fields.Boolean(
+        metadata={"description": "other members may send contact requests (true for a new member)"})
     shown_fields = fields.List(fields.String(metadata={"enum": list(SHOWABLE_FIELDS)}))
     registered_at = fields.DateTime()
 

@@ -58,3 +58,32 @@ def test_two_members_asking_each_other_at_once_become_contacts(app):
     assert sorted(o["status"] for o in outcomes) == ["accepted", "outgoing"], outcomes
     assert len(events_of(app, ContactRequested)) == len(events_of(app, ContactAccepted)) == 1
     assert listed(app, camille)[0]["status"] == listed(app, lucas)[0]["status"] == "accepted"
+
+
+def test_a_profile_stored_before_the_choice_existed_loads_and_accepts_requests(app):
+    """ProfileUpdated v2 had no accepts_contact_requests: upcast to v3, such a member accepts requests."""
+    from sqlalchemy import select, update
+
+    from members.commands import UpdateProfile
+    from members.events import ProfileUpdated
+    from umpnet_kernel import jsontext
+    from umpnet_kernel.events import Context
+    from umpnet_kernel.store import events_table
+
+    from tests.unit.members.contact_cases import ask, events_of, member
+
+    camille, lucas = member(app, "camille@example.org", "Camille"), member(app, "lucas@example.org", "Lucas")
+    stored = events_table.c
+    with app.db.write() as conn:  # the profiles as a v2 service stored them (events are never rewritten but here)
+        for row in conn.execute(select(stored.position, stored.data)
+                                .where(stored.event_type == "members.ProfileUpdated")).all():
+            data = jsontext.decode(row.data)
+            del data["accepts_contact_requests"]
+            conn.execute(update(events_table).where(stored.position == row.position)
+                         .values(schema_version=2, data=jsontext.encode(data)))
+    app.rebuild_read_models()
+    assert all(e.accepts_contact_requests is True for e in events_of(app, ProfileUpdated))
+    assert app.own_profile(lucas)["accepts_contact_requests"] is True and app.own_profile(lucas)["first_name"] == "Lucas"
+    assert ask(app, camille, lucas)["status"] == "outgoing"
+    app.update_profile(UpdateProfile(lucas, bio="Militant"), Context())  # his aggregate loads from v2 too
+    assert events_of(app, ProfileUpdated)[-1].accepts_contact_requests is True

@@ -18,7 +18,7 @@ from .lists import paged
 
 
 class ContactRequestsRefused(Forbidden):
-    """The member asked does not accept contact requests (their `contact_consent` is off)."""
+    """The member asked does not accept contact requests (their `accepts_contact_requests` is off)."""
 
     code = "contact_requests_refused"
 

@@ -293,8 +293,8 @@ class MembersApp(Application):
 
     # -- contacts -------------------------------------------------------------
     # The pair is its own stream (domain/contact.py); the member rows are read
-    # in the command's transaction, so a member who just withdrew their
-    # consent or was never verified is seen as such.
+    # in the command's transaction, so a member who just stopped accepting
+    # requests (accepts_contact_requests) or was never verified is seen as such.
     def request_contact(self, command: RequestContact, context: Context) -> dict:
         """Ask another member; asking back someone who asked you accepts their request.
         400 for oneself, 404 for an unknown or unverified member, 403 if they refuse
@@ -312,7 +312,7 @@ class MembersApp(Application):
             if contact is None:  # nothing between them yet: the pair's stream starts here
                 contact = pair
                 uow.add(contact)
-            contact.request(command.member_id, command.other_id, other["contact_consent"])
+            contact.request(command.member_id, command.other_id, other["accepts_contact_requests"])
             # Counted with the request, in its transaction: a refused request
             # (rolled back) does not count, parallel ones are counted one by one.
             count, ends = throttle.hit(uow.conn, self._key("contact-requests", command.member_id), limit, now)

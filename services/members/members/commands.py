@@ -88,6 +88,7 @@ class UpdateProfile:
     map_visible: bool = UNCHANGED
     contact_consent: bool = UNCHANGED
     shown_fields: tuple[str, ...] = UNCHANGED
+    accepts_contact_requests: bool = UNCHANGED
 
     def changes(self) -> dict:
         """The fields given, by name (without member_id)."""

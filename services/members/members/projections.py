@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select
+from sqlalchemy import (
+    Boolean, Column, DateTime, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select, true,
+)
 
 from umpnet_kernel import jsontext
 from umpnet_kernel.paging import paginate
@@ -56,6 +58,8 @@ members = Table(
     Column("email_verified", Boolean, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("shown_fields", Text, nullable=False, server_default="[]"),
+    # Rows from before the choice existed accept requests, as a new member does.
+    Column("accepts_contact_requests", Boolean, nullable=False, server_default=true()),
 )
 Index("ix_members_federation", members.c.federation_code)
 
@@ -132,6 +136,7 @@ class MembersProjection(KeyedProjection):
             "email_verified": False,
             "registered_at": recorded.meta.occurred_at,
             "shown_fields": [],
+            "accepts_contact_requests": True,
         }
 
     @handles(PasswordSet)
@@ -364,6 +369,7 @@ def own_profile(row: dict) -> dict:
         "map_visible": row["map_visible"],
         "contact_consent": row["contact_consent"],
         "shown_fields": jsontext.decode(row["shown_fields"]),
+        "accepts_contact_requests": row["accepts_contact_requests"],
         "registered_at": _aware(row["registered_at"]),
     }
 

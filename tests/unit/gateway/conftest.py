@@ -21,6 +21,7 @@ PROFILE = {
     "display_name": "Camille D.", "postcode": "69003", "city": "Lyon", "federation": {"code": "69", "name": "Rhône"},
     "digital_federation": True, "themes": [], "email_verified": True, "bio": "", "blog_url": None,
     "roles": ["member"], "map_visible": False, "contact_consent": False, "registered_at": "2026-12-01T20:00:00+00:00",
+    "accepts_contact_requests": True,
 }
 
 

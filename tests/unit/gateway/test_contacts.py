@@ -23,7 +23,7 @@ from ..members.use_cases import PASSWORD, SECRET, verified
 from .conftest import csrf_of
 
 CONTACT_METHODS = ("resolve_session", "request_contact", "accept_contact", "remove_contact", "list_contacts",
-                   "get_public_profile")
+                   "get_public_profile", "get_own_profile", "update_own_profile")
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
 
@@ -34,11 +34,12 @@ class People:
         self.app = app
         self.ids, self.auth, self.tokens = {}, {}, {}
 
-    def add(self, name, consent=True):
+    def add(self, name, accepts=True):
+        """A verified member with a name, who kept a new member's "accept contact requests" (or unticked it)."""
         email = f"{name.lower()}@example.org"
         member_id = verified(self.app, email)
-        self.app.update_profile(UpdateProfile(member_id, first_name=name, last_name="Martin",
-                                              contact_consent=consent), Context())
+        choice = {} if accepts else {"accepts_contact_requests": False}
+        self.app.update_profile(UpdateProfile(member_id, first_name=name, last_name="Martin", **choice), Context())
         token = self.app.open_session(OpenSession(email, PASSWORD), Context())["token"]
         self.ids[name], self.tokens[name] = member_id, token
         self.auth[name] = {"Authorization": f"Bearer {token}"}
@@ -122,11 +123,30 @@ def test_duplicates_oneself_unknown_members_and_refused_requests(gateway, people
     assert me.status_code == 400 and "member_id" in me.json()["error"]["fields"]
     unknown = requests.post(api(gateway, "/contacts"), json={"member_id": UNKNOWN}, headers=auth)
     assert unknown.status_code == 404
-    shy = people.add("Dominique", consent=False)
+    shy = people.add("Dominique", accepts=False)
     refused = requests.post(api(gateway, "/contacts"), json={"member_id": shy}, headers=auth)
     assert refused.status_code == 403, refused.text
     assert refused.json()["error"]["code"] == "contact_requests_refused"
     assert refused.json()["error"]["fields"]["member_id"]
+
+
+def test_a_member_accepts_requests_until_they_untick_it_on_their_profile(gateway, people):
+    """A fresh member can be asked (API.md: POST /api/contacts → 201); the party's contact_consent plays no part."""
+    lucas, auth = people.ids["Lucas"], people.auth["Lucas"]
+    me = requests.get(api(gateway, "/members/me"), headers=auth).json()
+    assert (me["accepts_contact_requests"], me["contact_consent"]) == (True, False)
+    patched = requests.patch(api(gateway, "/members/me"), json={"accepts_contact_requests": False}, headers=auth)
+    assert patched.status_code == 200 and patched.json()["accepts_contact_requests"] is False
+    refused = requests.post(api(gateway, "/contacts"), json={"member_id": lucas}, headers=people.auth["Camille"])
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "contact_requests_refused"
+    # Consenting to the party's mail opens nothing; ticking the choice again does.
+    requests.patch(api(gateway, "/members/me"), json={"contact_consent": True}, headers=auth)
+    assert requests.post(api(gateway, "/contacts"), json={"member_id": lucas},
+                         headers=people.auth["Camille"]).status_code == 403
+    requests.patch(api(gateway, "/members/me"), json={"accepts_contact_requests": True, "contact_consent": False},
+                   headers=auth)
+    assert requests.post(api(gateway, "/contacts"), json={"member_id": lucas},
+                         headers=people.auth["Camille"]).status_code == 201
 
 
 def test_delete_declines_withdraws_and_removes(gateway, people):

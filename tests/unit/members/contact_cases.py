@@ -19,11 +19,12 @@ from umpnet_kernel.testing import dump_tables
 from .use_cases import events_of, register, verified
 
 
-def member(app, email, first_name, consent=True):
-    """A verified member who accepts contact requests (or not)."""
+def member(app, email, first_name, accepts=True):
+    """A verified member with a name, who accepts contact requests (a new member's
+    choice) or unticked it; their consent to the party's contact stays the default (no)."""
     member_id = verified(app, email)
-    app.update_profile(UpdateProfile(member_id, first_name=first_name, last_name="Martin",
-                                     contact_consent=consent), Context())
+    choice = {} if accepts else {"accepts_contact_requests": False}
+    app.update_profile(UpdateProfile(member_id, first_name=first_name, last_name="Martin", **choice), Context())
     return member_id
 
 
@@ -130,8 +131,37 @@ def test_unknown_and_unverified_members_are_not_found(app, camille):
     assert not events_of(app, ContactRequested)
 
 
+def test_a_new_member_accepts_requests_without_ticking_anything(app, camille):
+    newcomer = verified(app, "new@example.org")  # signed up and verified, profile never edited
+    assert app.own_profile(newcomer)["accepts_contact_requests"] is True
+    assert app.own_profile(newcomer)["contact_consent"] is False  # the party's contact stays opt-in
+    assert ask(app, camille, newcomer)["status"] == "outgoing"
+    assert listed(app, newcomer)[0]["status"] == "incoming"
+
+
+def test_the_partys_contact_consent_has_no_effect_on_requests(app, camille):
+    no_party_mail = member(app, "quiet@example.org", "Noa")
+    app.update_profile(UpdateProfile(no_party_mail, contact_consent=True), Context())
+    app.update_profile(UpdateProfile(no_party_mail, contact_consent=False), Context())  # ticked, then unticked
+    assert ask(app, camille, no_party_mail)["status"] == "outgoing"
+    refuses = member(app, "shy@example.org", "Dominique", accepts=False)
+    app.update_profile(UpdateProfile(refuses, contact_consent=True), Context())
+    with pytest.raises(Forbidden):  # consenting to the party's mail does not open the door to members
+        ask(app, camille, refuses)
+
+
+def test_a_member_who_unticks_refuses_requests_and_may_accept_them_again(app, camille):
+    lucas = member(app, "lucas@example.org", "Lucas")
+    app.update_profile(UpdateProfile(lucas, accepts_contact_requests=False), Context())
+    assert app.own_profile(lucas)["accepts_contact_requests"] is False
+    with pytest.raises(Forbidden):
+        ask(app, camille, lucas)
+    app.update_profile(UpdateProfile(lucas, accepts_contact_requests=True), Context())
+    assert ask(app, camille, lucas)["status"] == "outgoing"
+
+
 def test_a_member_who_refuses_requests_is_not_asked(app, camille):
-    shy = member(app, "shy@example.org", "Dominique", consent=False)
+    shy = member(app, "shy@example.org", "Dominique", accepts=False)
     with pytest.raises(Forbidden) as refused:
         ask(app, camille, shy)
     assert "member_id" in refused.value.fields
@@ -143,7 +173,7 @@ def test_a_member_who_refuses_requests_is_not_asked(app, camille):
 
 
 def test_a_request_to_a_member_who_refuses_is_honoured_when_it_crosses_theirs(app, camille):
-    shy = member(app, "shy@example.org", "Dominique", consent=False)
+    shy = member(app, "shy@example.org", "Dominique", accepts=False)
     ask(app, shy, camille)
     assert ask(app, camille, shy)["status"] == "accepted"
 
