@@ -74,7 +74,8 @@ class ProfileUpdateRequest(Strict):
     bio = fields.String(validate=validate.Length(max=limits.BIO_MAX))
     blog_url = fields.Url(allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=limits.BLOG_URL_MAX))
     map_visible = fields.Boolean()
-    contact_consent = fields.Boolean()
+    contact_consent = fields.Boolean()  # the party may contact the member (opt-in)
+    accepts_contact_requests = fields.Boolean()  # other members may ask to be contacts (on by default)
     # What other members see besides the display name (the public profile shows nothing else).
     shown_fields = fields.List(fields.String(validate=validate.OneOf(SHOWABLE_FIELDS)),
                                validate=validate.Length(max=len(SHOWABLE_FIELDS), error="{max} éléments au plus."))
@@ -100,6 +101,10 @@ class PublicMember(Schema):
     themes = fields.List(fields.String())
     bio = fields.String()
     blog_url = fields.String(allow_none=True)
+    # What the viewer and the member are to each other (contacts, issue 8 item 4):
+    email = fields.String(metadata={"description": "only to an accepted contact"})
+    contact_status = fields.String(metadata={"enum": ["incoming", "outgoing", "accepted"],
+                                             "description": "absent when neither asked the other"})
 
 
 class MemberWithRoles(PublicMember):
@@ -117,7 +122,9 @@ class OwnProfile(PublicMember):
     email_verified = fields.Boolean()
     roles = fields.List(fields.String())
     map_visible = fields.Boolean()
-    contact_consent = fields.Boolean()
+    contact_consent = fields.Boolean(metadata={"description": "accepts to be contacted by the party (opt-in)"})
+    accepts_contact_requests = fields.Boolean(
+        metadata={"description": "other members may send contact requests (true for a new member)"})
     shown_fields = fields.List(fields.String(metadata={"enum": list(SHOWABLE_FIELDS)}))
     registered_at = fields.DateTime()
 
@@ -173,3 +180,23 @@ class ErrorBody(Schema):
 
 class Error(Schema):
     error = fields.Nested(ErrorBody)
+
+
+# -- contacts (API.md "Members and network") ---------------------------------------
+MEMBER_ID_MESSAGES = {"invalid_uuid": "Identifiant de membre invalide.", "required": "Indiquez le membre (member_id)."}
+CONTACT_STATUSES = ["incoming", "outgoing", "accepted"]
+
+
+class ContactRequest(Strict):
+    member_id = fields.UUID(required=True, error_messages=MEMBER_ID_MESSAGES)
+
+
+class Contact(Schema):
+    """A contact or a request, as the member who lists them sees it."""
+
+    member_id = fields.String()
+    display_name = fields.String()
+    status = fields.String(metadata={"enum": CONTACT_STATUSES})
+
+
+ContactList = list_of(Contact)

@@ -98,10 +98,12 @@ class MembersApi:
         return json_response(profile)
 
     @api("GET", "/api/members/<id:member_id>")
-    @documented("A member's public profile", responses={200: schemas.PublicMember}, auth=True)
+    @documented("A member's public profile (with the email for an accepted contact)",
+                responses={200: schemas.PublicMember}, auth=True)
     def member_profile(self, request, member_id):
-        require_actor(self.services, request)
-        return json_response(self.services.call("members", "get_public_profile", member_id))
+        actor, _ = require_actor(self.services, request)
+        profile = self.services.call("members", "get_public_profile", member_id, viewer_id=actor["member_id"])
+        return json_response(profile)
 
     @api("PUT", "/api/members/<id:member_id>/roles")
     @documented("Set a member's roles", body=schemas.RolesRequest, responses={200: schemas.MemberWithRoles}, auth=True)

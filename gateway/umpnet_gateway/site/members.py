@@ -147,6 +147,7 @@ class MembersSite:
                 "blog_url": form.get("blog_url", "").strip() or None,
                 "map_visible": form.get("map_visible") == "on",
                 "contact_consent": form.get("contact_consent") == "on",
+                "accepts_contact_requests": form.get("accepts_contact_requests") == "on",
                 "shown_fields": form.getlist("shown_fields"),
             }
             try:

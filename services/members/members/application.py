@@ -14,13 +14,17 @@ from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens, keyed_hash
+from umpnet_kernel.paging import PageRequest
 
 from . import projections, security, throttle
 from .commands import (
+    AcceptContact,
     CloseSession,
     GrantRole,
     OpenSession,
     Register,
+    RemoveContact,
+    RequestContact,
     RequestPasswordReset,
     ResendVerification,
     ResetPassword,
@@ -29,6 +33,7 @@ from .commands import (
     VerifyEmail,
 )
 from .domain.catalogue import DIGITAL_FEDERATION_CODE, FEDERATIONS, THEMES, local_federation
+from .domain.contact import Contact, contact_id_for, no_contact
 from .domain.email_address import email_key, email_key_of, normalise_email
 from .domain.member import Member, Residence
 from .domain.session import Session
@@ -260,12 +265,15 @@ class MembersApp(Application):
     def own_profile(self, member_id: str) -> dict:
         return projections.own_profile(self._row(member_id))
 
-    def public_profile(self, member_id: str) -> dict:
-        """The display name, and only what the member chose to show; unverified members are not visible."""
-        row = self._row(member_id)
-        if not row["email_verified"]:
-            raise NotFound("Membre introuvable.")
-        return projections.public_profile(row)
+    def public_profile(self, member_id: str, viewer_id: str | None = None) -> dict:
+        """The display name, and only what the member chose to show; unverified members are not visible.
+        To `viewer_id`, an accepted contact, also the email (and to anyone in a pair, its status)."""
+        with self.read() as conn:
+            row = projections.member_by_id(conn, member_id)
+            if row is None or not row["email_verified"]:
+                raise NotFound("Membre introuvable.")
+            contact = projections.contact_status(conn, viewer_id, member_id) if viewer_id else None
+        return projections.public_profile(row, contact)
 
     def update_profile(self, command: UpdateProfile, context: Context) -> dict:
         changes = command.changes()
@@ -282,6 +290,75 @@ class MembersApp(Application):
 
         self.execute(context, run)
         return self.own_profile(command.member_id)
+
+    # -- contacts -------------------------------------------------------------
+    # The pair is its own stream (domain/contact.py); the member rows are read
+    # in the command's transaction, so a member who just stopped accepting
+    # requests (accepts_contact_requests) or was never verified is seen as such.
+    def request_contact(self, command: RequestContact, context: Context) -> dict:
+        """Ask another member; asking back someone who asked you accepts their request.
+        400 for oneself, 404 for an unknown or unverified member, 403 if they refuse
+        requests, 409 for a second request, 429 past the daily limit."""
+        if command.other_id == command.member_id:
+            raise ValidationFailed("Vous ne pouvez pas vous demander vous-même en contact.",
+                                   {"member_id": ["Choisissez un autre membre que vous-même."]})
+        now = _utcnow()
+        limit = self.limits.contact_requests_per_member
+
+        def run(uow: UnitOfWork):
+            other = self._visible_member(uow.conn, command.other_id)
+            pair = Contact.between(command.member_id, command.other_id)
+            contact = uow.get(Contact, pair.id)
+            if contact is None:  # nothing between them yet: the pair's stream starts here
+                contact = pair
+                uow.add(contact)
+            contact.request(command.member_id, command.other_id, other["accepts_contact_requests"])
+            # Counted with the request, in its transaction: a refused request
+            # (rolled back) does not count, parallel ones are counted one by one.
+            count, ends = throttle.hit(uow.conn, self._key("contact-requests", command.member_id), limit, now)
+            if count > limit.count:
+                raise _too_many(throttle.seconds_until(ends, now))
+            return self._contact_view(other, contact.status_for(command.member_id))
+
+        return self.execute(context, run)
+
+    def accept_contact(self, command: AcceptContact, context: Context) -> dict:
+        """Accept a request addressed to me: only its addressee can (403 for its requester, 404 for anyone else)."""
+
+        def run(uow: UnitOfWork):
+            other = self._visible_member(uow.conn, command.other_id)
+            self._contact(uow, command).accept(command.member_id)
+            return self._contact_view(other, "accepted")
+
+        return self.execute(context, run)
+
+    def remove_contact(self, command: RemoveContact, context: Context) -> None:
+        """Decline a request addressed to me, withdraw mine, or remove a contact; 404 if there is none."""
+        self.execute(context, lambda uow: self._contact(uow, command).remove(command.member_id))
+
+    def list_contacts(self, member_id: str, limit: int | None = None, cursor: str | None = None) -> dict:
+        """A page of my contacts and requests, newest first (API.md `GET /api/contacts`)."""
+        page = PageRequest.parse(limit, cursor)
+        with self.read() as conn:
+            return projections.contacts_of_member(conn, member_id, page)
+
+    @staticmethod
+    def _visible_member(conn, member_id: str) -> dict:
+        row = projections.member_by_id(conn, member_id)
+        if row is None or not row["email_verified"]:
+            raise NotFound("Membre introuvable.")
+        return row
+
+    @staticmethod
+    def _contact(uow: UnitOfWork, command) -> Contact:
+        contact = uow.get(Contact, contact_id_for(command.member_id, command.other_id))
+        if contact is None:
+            raise no_contact()
+        return contact
+
+    @staticmethod
+    def _contact_view(row: dict, status: str) -> dict:
+        return {"member_id": row["member_id"], "display_name": projections.display_name(row), "status": status}
 
     # -- roles --------------------------------------------------------------
     def set_roles(self, command: SetRoles, context: Context) -> dict:

@@ -88,6 +88,7 @@ class UpdateProfile:
     map_visible: bool = UNCHANGED
     contact_consent: bool = UNCHANGED
     shown_fields: tuple[str, ...] = UNCHANGED
+    accepts_contact_requests: bool = UNCHANGED
 
     def changes(self) -> dict:
         """The fields given, by name (without member_id)."""
@@ -113,3 +114,27 @@ class GrantRole:
 
     email: str
     role: str
+
+
+@dataclass(frozen=True)
+class RequestContact:
+    """Ask `other_id` to be contacts (`member_id` is who asks, from their session)."""
+
+    member_id: str
+    other_id: str
+
+
+@dataclass(frozen=True)
+class AcceptContact:
+    """Accept the request `other_id` sent to `member_id`."""
+
+    member_id: str
+    other_id: str
+
+
+@dataclass(frozen=True)
+class RemoveContact:
+    """End what is between `member_id` and `other_id`: decline, withdraw or remove."""
+
+    member_id: str
+    other_id: str

@@ -98,11 +98,17 @@ def _profile_v1_to_v2(data: dict) -> dict:
     return {**data, "shown_fields": []}
 
 
+def _profile_v2_to_v3(data: dict) -> dict:
+    # Before v3 nobody could refuse contact requests: every member accepted them
+    # (the same as a new member's default).
+    return {**data, "accepts_contact_requests": True}
+
+
 @dataclass(frozen=True)
-class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=2):
+class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=3):
     """The member's profile as it now stands (the whole of it, not a diff)."""
 
-    upcasters = {1: _profile_v1_to_v2}
+    upcasters = {1: _profile_v1_to_v2, 2: _profile_v2_to_v3}
 
     member_id: str
     first_name: str = field(metadata=describe("first name", personal=True))
@@ -117,6 +123,10 @@ class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=2):
     contact_consent: bool = field(metadata=describe("accepts to be contacted by the party"))
     shown_fields: tuple[str, ...] = field(
         default=(), metadata=describe("what other members may see besides the display name")
+    )
+    # Not contact_consent: that one is about the party, this one about other members.
+    accepts_contact_requests: bool = field(
+        default=True, metadata=describe("other members may send contact requests")
     )
 
 
@@ -141,3 +151,40 @@ class SessionClosed(DomainEvent, name="members.SessionClosed", public=False):
     session_id: str
     member_id: str
     token_hash: str
+
+
+# -- contacts: one stream per pair of members (domain/contact.py) -------------
+@dataclass(frozen=True)
+class ContactRequested(DomainEvent, name="members.ContactRequested", version=1):
+    """A member asked another to be contacts."""
+
+    contact_id: str = field(metadata=describe("the pair's id, the same whoever asks"))
+    requester_id: str = field(metadata=describe("member id of who asks"))
+    addressee_id: str = field(metadata=describe("member id of who is asked"))
+
+
+@dataclass(frozen=True)
+class ContactAccepted(DomainEvent, name="members.ContactAccepted", version=1):
+    """The addressee accepted (or asked back): the two see each other's email."""
+
+    contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
+    requester_id: str = field(metadata=describe("member id of who asked"))
+    addressee_id: str = field(metadata=describe("member id of who accepted"))
+
+
+@dataclass(frozen=True)
+class ContactDeclined(DomainEvent, name="members.ContactDeclined", version=1):
+    """The addressee declined a request; the requester may ask again."""
+
+    contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
+    requester_id: str = field(metadata=describe("member id of who asked"))
+    addressee_id: str = field(metadata=describe("member id of who declined"))
+
+
+@dataclass(frozen=True)
+class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
+    """A request withdrawn by its requester, or an accepted contact removed by either member."""
+
+    contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
+    removed_by: str = field(metadata=describe("member id of who removed it"))
+    other_id: str = field(metadata=describe("member id of the other member"))

@@ -19,6 +19,10 @@ FEDERATION_CODE_MAX = 10
 LINK_TOKEN_MAX = 200  # nonce.mac (see umpnet_kernel.links)
 SESSION_TOKEN_MAX = 100
 
+# Contact requests a member may send in a day (throttle.RateLimits): enough for
+# anyone building their network, too few to spam the membership.
+CONTACT_REQUESTS_PER_DAY = 50
+
 SESSION_LIFETIME = timedelta(days=30)
 VERIFY_LINK_LIFETIME = timedelta(days=7)
 RESET_LINK_LIFETIME = timedelta(hours=1)

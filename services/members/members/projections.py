@@ -5,14 +5,21 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from sqlalchemy import Boolean, Column, DateTime, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select
+from sqlalchemy import (
+    Boolean, Column, DateTime, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select, true,
+)
 
 from umpnet_kernel import jsontext
+from umpnet_kernel.paging import paginate
 from umpnet_kernel.projections import KeyedProjection, Projection, handles
 
 from .domain.catalogue import local_federation
 from .domain.email_address import email_key
 from .events import (
+    ContactAccepted,
+    ContactDeclined,
+    ContactRemoved,
+    ContactRequested,
     EmailVerificationRequested,
     EmailVerified,
     MemberRegistered,
@@ -51,6 +58,8 @@ members = Table(
     Column("email_verified", Boolean, nullable=False),
     Column("registered_at", DateTime(timezone=True), nullable=False),
     Column("shown_fields", Text, nullable=False, server_default="[]"),
+    # Rows from before the choice existed accept requests, as a new member does.
+    Column("accepts_contact_requests", Boolean, nullable=False, server_default=true()),
 )
 Index("ix_members_federation", members.c.federation_code)
 
@@ -76,6 +85,20 @@ pending_links = Table(
     Column("expires_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_pending_links_member", pending_links.c.member_id)
+
+# Contacts, one row per member and side: what the pair is to `member_id`
+# ("outgoing", "incoming", "accepted"), since when. Both rows of a pair are
+# written and deleted together; a pair with nothing between them has none.
+contacts = Table(
+    "contacts",
+    read_models,
+    Column("member_id", String(36), primary_key=True),
+    Column("other_id", String(36), primary_key=True),
+    Column("contact_id", String(36), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("since", DateTime(timezone=True), nullable=False),
+)
+Index("ix_contacts_pair", contacts.c.contact_id)
 
 VERIFY_EMAIL, RESET_PASSWORD = "verify-email", "reset-password"
 
@@ -113,6 +136,7 @@ class MembersProjection(KeyedProjection):
             "email_verified": False,
             "registered_at": recorded.meta.occurred_at,
             "shown_fields": [],
+            "accepts_contact_requests": True,
         }
 
     @handles(PasswordSet)
@@ -181,8 +205,38 @@ class PendingLinksProjection(Projection):
         conn.execute(self._delete, {"member": e.member_id, "kind": RESET_PASSWORD})
 
 
+class ContactsProjection(Projection):
+    """Each member's contacts and requests, both sides of a pair at once."""
+
+    name = "contacts"
+    tables = (contacts,)
+    _insert = insert(contacts)
+    _update = contacts.update().where(contacts.c.contact_id == bindparam("pair")).values(
+        status=bindparam("new_status"), since=bindparam("new_since"))
+    _delete = delete(contacts).where(contacts.c.contact_id == bindparam("pair"))
+
+    @handles(ContactRequested)
+    def requested(self, conn, e: ContactRequested, recorded):
+        since = recorded.meta.occurred_at
+        conn.execute(self._insert, [
+            {"member_id": e.requester_id, "other_id": e.addressee_id, "contact_id": e.contact_id,
+             "status": "outgoing", "since": since},
+            {"member_id": e.addressee_id, "other_id": e.requester_id, "contact_id": e.contact_id,
+             "status": "incoming", "since": since},
+        ])
+
+    @handles(ContactAccepted)
+    def accepted(self, conn, e: ContactAccepted, recorded):
+        conn.execute(self._update, {"pair": e.contact_id, "new_status": "accepted",
+                                    "new_since": recorded.meta.occurred_at})
+
+    @handles(ContactDeclined, ContactRemoved)
+    def ended(self, conn, e, recorded):
+        conn.execute(self._delete, {"pair": e.contact_id})
+
+
 def all_projections():
-    return [MembersProjection(), SessionsProjection(), PendingLinksProjection()]
+    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection()]
 
 
 # -- queries ---------------------------------------------------------------
@@ -205,6 +259,17 @@ LINK_HOLDER = select(pending_links.c.member_id).where(
 # roles is JSON text: '["member", "national_admin"]'
 NATIONAL_ADMIN_COUNT = select(func.count()).select_from(members).where(members.c.roles.like('%"national_admin"%'))
 MEMBERS_PER_FEDERATION = select(members.c.federation_code, func.count()).group_by(members.c.federation_code)
+
+
+CONTACT_STATUS = select(contacts.c.status).where(
+    contacts.c.member_id == bindparam("member_id"), contacts.c.other_id == bindparam("other_id"))
+# A member's list, newest first: the key (since, other_id) is unique per member.
+CONTACTS_OF_MEMBER = (
+    select(contacts.c.other_id, contacts.c.status, contacts.c.since,
+           members.c.first_name, members.c.last_name)
+    .join(members, members.c.member_id == contacts.c.other_id)
+)
+CONTACTS_ORDER = (contacts.c.since.desc(), contacts.c.other_id)
 
 
 def _aware(moment: datetime | None) -> datetime | None:
@@ -258,6 +323,18 @@ def members_per_federation(conn) -> dict[str, int]:
     return dict(conn.execute(MEMBERS_PER_FEDERATION).all())
 
 
+def contact_status(conn, member_id: str, other_id: str) -> str | None:
+    """What `other_id` is to `member_id`: "outgoing", "incoming", "accepted", or None."""
+    return conn.execute(CONTACT_STATUS, {"member_id": member_id, "other_id": other_id}).scalar()
+
+
+def contacts_of_member(conn, member_id: str, page) -> dict:
+    """One page (`paging.PageRequest`) of a member's contacts and requests, as API.md lists them."""
+    return paginate(conn, CONTACTS_OF_MEMBER.where(contacts.c.member_id == member_id), CONTACTS_ORDER, page,
+                    row=lambda r: {"member_id": r.other_id, "display_name": display_name(r._mapping),
+                                   "status": r.status}).as_dict()
+
+
 # -- views: read-model rows as the RPC answers show them ------------------------
 def display_name(row: dict) -> str:
     """What other members see: first name and initial, never the full name or email."""
@@ -292,14 +369,21 @@ def own_profile(row: dict) -> dict:
         "map_visible": row["map_visible"],
         "contact_consent": row["contact_consent"],
         "shown_fields": jsontext.decode(row["shown_fields"]),
+        "accepts_contact_requests": row["accepts_contact_requests"],
         "registered_at": _aware(row["registered_at"]),
     }
 
 
-def public_profile(row: dict) -> dict:
-    """The display name, and only what the member chose to show."""
+def public_profile(row: dict, contact: str | None = None) -> dict:
+    """The display name, and only what the member chose to show; to an accepted
+    contact also the email; `contact_status` if the viewer and the member are
+    contacts or one asked the other (`contact`: what they are to the viewer)."""
     shown = set(jsontext.decode(row["shown_fields"]))
     profile = {"id": row["member_id"], "display_name": display_name(row)}
+    if contact is not None:
+        profile["contact_status"] = contact
+    if contact == "accepted":
+        profile["email"] = row["email"]
     if "city" in shown:
         profile["city"] = row["city"]
     if "federation" in shown:

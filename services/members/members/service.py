@@ -19,10 +19,13 @@ from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, rpc
 
 from .application import MembersApp
 from .commands import (
+    AcceptContact,
     CloseSession,
     GrantRole,
     OpenSession,
     Register,
+    RemoveContact,
+    RequestContact,
     RequestPasswordReset,
     ResendVerification,
     ResetPassword,
@@ -86,8 +89,9 @@ class MembersService(Operations):
         return self.app.own_profile(member_id)
 
     @command
-    def get_public_profile(self, member_id):
-        return self.app.public_profile(member_id)
+    def get_public_profile(self, member_id, viewer_id=None):
+        # viewer_id: who looks (their session's member), so that an accepted contact sees the email
+        return self.app.public_profile(member_id, viewer_id)
 
     @command
     def update_own_profile(self, member_id, changes):
@@ -102,6 +106,23 @@ class MembersService(Operations):
     @command
     def grant_role(self, email, role):
         return self.app.grant_role(GrantRole(email, role), self.context)
+
+    # Contacts: `member_id` is the caller's (from their session), `other_id` the other member.
+    @command
+    def request_contact(self, member_id, other_id):
+        return self.app.request_contact(RequestContact(member_id, other_id), self.context)
+
+    @command
+    def accept_contact(self, member_id, other_id):
+        return self.app.accept_contact(AcceptContact(member_id, other_id), self.context)
+
+    @command
+    def remove_contact(self, member_id, other_id):
+        self.app.remove_contact(RemoveContact(member_id, other_id), self.context)
+
+    @command
+    def list_contacts(self, member_id, limit=None, cursor=None):
+        return self.app.list_contacts(member_id, limit=limit, cursor=cursor)
 
     @rpc
     def list_federations(self):

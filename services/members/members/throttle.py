@@ -18,6 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .limits import CONTACT_REQUESTS_PER_DAY
+
 throttle_metadata = MetaData()
 throttle_counters = Table(
     "throttle_counters",
@@ -53,6 +55,8 @@ class RateLimits:
     mail_per_source: Limit = Limit(10, timedelta(hours=1))
     duplicate_sign_up_notice_per_address: Limit = Limit(1, timedelta(hours=1))
     sign_ups_per_source: Limit = Limit(300, timedelta(hours=1))
+    # Contact requests, per requesting member (only the requests that are sent count).
+    contact_requests_per_member: Limit = Limit(CONTACT_REQUESTS_PER_DAY, timedelta(days=1))
 
     def scaled(self, factor: float) -> "RateLimits":
         if factor == 1:

@@ -21,6 +21,7 @@ PROFILE = {
     "display_name": "Camille D.", "postcode": "69003", "city": "Lyon", "federation": {"code": "69", "name": "Rhône"},
     "digital_federation": True, "themes": [], "email_verified": True, "bio": "", "blog_url": None,
     "roles": ["member"], "map_visible": False, "contact_consent": False, "registered_at": "2026-12-01T20:00:00+00:00",
+    "accepts_contact_requests": True,
 }
 
 
@@ -81,8 +82,14 @@ def default_handlers(sessions):
         "resolve_session": lambda token: dict(sessions[token]) if token in sessions else None,
         "get_own_profile": lambda member_id: dict(PROFILE),
         "update_own_profile": lambda member_id, changes: {**PROFILE, **changes},
-        "get_public_profile": lambda member_id: {"id": member_id, "display_name": "Camille D.",
+        "get_public_profile": lambda member_id, viewer_id=None: {"id": member_id, "display_name": "Camille D.",
                                                  "federation": {"code": "69", "name": "Rhône"}},
+        "list_contacts": lambda member_id, limit=None, cursor=None: {"items": [], "next_cursor": None},
+        "request_contact": lambda member_id, other_id: {"member_id": other_id, "display_name": "Lucas M.",
+                                                        "status": "outgoing"},
+        "accept_contact": lambda member_id, other_id: {"member_id": other_id, "display_name": "Lucas M.",
+                                                       "status": "accepted"},
+        "remove_contact": lambda member_id, other_id: None,
         "set_roles": lambda actor, member_id, roles: {"id": member_id, "display_name": "Camille D.",
                                                       "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
     }

@@ -147,3 +147,20 @@ def test_the_profile_page_lets_the_member_choose_what_others_see(gateway, browse
     browser.post(gateway.url + "/profil", data={"csrf_token": csrf_of(page), "postcode": "69003",
                                                 "shown_fields": ["city", "themes"]})
     assert gateway.called("update_own_profile")[0].args[1]["shown_fields"] == ["city", "themes"]
+
+
+def test_the_profile_page_ticks_accept_contact_requests_by_default_apart_from_the_partys_consent(gateway, browser):
+    log_in(gateway, browser)
+    page = browser.get(gateway.url + "/profil").text
+    accepts = re.search(r'<input[^>]*name="accepts_contact_requests"[^>]*>', page).group(0)
+    consent = re.search(r'<input[^>]*name="contact_consent"[^>]*>', page).group(0)
+    assert "checked" in accepts and "checked" not in consent  # the stub profile: a new member's choices
+    assert "Accepter les demandes de contact" in page
+    hint = re.search(r'id="profile-contact_consent-hint">([^<]*)<', page).group(1)
+    assert "demandes de contact" not in hint  # the party's invitations and news only
+    browser.post(gateway.url + "/profil", data={"csrf_token": csrf_of(page), "postcode": "69003"})
+    browser.post(gateway.url + "/profil", data={"csrf_token": csrf_of(page), "postcode": "69003",
+                                                "accepts_contact_requests": "on", "contact_consent": "on"})
+    unticked, ticked = (call.args[1] for call in gateway.called("update_own_profile"))
+    assert (unticked["accepts_contact_requests"], unticked["contact_consent"]) == (False, False)
+    assert (ticked["accepts_contact_requests"], ticked["contact_consent"]) == (True, True)

@@ -140,3 +140,22 @@ def test_names_refuse_control_and_invisible_characters():
     for name in ("Ca\x00mille", "Cam\u200bille", "\x07"):
         with pytest.raises(ValidationFailed):
             Member.register("m1", "a@example.org", "hash", name, "", LYON)
+
+
+def test_accepting_contact_requests_is_on_for_a_new_member_and_apart_from_the_partys_consent():
+    (event,) = given_when_then(Member, "m1", [REGISTERED], lambda m: m.update_profile(bio="Militante"))
+    assert (event.accepts_contact_requests, event.contact_consent) == (True, False)
+    (refusing,) = given_when_then(Member, "m1", [REGISTERED, event],
+                                  lambda m: m.update_profile(accepts_contact_requests=False))
+    assert (refusing.accepts_contact_requests, refusing.contact_consent) == (False, False)
+
+
+def test_profiles_stored_at_v1_and_v2_load_as_v3():
+    v2 = {k: v for k, v in ProfileUpdated(
+        member_id="m1", first_name="Camille", last_name="Durand", postcode="69003", city="Lyon 03",
+        federation_code="69", themes=("europe",), bio="", blog_url=None, map_visible=False, contact_consent=True,
+        shown_fields=("city",)).to_data().items() if k != "accepts_contact_requests"}
+    loaded = ProfileUpdated.from_data(v2, stored_version=2)
+    assert (loaded.accepts_contact_requests, loaded.contact_consent, loaded.shown_fields) == (True, True, ("city",))
+    v1 = {k: v for k, v in v2.items() if k != "shown_fields"}
+    assert ProfileUpdated.from_data(v1, stored_version=1).accepts_contact_requests is True

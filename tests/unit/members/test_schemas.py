@@ -28,7 +28,8 @@ def test_every_field_the_gateway_takes_at_sign_up_reaches_the_command():
 def test_every_profile_field_the_gateway_takes_is_a_change_the_command_knows():
     changes = {"first_name": "Cam", "last_name": "D", "postcode": "75011", "federation_code": "75",
                "themes": ["europe"], "bio": "Militante", "blog_url": "https://example.org/blog",
-               "map_visible": True, "contact_consent": False, "shown_fields": ["city"]}
+               "map_visible": True, "contact_consent": False, "accepts_contact_requests": False,
+               "shown_fields": ["city"]}
     payload = ProfileUpdateRequest().load(changes, partial=True)
     assert set(payload) == set(ProfileUpdateRequest().fields)
     command = load(UpdateProfile, payload, member_id="m1")

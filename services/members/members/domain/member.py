@@ -55,8 +55,9 @@ class Profile:
     bio: str = ""
     blog_url: str | None = None
     map_visible: bool = False
-    contact_consent: bool = False
+    contact_consent: bool = False  # the party may contact the member: opt-in
     shown_fields: tuple[str, ...] = ()
+    accepts_contact_requests: bool = True  # other members may ask to be contacts: opt-out
 
 
 @dataclass(frozen=True)
