@@ -1,9 +1,11 @@
 import pytest
 
+from umpnet_kernel.application import Application
+
 from umpnet_kernel.store import create_kernel_tables
 from umpnet_kernel.testing import temporary_database
 
-from sample_domain import read_models
+from sample_domain import Balances, DepositLog, read_models
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -14,3 +16,9 @@ def database(request, tmp_path):
             create_kernel_tables(conn)
             read_models.create_all(conn)
         yield db
+
+
+@pytest.fixture
+def app(database):
+    """An Application of the sample domain with its two projections, on each backend."""
+    return Application(database, [Balances(), DepositLog()])

@@ -7,7 +7,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, Text
 
 from umpnet_kernel.aggregate import Aggregate, applies
 from umpnet_kernel.errors import Conflict
-from umpnet_kernel.events import DomainEvent
+from umpnet_kernel.events import Context, DomainEvent
 from umpnet_kernel.projections import KeyedProjection, Projection, handles
 
 
@@ -108,3 +108,17 @@ class DepositLog(Projection):
         conn.execute(
             deposit_log.insert().values(position=recorded.position, account_id=event.account_id, amount=event.amount)
         )
+
+
+# The two commands the kernel's tests run against an Application of this domain.
+def open_account(app, id, owner):
+    return app.execute(Context(actor_id=owner), lambda uow: uow.add(Account.open(id, owner, tags=["t"])))
+
+
+def deposit(app, id, amount):
+    def command(uow):
+        account = uow.get(Account, id)
+        account.deposit(amount)
+        return account.balance
+
+    return app.execute(Context(), command)

@@ -8,25 +8,7 @@ from umpnet_kernel.errors import Conflict
 from umpnet_kernel.events import Context
 from umpnet_kernel.testing import dump_tables, given_when_then
 
-from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances
-
-
-@pytest.fixture
-def app(database):
-    return Application(database, [Balances(), DepositLog()])
-
-
-def open_account(app, id, owner):
-    return app.execute(Context(actor_id=owner), lambda uow: uow.add(Account.open(id, owner, tags=["t"])))
-
-
-def deposit(app, id, amount):
-    def command(uow):
-        account = uow.get(Account, id)
-        account.deposit(amount)
-        return account.balance
-
-    return app.execute(Context(), command)
+from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances, deposit, open_account
 
 
 def test_a_command_appends_events_and_updates_read_models_in_one_go(app):

@@ -8,7 +8,7 @@ from umpnet_kernel.projections import Projection, handles
 from umpnet_kernel.store import processed_table
 from umpnet_kernel.testing import dump_tables
 
-from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances, deposit_log
+from sample_domain import Account, AccountOpened, Balances, DepositLog, MoneyDeposited, balances, deposit, deposit_log, open_account
 
 
 def watch_event_inserts(db) -> list[str]:
@@ -21,24 +21,6 @@ def watch_event_inserts(db) -> list[str]:
             seen.append(statement)
 
     return seen
-
-
-@pytest.fixture
-def app(database):
-    return Application(database, [Balances(), DepositLog()])
-
-
-def open_account(app, id, owner):
-    return app.execute(Context(actor_id=owner), lambda uow: uow.add(Account.open(id, owner, tags=["t"])))
-
-
-def deposit(app, id, amount):
-    def command(uow):
-        account = uow.get(Account, id)
-        account.deposit(amount)
-        return account.balance
-
-    return app.execute(Context(), command)
 
 
 def test_an_aggregate_asked_for_twice_in_one_command_is_one_object(app):
