@@ -33,6 +33,15 @@ def amqp_uri(config: dict) -> str:
     return config.get(AMQP_URI_CONFIG_KEY) or "amqp://guest:guest@localhost:5672/"
 
 
+def release_quietly(connection) -> None:
+    """Release a kombu connection that may already be broken (closing must not raise)."""
+    if connection is not None:
+        try:
+            connection.release()
+        except Exception:  # already broken: nothing to release
+            pass
+
+
 class _Stopping(Exception):
     """Ends a consumer's attempts to reach the broker when its container is killed."""
 

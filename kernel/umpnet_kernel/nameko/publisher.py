@@ -9,6 +9,7 @@ from kombu import Connection, Exchange, Producer
 
 from ..relay import NotConfirmed
 from ..topology import PERSISTENT
+from .consumer import release_quietly
 
 
 class BatchPublisher:
@@ -91,11 +92,7 @@ class BatchPublisher:
 
     def close(self) -> None:
         connection, self._connection, self._producer = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.release()
-            except Exception:  # already broken: nothing to release
-                pass
+        release_quietly(connection)
 
     def _connected(self) -> Producer:
         if self._producer is None:

@@ -15,7 +15,7 @@ from nameko.extensions import DependencyProvider
 
 from ..events import Context
 from ..topology import PERSISTENT
-from .consumer import CALL_KEY, DEADLINE_HEADER, _QueueConsumer, amqp_uri
+from .consumer import CALL_KEY, DEADLINE_HEADER, _QueueConsumer, amqp_uri, release_quietly
 
 log = logging.getLogger(__package__)  # one logger for the kernel's nameko side
 
@@ -75,11 +75,7 @@ class ReplyPublisher:
 
     def close(self) -> None:
         connection, self._connection, self._producer = self._connection, None, None
-        if connection is not None:
-            try:
-                connection.release()
-            except Exception:  # already broken: nothing to release
-                pass
+        release_quietly(connection)
 
 
 def reply_payload(message, result, exc_info) -> tuple[dict, str, object, object]:
