@@ -130,10 +130,23 @@ class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=3):
     )
 
 
+def _roles_v1_to_v2(data: dict) -> dict:
+    # v1 did not say who changed the roles: that author is unknown, not an operator.
+    return {**data, "changed_by": None}
+
+
 @dataclass(frozen=True)
-class RolesChanged(DomainEvent, name="members.RolesChanged", version=1):
+class RolesChanged(DomainEvent, name="members.RolesChanged", version=2):
+    """The member's roles as they now stand, and who set them."""
+
+    upcasters = {1: _roles_v1_to_v2}
+
     member_id: str
     roles: tuple[str, ...]
+    changed_by: str | None = field(
+        default=None,
+        metadata=describe("member id of the admin who changed them; none for an operator (umpnet grant-role)"),
+    )
 
 
 @dataclass(frozen=True)

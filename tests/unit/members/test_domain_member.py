@@ -92,14 +92,14 @@ def test_moving_changes_postcode_city_and_federation_together():
 def test_a_national_admin_may_give_any_role():
     admin = Actor("a1", ("member", NATIONAL_ADMIN), "75")
     assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["organizer", "federation_admin"], by=admin, national_admins=1)) == [
-        RolesChanged(member_id="m1", roles=("member", "organizer", "federation_admin"))
+        RolesChanged(member_id="m1", roles=("member", "organizer", "federation_admin"), changed_by="a1")
     ]
 
 
 def test_a_federation_admin_may_delegate_only_local_roles_in_their_federation():
     local_admin = Actor("a2", ("member", "federation_admin"), "69")
     assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["moderator"], by=local_admin, national_admins=1)) == [
-        RolesChanged(member_id="m1", roles=("member", "moderator"))
+        RolesChanged(member_id="m1", roles=("member", "moderator"), changed_by="a2")
     ]
     with pytest.raises(Forbidden):
         given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["national_admin"], by=local_admin, national_admins=1))
@@ -120,7 +120,7 @@ def test_moving_federation_ends_a_federation_admins_authority():
     events = given_when_then(Member, "m1", [REGISTERED, admin],
                              lambda m: m.update_profile(residence=Residence("75011", "Paris 11", "75")))
     assert [type(e) for e in events] == [ProfileUpdated, RolesChanged]
-    assert events[1].roles == ("member",)
+    assert events[1].roles == ("member",) and events[1].changed_by == "m1"  # their own move ended it
     stays = given_when_then(Member, "m1", [REGISTERED, admin], lambda m: m.update_profile(bio="Toujours à Lyon"))
     assert [type(e) for e in stays] == [ProfileUpdated]
 
@@ -132,7 +132,7 @@ def test_the_last_national_admin_keeps_the_role():
         given_when_then(Member, "m1", [REGISTERED, national], lambda m: m.set_roles(["member"], by=me, national_admins=1))
     assert given_when_then(Member, "m1", [REGISTERED, national],
                            lambda m: m.set_roles(["member"], by=me, national_admins=2)) == [
-        RolesChanged(member_id="m1", roles=("member",))
+        RolesChanged(member_id="m1", roles=("member",), changed_by="m1")
     ]
 
 

@@ -21,7 +21,12 @@ from members.commands import (
     UpdateProfile,
     VerifyEmail,
 )
-from members.events import DuplicateSignUpAttempted, EmailVerificationRequested, PasswordResetRequested
+from members.events import (
+    DuplicateSignUpAttempted,
+    EmailVerificationRequested,
+    PasswordResetRequested,
+    RolesChanged,
+)
 from members.projections import members as members_table, read_models
 from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
@@ -359,6 +364,17 @@ def test_the_last_national_admin_cannot_be_removed(app):
     app.set_roles(SetRoles(_actor(app, admin), other, ("national_admin",)), Context())
     app.set_roles(SetRoles(_actor(app, admin), admin, ("member",)), Context())  # two of them: one may step down
     assert app.own_profile(admin)["roles"] == ["member"]
+
+
+def test_every_role_change_records_its_author(app):
+    """Issue 8, item 8: a RolesChanged said which roles, never who changed them."""
+    admin = verified(app, "national@example.org")
+    app.grant_role(GrantRole("national@example.org", "national_admin"), Context())
+    target = verified(app, "lyon@example.org")
+    app.set_roles(SetRoles(_actor(app, admin), target, ("organizer",)), Context())
+    granted, changed = events_of(app, RolesChanged)
+    assert granted.changed_by is None  # an operator's `umpnet grant-role`, outside any session
+    assert (changed.member_id, changed.roles, changed.changed_by) == (target, ("member", "organizer"), admin)
 
 
 def test_federations_count_their_members_and_the_digital_one_counts_everyone(app):

@@ -218,7 +218,9 @@ class Member(Aggregate):
             # A federation admin's authority belongs to the federation it was
             # granted in: moving elsewhere ends it, or an admin of 75 could
             # move to 69 and hand out roles there.
-            self._record(RolesChanged(member_id=self.id, roles=tuple(r for r in self.roles if r != FEDERATION_ADMIN)))
+            # Its author is the member: their own move ended it.
+            kept = tuple(r for r in self.roles if r != FEDERATION_ADMIN)
+            self._record(RolesChanged(member_id=self.id, roles=kept, changed_by=self.id))
 
     def set_roles(self, roles, by: Actor, national_admins: int) -> None:
         """`national_admins`: how many members hold that role now (the last one stays)."""
@@ -233,7 +235,7 @@ class Member(Aggregate):
                 {"roles": ["Nommez d'abord un autre administrateur national."]},
             )
         if roles != self.roles:
-            self._record(RolesChanged(member_id=self.id, roles=roles))
+            self._record(RolesChanged(member_id=self.id, roles=roles, changed_by=by.member_id))
 
     def grant_role(self, role: str) -> None:
         """For operators (the `umpnet grant-role` command), who act outside any session."""
