@@ -104,11 +104,16 @@ def _profile_v2_to_v3(data: dict) -> dict:
     return {**data, "accepts_contact_requests": True}
 
 
+def _profile_v3_to_v4(data: dict) -> dict:
+    # Before v4 a profile had no skills.
+    return {**data, "skills": []}
+
+
 @dataclass(frozen=True)
-class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=3):
+class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=4):
     """The member's profile as it now stands (the whole of it, not a diff)."""
 
-    upcasters = {1: _profile_v1_to_v2, 2: _profile_v2_to_v3}
+    upcasters = {1: _profile_v1_to_v2, 2: _profile_v2_to_v3, 3: _profile_v3_to_v4}
 
     member_id: str
     first_name: str = field(metadata=describe("first name", personal=True))
@@ -127,6 +132,9 @@ class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=3):
     # Not contact_consent: that one is about the party, this one about other members.
     accepts_contact_requests: bool = field(
         default=True, metadata=describe("other members may send contact requests")
+    )
+    skills: tuple[str, ...] = field(
+        default=(), metadata=describe("what the member can do, in their words", personal=True)
     )
 
 

@@ -327,6 +327,24 @@ def test_public_profiles_show_the_display_name_and_only_what_the_member_chose(ap
         app.public_profile("no-such-member")
 
 
+def test_skills_are_a_short_tidy_list_shown_publicly_only_by_choice(app):
+    """Issue 8, item 3: the profile had no skills."""
+    member_id = verified(app)
+    assert app.own_profile(member_id)["skills"] == []
+    updated = app.update_profile(UpdateProfile(member_id, skills=(" Prise  de parole ", "Graphisme", "prise de parole", "")),
+                                 Context())
+    assert updated["skills"] == ["Prise de parole", "Graphisme"]  # tidied, repeats and blanks dropped
+    assert "skills" not in app.public_profile(member_id)
+    app.update_profile(UpdateProfile(member_id, shown_fields=("skills",)), Context())
+    assert app.public_profile(member_id)["skills"] == ["Prise de parole", "Graphisme"]
+    from members.limits import SKILL_MAX, SKILLS_MAX
+    for refused in (tuple(f"compétence {n}" for n in range(SKILLS_MAX + 1)), ("x" * (SKILL_MAX + 1),), ("<b>\x00</b>",)):
+        with pytest.raises(ValidationFailed) as error:
+            app.update_profile(UpdateProfile(member_id, skills=refused), Context())
+        assert "skills" in error.value.fields
+    assert app.own_profile(member_id)["skills"] == ["Prise de parole", "Graphisme"]
+
+
 def test_profile_edits_show_in_the_own_profile(app):
     member_id = verified(app)
     updated = app.update_profile(UpdateProfile(member_id, bio="Élue locale", postcode="33000", themes=("sante",)), Context())
