@@ -159,3 +159,18 @@ def test_profiles_stored_at_v1_and_v2_load_as_v3():
     assert (loaded.accepts_contact_requests, loaded.contact_consent, loaded.shown_fields) == (True, True, ("city",))
     v1 = {k: v for k, v in v2.items() if k != "shown_fields"}
     assert ProfileUpdated.from_data(v1, stored_version=1).accepts_contact_requests is True
+
+
+def test_events_stored_before_skills_and_role_authors_load():
+    """Issue 8: ProfileUpdated v3 had no skills, RolesChanged v1 no author."""
+    from members.events import ProfileUpdated
+
+    v3 = {"member_id": "m1", "first_name": "Camille", "last_name": "Durand", "postcode": "69003", "city": "Lyon 03",
+          "federation_code": "69", "themes": ["europe"], "bio": "", "blog_url": None, "map_visible": False,
+          "contact_consent": False, "shown_fields": [], "accepts_contact_requests": True}
+    assert ProfileUpdated.from_data(v3, stored_version=3).skills == ()
+    v1 = RolesChanged.from_data({"member_id": "m1", "roles": ["member", "organizer"]}, stored_version=1)
+    assert (v1.roles, v1.changed_by) == (("member", "organizer"), None)
+    (event,) = given_when_then(Member, "m1", [REGISTERED, ProfileUpdated.from_data(v3, stored_version=3), v1],
+                               lambda m: m.update_profile(bio="Militante"))
+    assert (event.themes, event.skills, event.bio) == (("europe",), (), "Militante")
