@@ -79,6 +79,9 @@ class ProfileUpdateRequest(Strict):
     # What other members see besides the display name (the public profile shows nothing else).
     shown_fields = fields.List(fields.String(validate=validate.OneOf(SHOWABLE_FIELDS)),
                                validate=validate.Length(max=len(SHOWABLE_FIELDS), error="{max} éléments au plus."))
+    # Short skills in the member's words; the members service tidies them and drops repeats.
+    skills = fields.List(fields.String(validate=validate.Length(max=limits.SKILL_MAX)),
+                         validate=validate.Length(max=limits.SKILLS_MAX, error="{max} éléments au plus."))
 
 
 class RolesRequest(Strict):
@@ -101,6 +104,7 @@ class PublicMember(Schema):
     themes = fields.List(fields.String())
     bio = fields.String()
     blog_url = fields.String(allow_none=True)
+    skills = fields.List(fields.String())
     # What the viewer and the member are to each other (contacts, issue 8 item 4):
     email = fields.String(metadata={"description": "only to an accepted contact"})
     contact_status = fields.String(metadata={"enum": ["incoming", "outgoing", "accepted"],

@@ -149,6 +149,8 @@ class MembersSite:
                 "contact_consent": form.get("contact_consent") == "on",
                 "accepts_contact_requests": form.get("accepts_contact_requests") == "on",
                 "shown_fields": form.getlist("shown_fields"),
+                # One text field: "prise de parole, graphisme" (the service drops blanks and repeats).
+                "skills": form.get("skills", "").split(","),
             }
             try:
                 valid = load(ProfileUpdateRequest(), changes)

@@ -89,6 +89,7 @@ class UpdateProfile:
     contact_consent: bool = UNCHANGED
     shown_fields: tuple[str, ...] = UNCHANGED
     accepts_contact_requests: bool = UNCHANGED
+    skills: tuple[str, ...] = UNCHANGED
 
     def changes(self) -> dict:
         """The fields given, by name (without member_id)."""

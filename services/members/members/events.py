@@ -104,11 +104,16 @@ def _profile_v2_to_v3(data: dict) -> dict:
     return {**data, "accepts_contact_requests": True}
 
 
+def _profile_v3_to_v4(data: dict) -> dict:
+    # Before v4 a profile had no skills.
+    return {**data, "skills": []}
+
+
 @dataclass(frozen=True)
-class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=3):
+class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=4):
     """The member's profile as it now stands (the whole of it, not a diff)."""
 
-    upcasters = {1: _profile_v1_to_v2, 2: _profile_v2_to_v3}
+    upcasters = {1: _profile_v1_to_v2, 2: _profile_v2_to_v3, 3: _profile_v3_to_v4}
 
     member_id: str
     first_name: str = field(metadata=describe("first name", personal=True))
@@ -128,12 +133,28 @@ class ProfileUpdated(DomainEvent, name="members.ProfileUpdated", version=3):
     accepts_contact_requests: bool = field(
         default=True, metadata=describe("other members may send contact requests")
     )
+    skills: tuple[str, ...] = field(
+        default=(), metadata=describe("what the member can do, in their words", personal=True)
+    )
+
+
+def _roles_v1_to_v2(data: dict) -> dict:
+    # v1 did not say who changed the roles: that author is unknown, not an operator.
+    return {**data, "changed_by": None}
 
 
 @dataclass(frozen=True)
-class RolesChanged(DomainEvent, name="members.RolesChanged", version=1):
+class RolesChanged(DomainEvent, name="members.RolesChanged", version=2):
+    """The member's roles as they now stand, and who set them."""
+
+    upcasters = {1: _roles_v1_to_v2}
+
     member_id: str
     roles: tuple[str, ...]
+    changed_by: str | None = field(
+        default=None,
+        metadata=describe("member id of the admin who changed them; none for an operator (umpnet grant-role)"),
+    )
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ members = Table(
     Column("shown_fields", Text, nullable=False, server_default="[]"),
     # Rows from before the choice existed accept requests, as a new member does.
     Column("accepts_contact_requests", Boolean, nullable=False, server_default=true()),
+    Column("skills", Text, nullable=False, server_default="[]"),
 )
 Index("ix_members_federation", members.c.federation_code)
 
@@ -113,7 +114,7 @@ class MembersProjection(KeyedProjection):
     key_column = "member_id"
     # Two sign-ups with one address at once: the second is decided again and takes the "already registered" path.
     claims = ((members, ("email_lower",)),)
-    json_columns = ("themes", "roles", "shown_fields")
+    json_columns = ("themes", "roles", "shown_fields", "skills")
 
     @handles(MemberRegistered)
     def registered(self, row, e: MemberRegistered, recorded):
@@ -137,6 +138,7 @@ class MembersProjection(KeyedProjection):
             "registered_at": recorded.meta.occurred_at,
             "shown_fields": [],
             "accepts_contact_requests": True,
+            "skills": [],
         }
 
     @handles(PasswordSet)
@@ -152,6 +154,7 @@ class MembersProjection(KeyedProjection):
         changes = {k: v for k, v in e.__dict__.items() if k != "member_id"}
         changes["themes"] = list(e.themes)
         changes["shown_fields"] = list(e.shown_fields)
+        changes["skills"] = list(e.skills)
         return {**row, **changes}
 
     @handles(RolesChanged)
@@ -370,6 +373,7 @@ def own_profile(row: dict) -> dict:
         "contact_consent": row["contact_consent"],
         "shown_fields": jsontext.decode(row["shown_fields"]),
         "accepts_contact_requests": row["accepts_contact_requests"],
+        "skills": jsontext.decode(row["skills"]),
         "registered_at": _aware(row["registered_at"]),
     }
 
@@ -394,6 +398,8 @@ def public_profile(row: dict, contact: str | None = None) -> dict:
         profile["bio"] = row["bio"]
     if "blog_url" in shown:
         profile["blog_url"] = row["blog_url"]
+    if "skills" in shown:
+        profile["skills"] = jsontext.decode(row["skills"])
     return profile
 
 

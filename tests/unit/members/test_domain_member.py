@@ -92,14 +92,14 @@ def test_moving_changes_postcode_city_and_federation_together():
 def test_a_national_admin_may_give_any_role():
     admin = Actor("a1", ("member", NATIONAL_ADMIN), "75")
     assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["organizer", "federation_admin"], by=admin, national_admins=1)) == [
-        RolesChanged(member_id="m1", roles=("member", "organizer", "federation_admin"))
+        RolesChanged(member_id="m1", roles=("member", "organizer", "federation_admin"), changed_by="a1")
     ]
 
 
 def test_a_federation_admin_may_delegate_only_local_roles_in_their_federation():
     local_admin = Actor("a2", ("member", "federation_admin"), "69")
     assert given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["moderator"], by=local_admin, national_admins=1)) == [
-        RolesChanged(member_id="m1", roles=("member", "moderator"))
+        RolesChanged(member_id="m1", roles=("member", "moderator"), changed_by="a2")
     ]
     with pytest.raises(Forbidden):
         given_when_then(Member, "m1", [REGISTERED], lambda m: m.set_roles(["national_admin"], by=local_admin, national_admins=1))
@@ -120,7 +120,7 @@ def test_moving_federation_ends_a_federation_admins_authority():
     events = given_when_then(Member, "m1", [REGISTERED, admin],
                              lambda m: m.update_profile(residence=Residence("75011", "Paris 11", "75")))
     assert [type(e) for e in events] == [ProfileUpdated, RolesChanged]
-    assert events[1].roles == ("member",)
+    assert events[1].roles == ("member",) and events[1].changed_by == "m1"  # their own move ended it
     stays = given_when_then(Member, "m1", [REGISTERED, admin], lambda m: m.update_profile(bio="Toujours à Lyon"))
     assert [type(e) for e in stays] == [ProfileUpdated]
 
@@ -132,7 +132,7 @@ def test_the_last_national_admin_keeps_the_role():
         given_when_then(Member, "m1", [REGISTERED, national], lambda m: m.set_roles(["member"], by=me, national_admins=1))
     assert given_when_then(Member, "m1", [REGISTERED, national],
                            lambda m: m.set_roles(["member"], by=me, national_admins=2)) == [
-        RolesChanged(member_id="m1", roles=("member",))
+        RolesChanged(member_id="m1", roles=("member",), changed_by="m1")
     ]
 
 
@@ -159,3 +159,18 @@ def test_profiles_stored_at_v1_and_v2_load_as_v3():
     assert (loaded.accepts_contact_requests, loaded.contact_consent, loaded.shown_fields) == (True, True, ("city",))
     v1 = {k: v for k, v in v2.items() if k != "shown_fields"}
     assert ProfileUpdated.from_data(v1, stored_version=1).accepts_contact_requests is True
+
+
+def test_events_stored_before_skills_and_role_authors_load():
+    """Issue 8: ProfileUpdated v3 had no skills, RolesChanged v1 no author."""
+    from members.events import ProfileUpdated
+
+    v3 = {"member_id": "m1", "first_name": "Camille", "last_name": "Durand", "postcode": "69003", "city": "Lyon 03",
+          "federation_code": "69", "themes": ["europe"], "bio": "", "blog_url": None, "map_visible": False,
+          "contact_consent": False, "shown_fields": [], "accepts_contact_requests": True}
+    assert ProfileUpdated.from_data(v3, stored_version=3).skills == ()
+    v1 = RolesChanged.from_data({"member_id": "m1", "roles": ["member", "organizer"]}, stored_version=1)
+    assert (v1.roles, v1.changed_by) == (("member", "organizer"), None)
+    (event,) = given_when_then(Member, "m1", [REGISTERED, ProfileUpdated.from_data(v3, stored_version=3), v1],
+                               lambda m: m.update_profile(bio="Militante"))
+    assert (event.themes, event.skills, event.bio) == (("europe",), (), "Militante")

@@ -29,11 +29,11 @@ def test_every_profile_field_the_gateway_takes_is_a_change_the_command_knows():
     changes = {"first_name": "Cam", "last_name": "D", "postcode": "75011", "federation_code": "75",
                "themes": ["europe"], "bio": "Militante", "blog_url": "https://example.org/blog",
                "map_visible": True, "contact_consent": False, "accepts_contact_requests": False,
-               "shown_fields": ["city"]}
+               "shown_fields": ["city"], "skills": ["Graphisme"]}
     payload = ProfileUpdateRequest().load(changes, partial=True)
     assert set(payload) == set(ProfileUpdateRequest().fields)
     command = load(UpdateProfile, payload, member_id="m1")
-    assert command.changes() == {**changes, "themes": ("europe",), "shown_fields": ("city",)}
+    assert command.changes() == {**changes, "themes": ("europe",), "shown_fields": ("city",), "skills": ("Graphisme",)}
 
 
 def test_fields_not_given_stay_unchanged_and_none_is_a_value():

@@ -21,7 +21,12 @@ from members.commands import (
     UpdateProfile,
     VerifyEmail,
 )
-from members.events import DuplicateSignUpAttempted, EmailVerificationRequested, PasswordResetRequested
+from members.events import (
+    DuplicateSignUpAttempted,
+    EmailVerificationRequested,
+    PasswordResetRequested,
+    RolesChanged,
+)
 from members.projections import members as members_table, read_models
 from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
@@ -322,6 +327,24 @@ def test_public_profiles_show_the_display_name_and_only_what_the_member_chose(ap
         app.public_profile("no-such-member")
 
 
+def test_skills_are_a_short_tidy_list_shown_publicly_only_by_choice(app):
+    """Issue 8, item 3: the profile had no skills."""
+    member_id = verified(app)
+    assert app.own_profile(member_id)["skills"] == []
+    updated = app.update_profile(UpdateProfile(member_id, skills=(" Prise  de parole ", "Graphisme", "prise de parole", "")),
+                                 Context())
+    assert updated["skills"] == ["Prise de parole", "Graphisme"]  # tidied, repeats and blanks dropped
+    assert "skills" not in app.public_profile(member_id)
+    app.update_profile(UpdateProfile(member_id, shown_fields=("skills",)), Context())
+    assert app.public_profile(member_id)["skills"] == ["Prise de parole", "Graphisme"]
+    from members.limits import SKILL_MAX, SKILLS_MAX
+    for refused in (tuple(f"compétence {n}" for n in range(SKILLS_MAX + 1)), ("x" * (SKILL_MAX + 1),), ("<b>\x00</b>",)):
+        with pytest.raises(ValidationFailed) as error:
+            app.update_profile(UpdateProfile(member_id, skills=refused), Context())
+        assert "skills" in error.value.fields
+    assert app.own_profile(member_id)["skills"] == ["Prise de parole", "Graphisme"]
+
+
 def test_profile_edits_show_in_the_own_profile(app):
     member_id = verified(app)
     updated = app.update_profile(UpdateProfile(member_id, bio="Élue locale", postcode="33000", themes=("sante",)), Context())
@@ -359,6 +382,17 @@ def test_the_last_national_admin_cannot_be_removed(app):
     app.set_roles(SetRoles(_actor(app, admin), other, ("national_admin",)), Context())
     app.set_roles(SetRoles(_actor(app, admin), admin, ("member",)), Context())  # two of them: one may step down
     assert app.own_profile(admin)["roles"] == ["member"]
+
+
+def test_every_role_change_records_its_author(app):
+    """Issue 8, item 8: a RolesChanged said which roles, never who changed them."""
+    admin = verified(app, "national@example.org")
+    app.grant_role(GrantRole("national@example.org", "national_admin"), Context())
+    target = verified(app, "lyon@example.org")
+    app.set_roles(SetRoles(_actor(app, admin), target, ("organizer",)), Context())
+    granted, changed = events_of(app, RolesChanged)
+    assert granted.changed_by is None  # an operator's `umpnet grant-role`, outside any session
+    assert (changed.member_id, changed.roles, changed.changed_by) == (target, ("member", "organizer"), admin)
 
 
 def test_federations_count_their_members_and_the_digital_one_counts_everyone(app):

@@ -20,7 +20,7 @@ from ..events import (
     ProfileUpdated,
     RolesChanged,
 )
-from ..limits import BIO_MAX, NAME_MAX
+from ..limits import BIO_MAX, NAME_MAX, SKILL_MAX, SKILLS_MAX
 from .catalogue import (
     DELEGABLE_BY_FEDERATION_ADMIN,
     FEDERATION_ADMIN,
@@ -32,7 +32,7 @@ from .catalogue import (
 
 # What a member may choose to show on their public profile, besides the
 # display name that every other member sees.
-SHOWABLE_FIELDS = ("city", "federation", "themes", "bio", "blog_url")
+SHOWABLE_FIELDS = ("city", "federation", "themes", "bio", "blog_url", "skills")
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class Profile:
     contact_consent: bool = False  # the party may contact the member: opt-in
     shown_fields: tuple[str, ...] = ()
     accepts_contact_requests: bool = True  # other members may ask to be contacts: opt-out
+    skills: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,22 @@ def check_shown_fields(shown) -> tuple[str, ...]:
     if unknown:
         raise ValidationFailed("Champ inconnu.", {"shown_fields": [f"Choisissez parmi : {', '.join(SHOWABLE_FIELDS)}."]})
     return tuple(f for f in SHOWABLE_FIELDS if f in set(shown))
+
+
+def check_skills(skills) -> tuple[str, ...]:
+    """A few short skills in the member's words: tidied, blanks and repeats (any case) dropped."""
+    kept: dict[str, str] = {}
+    for skill in skills:
+        skill = re.sub(r"\s+", " ", skill or "").strip()
+        if any(unicodedata.category(c) in ("Cc", "Cf", "Cs") for c in skill):
+            raise ValidationFailed("Caractère invisible ou de contrôle.", {"skills": ["Caractère non autorisé."]})
+        if len(skill) > SKILL_MAX:
+            raise ValidationFailed("Compétence trop longue.", {"skills": [f"{SKILL_MAX} caractères au plus par compétence."]})
+        if skill:
+            kept.setdefault(skill.casefold(), skill)
+    if len(kept) > SKILLS_MAX:
+        raise ValidationFailed("Trop de compétences.", {"skills": [f"{SKILLS_MAX} compétences au plus."]})
+    return tuple(kept.values())
 
 
 _LINK_USED = "Ce lien a déjà servi ou a expiré : demandez-en un nouveau."
@@ -208,6 +225,8 @@ class Member(Aggregate):
             changes["themes"] = check_themes(changes["themes"])
         if "shown_fields" in changes:
             changes["shown_fields"] = check_shown_fields(changes["shown_fields"])
+        if "skills" in changes:
+            changes["skills"] = check_skills(changes["skills"])
         if len(changes.get("bio") or "") > BIO_MAX:
             raise ValidationFailed("Présentation trop longue.", {"bio": [f"{BIO_MAX} caractères au plus."]})
         profile = replace(profile, **changes)
@@ -218,7 +237,9 @@ class Member(Aggregate):
             # A federation admin's authority belongs to the federation it was
             # granted in: moving elsewhere ends it, or an admin of 75 could
             # move to 69 and hand out roles there.
-            self._record(RolesChanged(member_id=self.id, roles=tuple(r for r in self.roles if r != FEDERATION_ADMIN)))
+            # Its author is the member: their own move ended it.
+            kept = tuple(r for r in self.roles if r != FEDERATION_ADMIN)
+            self._record(RolesChanged(member_id=self.id, roles=kept, changed_by=self.id))
 
     def set_roles(self, roles, by: Actor, national_admins: int) -> None:
         """`national_admins`: how many members hold that role now (the last one stays)."""
@@ -233,7 +254,7 @@ class Member(Aggregate):
                 {"roles": ["Nommez d'abord un autre administrateur national."]},
             )
         if roles != self.roles:
-            self._record(RolesChanged(member_id=self.id, roles=roles))
+            self._record(RolesChanged(member_id=self.id, roles=roles, changed_by=by.member_id))
 
     def grant_role(self, role: str) -> None:
         """For operators (the `umpnet grant-role` command), who act outside any session."""
