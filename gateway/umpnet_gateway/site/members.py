@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from werkzeug.utils import redirect
 
+from umpnet_geo import departement_for_postcode
 from umpnet_kernel.errors import DomainError
 
 from members import limits
@@ -19,6 +20,14 @@ class MembersSite:
     def _themes(self):
         """The themes (public reference data), from the gateway's memory."""
         return self.public_cache.reference_data("themes", lambda: self.services.call("members", "list_themes"), ttl=300)
+
+    def _local_federations(self):
+        """The local federations a member may choose (names and codes only: the counts are not needed)."""
+        def load():
+            return [{"code": f["code"], "name": f["name"]}
+                    for f in self.services.call("members", "list_federations") if f["kind"] == "local"]
+
+        return self.public_cache.reference_data("local-federations", load, ttl=3600)
 
     @page("GET,POST", "/inscription")
     def sign_up_page(self, request):
@@ -152,6 +161,10 @@ class MembersSite:
                 # One text field: "prise de parole, graphisme" (the service drops blanks and repeats).
                 "skills": form.get("skills", "").split(","),
             }
+            # "" is "the federation of my postcode": sending none lets the service derive it
+            # again from the postcode; a federation picked in the list is kept as chosen.
+            if form.get("federation_code", "").strip():
+                changes["federation_code"] = form.get("federation_code").strip()
             try:
                 valid = load(ProfileUpdateRequest(), changes)
                 self.services.call("members", "update_own_profile", actor["member_id"], valid)
@@ -159,7 +172,16 @@ class MembersSite:
             except DomainError as error:
                 errors = form_errors(error)
         profile = self.services.call("members", "get_own_profile", actor["member_id"])
+        chosen = chosen_federation(profile)
         if errors:  # show what the member typed, not what is stored, so nothing is lost
             profile = {**profile, **changes}
+            chosen = changes.get("federation_code", "")
         return page.render("profile.html", status=400 if errors else 200, actor=actor, profile=profile,
-                           themes=themes, errors=errors, saved=saved)
+                           themes=themes, federations=self._local_federations(), chosen_federation=chosen,
+                           errors=errors, saved=saved)
+
+
+def chosen_federation(profile: dict) -> str:
+    """The federation the form shows as picked: "" when it is simply the postcode's own."""
+    federation = (profile.get("federation") or {}).get("code", "")
+    return "" if federation == departement_for_postcode(profile.get("postcode") or "") else federation
