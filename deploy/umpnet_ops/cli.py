@@ -19,7 +19,7 @@ import argparse
 import os
 import sys
 
-from .platform import REPO, procfile_entries, service, services
+from .platform import REPO, procfile_entries, service, service_names, services
 
 MAIL_DIR = "mail"  # the .eml sink under $DATA_DIR when SMTP_URL is unset
 
@@ -204,7 +204,7 @@ def main(argv=None) -> None:
     commands.add_parser("procfile", help="the processes `up` starts").set_defaults(func=procfile)
     commands.add_parser("migrate", help="migrate databases, declare queues").set_defaults(func=migrate)
     p = commands.add_parser("new-migration", help="draft a service's next migration from its models")
-    p.add_argument("service", choices=[s.name for s in services()])
+    p.add_argument("service", choices=service_names())
     p.add_argument("message")
     p.set_defaults(func=new_migration)
     p = commands.add_parser("grant-role", help="give a member a role")
@@ -216,7 +216,7 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=1000)
     p.set_defaults(func=seed)
     p = commands.add_parser("rebuild", help="rebuild a service's read models from its events")
-    p.add_argument("service", choices=[s.name for s in services()])
+    p.add_argument("service", choices=service_names())
     p.add_argument("--offline", action="store_true", help="work on the database directly (service stopped)")
     p.set_defaults(func=rebuild)
     commands.add_parser("status", help="services, outbox lag, queue depths").set_defaults(func=status)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-from umpnet_kernel.manifest import REPO, ServiceManifest, discover, load_attribute, service
+from umpnet_kernel.manifest import REPO, ServiceManifest, discover, load_attribute, service, service_names
 
 __all__ = ["REPO", "GATEWAY", "services", "service", "process_names", "procfile_entries", "process_argv",
            "process_config", "process_class"]
@@ -24,7 +24,7 @@ def services() -> tuple[ServiceManifest, ...]:
 
 def process_names() -> list[str]:
     """What `make run` starts: every service, then the gateway in front of them."""
-    return [m.name for m in services()] + [GATEWAY]
+    return [*service_names(), GATEWAY]
 
 
 def procfile_entries() -> list[tuple[str, str]]:

@@ -19,12 +19,11 @@ import amqp.exceptions
 import eventlet
 import kombu.exceptions
 from kombu import Connection
-from nameko.exceptions import UnknownService, get_module_path, registry
+from nameko.exceptions import UnknownService
 from nameko.rpc import MethodProxy, RpcProxy
 
 from umpnet_kernel.errors import DomainError
 from umpnet_kernel.nameko import DEADLINE_HEADER, ReplyListener, amqp_uri, register_remote_errors
-from umpnet_kernel.paging import BadCursor, BadLimit
 
 from .errors import ServiceUnavailable
 from .messages_fr import in_french
@@ -135,11 +134,8 @@ class ServiceProxies(RpcProxy):
         self.service_names = service_names
 
     def setup(self):
-        # Domain errors raised by the services arrive as the kernel's types;
-        # so do a list's BadCursor and BadLimit (not yet in the kernel's list of errors).
+        # Domain errors raised by the services (a list's BadCursor and BadLimit too) arrive as the kernel's types.
         register_remote_errors()
-        for paging_error in (BadCursor, BadLimit):
-            registry[get_module_path(paging_error)] = paging_error
         super().setup()
 
     def get_dependency(self, worker_ctx):

@@ -26,7 +26,7 @@ class HomeSite:
     @public_read("federations", ttl=30)  # max_age 0: a browser asks again, so a login shows at once
     def home(self, request):
         actor, _ = self._visitor(request)
-        federations = self.services.call("members", "list_federations")
+        federations = self.federations_reference()
         digital = next(f for f in federations if f["kind"] == "digital")
         figures = {"member_count": digital["member_count"], "federation_count": len(federations) - 1}
         if not has_session(request):

@@ -21,13 +21,14 @@ class MembersSite:
         """The themes (public reference data), from the gateway's memory."""
         return self.public_cache.reference_data("themes", lambda: self.services.call("members", "list_themes"), ttl=300)
 
-    def _local_federations(self):
-        """The local federations a member may choose (names and codes only: the counts are not needed)."""
-        def load():
-            return [{"code": f["code"], "name": f["name"]}
-                    for f in self.services.call("members", "list_federations") if f["kind"] == "local"]
+    def federations_reference(self):
+        """Every federation with its member count (public reference data), from the gateway's
+        memory: dropped with the kept `federations` answers when a count changes."""
+        return self.public_cache.reference_data("federations", lambda: self.services.call("members", "list_federations"))
 
-        return self.public_cache.reference_data("local-federations", load, ttl=3600)
+    def _local_federations(self):
+        """The local federations a member may choose."""
+        return [f for f in self.federations_reference() if f["kind"] == "local"]
 
     @page("GET,POST", "/inscription")
     def sign_up_page(self, request):

@@ -25,7 +25,9 @@ RECONNECT_INTERVAL_MAX = 5.0  # seconds between attempts to reach the broker aga
 
 def register_remote_errors() -> None:
     """Let nameko rebuild kernel domain errors at the caller instead of RemoteError."""
-    for exc_type in errors.ALL_ERRORS:
+    from ..paging import BadCursor, BadLimit  # a list's refusals, raised by any service's list query
+
+    for exc_type in (*errors.ALL_ERRORS, BadCursor, BadLimit):
         registry[get_module_path(exc_type)] = exc_type
 
 

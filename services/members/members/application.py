@@ -269,9 +269,7 @@ class MembersApp(Application):
         """The display name, and only what the member chose to show; unverified members are not visible.
         To `viewer_id`, an accepted contact, also the email (and to anyone in a pair, its status)."""
         with self.read() as conn:
-            row = projections.member_by_id(conn, member_id)
-            if row is None or not row["email_verified"]:
-                raise NotFound("Membre introuvable.")
+            row = self._visible_member(conn, member_id)
             contact = projections.contact_status(conn, viewer_id, member_id) if viewer_id else None
         return projections.public_profile(row, contact)
 

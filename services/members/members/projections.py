@@ -275,7 +275,7 @@ CONTACTS_OF_MEMBER = (
 CONTACTS_ORDER = (contacts.c.since.desc(), contacts.c.other_id)
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def utc_aware(moment: datetime | None) -> datetime | None:
     """SQLite gives naive UTC datetimes back: the zone they were written with."""
     return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
 
@@ -314,7 +314,7 @@ def session_holder(conn, token_hash: str) -> dict | None:
     if row is None:
         return None
     return {"member_id": row.member_id, "roles": jsontext.decode(row.roles),
-            "federation_code": row.federation_code, "expires_at": _aware(row.expires_at)}
+            "federation_code": row.federation_code, "expires_at": utc_aware(row.expires_at)}
 
 
 def national_admin_count(conn) -> int:
@@ -374,7 +374,7 @@ def own_profile(row: dict) -> dict:
         "shown_fields": jsontext.decode(row["shown_fields"]),
         "accepts_contact_requests": row["accepts_contact_requests"],
         "skills": jsontext.decode(row["skills"]),
-        "registered_at": _aware(row["registered_at"]),
+        "registered_at": utc_aware(row["registered_at"]),
     }
 
 

@@ -54,8 +54,13 @@ def load(command: type[C], payload: Any, **given) -> C:
         values = payload_schema(command, tuple(sorted(given))).load(payload)
     except ValidationError as exc:
         raise PayloadMismatch(f"{command.__name__}: {exc.messages}") from None
-    hints = typing.get_type_hints(command)
+    tuples = _tuple_fields(command)
     for name, value in values.items():
-        if value is not None and _is_tuple(hints[name]):
+        if value is not None and name in tuples:
             values[name] = tuple(value)
     return command(**values, **given)
+
+
+@cache  # every RPC call loads a command: its type hints are read once
+def _tuple_fields(command: type) -> frozenset[str]:
+    return frozenset(name for name, hint in typing.get_type_hints(command).items() if _is_tuple(hint))

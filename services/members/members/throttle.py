@@ -19,6 +19,7 @@ from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, 
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .limits import CONTACT_REQUESTS_PER_DAY
+from .projections import utc_aware
 
 throttle_metadata = MetaData()
 throttle_counters = Table(
@@ -87,12 +88,12 @@ def hit(conn: Connection, key: str, limit: Limit, now: datetime) -> tuple[int, d
         },
     ).returning(_c.count, _c.window_ends_at)
     count, window_ends_at = conn.execute(statement).one()
-    return count, _aware(window_ends_at)
+    return count, utc_aware(window_ends_at)
 
 
 def count(conn: Connection, key: str, now: datetime) -> int:
     row = conn.execute(select(_c.count, _c.window_ends_at).where(_c.key == key)).first()
-    return row.count if row and _aware(row.window_ends_at) > now else 0
+    return row.count if row and utc_aware(row.window_ends_at) > now else 0
 
 
 def refund(conn: Connection, key: str) -> None:
@@ -113,7 +114,3 @@ def seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-def _aware(moment: datetime) -> datetime:
-    from datetime import timezone
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
