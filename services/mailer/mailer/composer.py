@@ -51,11 +51,20 @@ def _account_exists(inputs, public_url, links):
     return "Vous avez déjà un compte", values
 
 
+def _invitation(inputs, public_url, links):
+    # The site's sign-up page carries ?invitation= into the form's invitation_token.
+    token = links.token("invitation", inputs["link_nonce"])
+    link = f"{public_url}/inscription?{urlencode({'invitation': token})}"
+    return f"{inputs['inviter_name']} vous invite à rejoindre la fédération numérique", {
+        "link": link, "inviter_name": inputs["inviter_name"]}
+
+
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
 _TEMPLATES = {
     "verification": _verification,
     "password-reset": _password_reset,
     "account-exists": _account_exists,
+    "invitation": _invitation,
 }
 
 
