@@ -204,3 +204,40 @@ class Contact(Schema):
 
 
 ContactList = list_of(Contact)
+
+
+# -- invitations (API.md "Members and network", issue 8 item 5) ---------------------
+class InvitationRequest(Strict):
+    email = fields.Email(required=True, validate=EMAIL)
+
+
+class InvitationCreated(Schema):
+    """The invitation's sign-up link (also emailed to the invitee), and its token."""
+
+    id = fields.String()
+    token = fields.String()
+    url = fields.String(metadata={"description": "{PUBLIC_URL}/inscription?invitation=TOKEN"})
+
+
+class InvitationLink(Schema):
+    """The member's personal invitation link: reusable, to share anywhere (Facebook…)."""
+
+    token = fields.String()
+    url = fields.String(metadata={"description": "{PUBLIC_URL}/inscription?invitation=TOKEN"})
+    facebook_share_url = fields.String(metadata={"description": "https://www.facebook.com/sharer/sharer.php?u=…"})
+
+
+class Invitation(Schema):
+    """An invitation as its inviter lists it."""
+
+    id = fields.String()
+    email = fields.String(allow_none=True, metadata={"description": "what the inviter typed; null for a sign-up through the personal link"})
+    via = fields.String(metadata={"enum": ["email", "link"]})
+    status = fields.String(metadata={"enum": ["sent", "accepted"],
+                                     "description": "accepted once the invitee joined and verified their address"})
+    display_name = fields.String(allow_none=True, metadata={"description": "who joined, once accepted"})
+    sent_at = fields.DateTime()
+    accepted_at = fields.DateTime(allow_none=True)
+
+
+InvitationList = list_of(Invitation)
