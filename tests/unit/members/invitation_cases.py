@@ -253,3 +253,19 @@ def test_no_account_is_created_through_facebook(app):
 def test_an_unknown_provider_is_refused(app, camille):
     with pytest.raises(ValidationFailed):
         app.log_in_with_provider(LogInWithProvider("myspace", "x", "camille@example.org", True), Context())
+
+
+def test_the_invitations_read_models_rebuild_to_the_same_rows(app, camille):
+    from members.invitation_projections import external_identities
+
+    lucas = lucas_signs_up_with(app, invite(app, camille)["token"])
+    invite(app, camille, "other@example.org")
+    register(app, "sacha@example.org", invitation_token=app.invitation_link(lucas, Context())["token"])
+    facebook(app)
+    tables = [invitations_table, invitation_links, external_identities]
+    with app.read() as conn:
+        live = dump_tables(conn, tables)
+    assert [len(live[t.name]) for t in tables] == [3, 1, 1]
+    app.rebuild_read_models()
+    with app.read() as conn:
+        assert dump_tables(conn, tables) == live
