@@ -2,7 +2,7 @@
 bodies and generate `/api/openapi.json`. Business rules stay in the services."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from members import limits
 from members.domain.member import SHOWABLE_FIELDS
@@ -37,6 +37,17 @@ class SignUpRequest(Strict):
     themes = themes_field(load_default=list)
     invitation_token = fields.String(validate=validate.Length(max=500))
     federation_code = fields.String(validate=FEDERATION_CODE)
+
+    @pre_load
+    def _drop_a_mangled_invitation(self, data, **kwargs):
+        """A bad invitation token never blocks a sign-up (it credits nobody): one that
+        cannot even be a token (not text, too long) is dropped rather than refused."""
+        if not isinstance(data, dict) or "invitation_token" not in data:
+            return data
+        token = data["invitation_token"]
+        if not (isinstance(token, str) and 0 < len(token) <= limits.LINK_TOKEN_MAX):
+            data = {k: v for k, v in data.items() if k != "invitation_token"}
+        return data
 
 
 class VerifyRequest(Strict):

@@ -50,6 +50,8 @@ class InvitationsUseCases:
 
         def run(uow: UnitOfWork):
             inviter = self._verified_inviter(uow.conn, command.member_id)
+            if inviter["email_lower"] == key:  # only the inviter's own address: it tells nothing of anyone
+                raise ValidationFailed("Vous êtes déjà membre.", {"email": ["Invitez quelqu'un d'autre que vous-même."]})
             again = queries.recent_invitation(uow.conn, command.member_id, key, now - INVITATION_PERIOD)
             if again is not None:
                 invitation = uow.get(Invitation, again)

@@ -235,3 +235,11 @@ def test_public_pages_carry_open_graph_tags(gateway, people):
     people.app.update_profile(UpdateProfile(sacha, shown_fields=("bio",)), Context())
     tags = og(browser_of(people, "Camille").get(f"{gateway.url}/membres/{sacha}").text)
     assert tags["description"] == "Militante &lt;associative&gt;"
+
+
+@pytest.mark.parametrize("token", ["x" * 5000, 12, ["a"], None, ""])
+def test_the_api_sign_up_takes_any_invitation_token_and_answers_202(gateway, people, token):
+    answer = requests.post(api(gateway, "/members"), json={"email": "lucas@example.org", "password": PASSWORD,
+                                                         "postcode": "75011", "invitation_token": token})
+    assert answer.status_code == 202, answer.text
+    assert [e.invited_by for e in events_of(people.app, MemberRegistered) if e.email == "lucas@example.org"] == [None]

@@ -269,3 +269,9 @@ def test_the_invitations_read_models_rebuild_to_the_same_rows(app, camille):
     app.rebuild_read_models()
     with app.read() as conn:
         assert dump_tables(conn, tables) == live
+
+
+def test_a_member_cannot_invite_themselves(app, camille):
+    with pytest.raises(ValidationFailed) as caught:
+        invite(app, camille, "Camille@example.org")
+    assert "email" in caught.value.fields and events_of(app, InvitationSent) == []
