@@ -54,8 +54,7 @@ class InvitationsUseCases:
                 raise ValidationFailed("Vous êtes déjà membre.", {"email": ["Invitez quelqu'un d'autre que vous-même."]})
             again = queries.recent_invitation(uow.conn, command.member_id, key, now - INVITATION_PERIOD)
             if again is not None:
-                invitation = uow.get(Invitation, again)
-                return {"invitation_id": again, "token": self.links.token(INVITATION, invitation.link_nonce)}
+                return {"invitation_id": again, "link_nonce": uow.get(Invitation, again).link_nonce}
             # Counted with the invitation, in its transaction: a refused one (rolled back) does not count.
             count, ends = throttle.hit(uow.conn, self._key("invitations", command.member_id), limit, now)
             if count > limit.count:
@@ -67,9 +66,11 @@ class InvitationsUseCases:
             invitation = Invitation.send(str(uuid.uuid4()), command.member_id, projections.display_name(inviter),
                                          email, nonce, now + INVITATION_PERIOD, emailed=received <= per_address.count)
             uow.add(invitation)
-            return {"invitation_id": invitation.id, "token": self.links.token(INVITATION, nonce)}
+            return {"invitation_id": invitation.id, "link_nonce": nonce}
 
-        return self.execute_once(context, "invite", run)
+        # The recorded outcome (for a redelivery) holds the nonce, never the usable token.
+        sent = self.execute_once(context, "invite", run)
+        return {"invitation_id": sent["invitation_id"], "token": self.links.token(INVITATION, sent["link_nonce"])}
 
     def invitation_link(self, member_id: str, context: Context) -> dict:
         """{token} of the member's personal link, issued the first time it is asked for."""

@@ -275,3 +275,15 @@ def test_a_member_cannot_invite_themselves(app, camille):
     with pytest.raises(ValidationFailed) as caught:
         invite(app, camille, "Camille@example.org")
     assert "email" in caught.value.fields and events_of(app, InvitationSent) == []
+
+
+def test_a_redelivered_invitation_answers_the_same_and_no_store_holds_its_token(app, camille):
+    from umpnet_kernel.idempotency import command_outcomes
+
+    redelivered = Context(actor_id=camille, idempotency_key="rpc-1")
+    first = app.invite(SendInvitation(camille, "lucas@example.org"), redelivered)
+    assert app.invite(SendInvitation(camille, "lucas@example.org"), redelivered) == first
+    with app.read() as conn:
+        outcomes = str(dump_tables(conn, [command_outcomes]))
+        stored = outcomes + str(dump_tables(conn, read_models.sorted_tables))
+    assert first["invitation_id"] in outcomes and first["token"] not in stored
