@@ -55,8 +55,9 @@ def _invitation(inputs, public_url, links):
     # The site's sign-up page carries ?invitation= into the form's invitation_token.
     token = links.token("invitation", inputs["link_nonce"])
     link = f"{public_url}/inscription?{urlencode({'invitation': token})}"
-    return f"{inputs['inviter_name']} vous invite à rejoindre la fédération numérique", {
-        "link": link, "inviter_name": inputs["inviter_name"]}
+    inviter = inputs["inviter_name"]  # "" when the inviter gave no first name
+    return f"{inviter or 'Un(e) adhérent(e)'} vous invite à rejoindre la fédération numérique", {
+        "link": link, "inviter_name": inviter}
 
 
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)

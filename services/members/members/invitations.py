@@ -63,7 +63,9 @@ class InvitationsUseCases:
             per_address = self.limits.invitation_emails_per_address
             received, _ = throttle.hit(uow.conn, self._key("invitation-emails", key), per_address, now)
             nonce = self.links.new_nonce()
-            invitation = Invitation.send(str(uuid.uuid4()), command.member_id, projections.display_name(inviter),
+            # "" for a member who has not given their first name: the email says "un(e) adhérent(e)".
+            inviter_name = projections.display_name(inviter) if inviter["first_name"] else ""
+            invitation = Invitation.send(str(uuid.uuid4()), command.member_id, inviter_name,
                                          email, nonce, now + INVITATION_PERIOD, emailed=received <= per_address.count)
             uow.add(invitation)
             return {"invitation_id": invitation.id, "link_nonce": nonce}

@@ -131,3 +131,10 @@ def test_an_invitation_names_the_inviter_and_links_to_the_sign_up_page_with_its_
 def test_an_inviters_name_is_escaped_in_the_html_invitation():
     _, _, html = composer.render("invitation", {"inviter_name": "<b>Eve</b>", "link_nonce": "n"}, SITE, LINKS)
     assert "<b>Eve</b>" not in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
+
+
+def test_an_invitation_from_a_member_without_a_first_name_says_a_member():
+    subject, text, html = composer.render("invitation", {"inviter_name": "", "link_nonce": "n"}, SITE, LINKS)
+    assert subject == "Un(e) adhérent(e) vous invite à rejoindre la fédération numérique"
+    assert "Un(e) adhérent(e) de la fédération numérique vous invite à la rejoindre." in text
+    assert "<strong></strong>" not in html

@@ -129,6 +129,13 @@ def test_an_address_gets_a_few_invitation_emails_whoever_sends_them(app):
     assert [e.emailed for e in events_of(app, InvitationSent)] == [True, True, True, False]
 
 
+def test_a_member_without_a_first_name_invites_as_nobody_in_particular(app):
+    member_id = verified(app, "anonyme@example.org")
+    app.update_profile(UpdateProfile(member_id, first_name=""), Context())
+    invite(app, member_id)
+    assert events_of(app, InvitationSent)[0].inviter_name == ""
+
+
 def test_invalid_addresses_are_refused_and_write_nothing(app, camille):
     before = len(events_of(app, InvitationSent))
     for bad in ("not-an-address", "", "lucas@", "lu\u200bcas@example.org"):
