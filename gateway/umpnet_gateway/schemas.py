@@ -2,7 +2,7 @@
 bodies and generate `/api/openapi.json`. Business rules stay in the services."""
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, pre_load, validate
 
 from members import limits
 from members.domain.member import SHOWABLE_FIELDS
@@ -37,6 +37,17 @@ class SignUpRequest(Strict):
     themes = themes_field(load_default=list)
     invitation_token = fields.String(validate=validate.Length(max=500))
     federation_code = fields.String(validate=FEDERATION_CODE)
+
+    @pre_load
+    def _drop_a_mangled_invitation(self, data, **kwargs):
+        """A bad invitation token never blocks a sign-up (it credits nobody): one that
+        cannot even be a token (not text, too long) is dropped rather than refused."""
+        if not isinstance(data, dict) or "invitation_token" not in data:
+            return data
+        token = data["invitation_token"]
+        if not (isinstance(token, str) and 0 < len(token) <= limits.LINK_TOKEN_MAX):
+            data = {k: v for k, v in data.items() if k != "invitation_token"}
+        return data
 
 
 class VerifyRequest(Strict):
@@ -204,3 +215,40 @@ class Contact(Schema):
 
 
 ContactList = list_of(Contact)
+
+
+# -- invitations (API.md "Members and network", issue 8 item 5) ---------------------
+class InvitationRequest(Strict):
+    email = fields.Email(required=True, validate=EMAIL)
+
+
+class InvitationCreated(Schema):
+    """The invitation's sign-up link (also emailed to the invitee), and its token."""
+
+    id = fields.String()
+    token = fields.String()
+    url = fields.String(metadata={"description": "{PUBLIC_URL}/inscription?invitation=TOKEN"})
+
+
+class InvitationLink(Schema):
+    """The member's personal invitation link: reusable, to share anywhere (Facebook…)."""
+
+    token = fields.String()
+    url = fields.String(metadata={"description": "{PUBLIC_URL}/inscription?invitation=TOKEN"})
+    facebook_share_url = fields.String(metadata={"description": "https://www.facebook.com/sharer/sharer.php?u=…"})
+
+
+class Invitation(Schema):
+    """An invitation as its inviter lists it."""
+
+    id = fields.String()
+    email = fields.String(allow_none=True, metadata={"description": "what the inviter typed; null for a sign-up through the personal link"})
+    via = fields.String(metadata={"enum": ["email", "link"]})
+    status = fields.String(metadata={"enum": ["sent", "accepted"],
+                                     "description": "accepted once the invitee joined and verified their address"})
+    display_name = fields.String(allow_none=True, metadata={"description": "who joined, once accepted"})
+    sent_at = fields.DateTime()
+    accepted_at = fields.DateTime(allow_none=True)
+
+
+InvitationList = list_of(Invitation)

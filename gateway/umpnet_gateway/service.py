@@ -20,18 +20,22 @@ from umpnet_kernel.config import public_url
 from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
+from .api.invitations import InvitationsApi
 from .api.members import MembersApi
 from .caching import PublicCache
 from .http import api, json_response
 from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site.contacts import ContactsSite
+from .site.facebook import FacebookSite
 from .site.home import HomeSite
+from .site.invitations import InvitationsSite
 from .site.members import MembersSite
 from .site.pages import SitePages
 
 
-class GatewayService(MembersApi, ContactsApi, HomeSite, MembersSite, ContactsSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, InvitationsApi, HomeSite, MembersSite, ContactsSite, InvitationsSite,
+                     FacebookSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

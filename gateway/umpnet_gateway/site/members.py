@@ -35,7 +35,9 @@ class MembersSite:
         page = Page(request)
         themes = self._themes()
         if request.method != "POST":
-            return page.render("signup.html", themes=themes, form={}, errors=None)
+            # An invitation's link (?invitation=TOKEN) is carried into the form.
+            return page.render("signup.html", themes=themes, errors=None,
+                               form={"invitation_token": invitation_token(request.args.get("invitation"))})
         form = form_data(request)
         if not page.csrf_ok(form):
             return self._refuse_forgery(page)
@@ -45,6 +47,8 @@ class MembersSite:
             "postcode": form.get("postcode", "").strip(),
             "themes": form.getlist("themes"),
         }
+        if invitation_token(form.get("invitation_token")):
+            data["invitation_token"] = invitation_token(form.get("invitation_token"))
         try:
             self.services.call("members", "register", load(SignUpRequest(), data))
         except DomainError as error:
@@ -180,6 +184,12 @@ class MembersSite:
         return page.render("profile.html", status=400 if errors else 200, actor=actor, profile=profile,
                            themes=themes, federations=self._local_federations(), chosen_federation=chosen,
                            errors=errors, saved=saved)
+
+
+def invitation_token(value: str | None) -> str | None:
+    """An invitation token as the sign-up takes it, or None: a mangled one must not block the sign-up."""
+    value = (value or "").strip()
+    return value if 0 < len(value) <= limits.LINK_TOKEN_MAX else None
 
 
 def chosen_federation(profile: dict) -> str:

@@ -38,6 +38,8 @@ STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "static")
 templates = Environment(loader=PackageLoader("umpnet_gateway", "templates"), autoescape=select_autoescape())
 # Forms show the limits the services enforce, from the one module that owns them.
 templates.globals["limits"] = limits
+# The site's address as configured (PUBLIC_URL), for absolute links (Open Graph's og:url).
+templates.globals["public_url"] = lambda: public_url().rstrip("/")
 
 ERROR_TITLES = {
     400: ("Requête refusée", "Cette demande n’a pas pu être traitée."),

@@ -83,6 +83,12 @@ class MailerApp(Application):
     def queue_account_exists_email(self, incoming: IncomingEvent) -> None:
         self._queue(incoming, "account-exists", {"first_name": incoming.payload["first_name"]})
 
+    def queue_invitation_email(self, incoming: IncomingEvent) -> None:
+        """A member's invitation; none when members says the address got enough of them lately."""
+        data = incoming.payload
+        if data.get("emailed", True):
+            self._queue(incoming, "invitation", {"inviter_name": data["inviter_name"], "link_nonce": data["link_nonce"]})
+
     def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None) -> None:
         data = incoming.payload
         to, member_id = data["email"], data.get("member_id")

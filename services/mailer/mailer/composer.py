@@ -51,11 +51,21 @@ def _account_exists(inputs, public_url, links):
     return "Vous avez déjà un compte", values
 
 
+def _invitation(inputs, public_url, links):
+    # The site's sign-up page carries ?invitation= into the form's invitation_token.
+    token = links.token("invitation", inputs["link_nonce"])
+    link = f"{public_url}/inscription?{urlencode({'invitation': token})}"
+    inviter = inputs["inviter_name"]  # "" when the inviter gave no first name
+    return f"{inviter or 'Un(e) adhérent(e)'} vous invite à rejoindre la fédération numérique", {
+        "link": link, "inviter_name": inviter}
+
+
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
 _TEMPLATES = {
     "verification": _verification,
     "password-reset": _password_reset,
     "account-exists": _account_exists,
+    "invitation": _invitation,
 }
 
 

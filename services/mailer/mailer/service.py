@@ -59,6 +59,19 @@ class DuplicateSignUpAttempted(_ToMember):
     pass
 
 
+class InvitationSent(Schema):
+    """`members.InvitationSent`: the invitee is not a member (no member_id, no first name)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    invitation_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    inviter_name = fields.String(required=True)
+    link_nonce = fields.String(required=True)
+    emailed = fields.Boolean(load_default=True)
+
+
 class InPoolThread:
     """Runs a file sink's blocking file I/O (write, fsync) in eventlet's thread
     pool, so the rest of the service keeps running while the disk works.
@@ -122,3 +135,7 @@ class MailerService(Operations):
     @subscribe("members", "members.DuplicateSignUpAttempted", schema=DuplicateSignUpAttempted())
     def on_duplicate_sign_up_attempted(self, incoming):
         self.app.queue_account_exists_email(incoming)
+
+    @subscribe("members", "members.InvitationSent", schema=InvitationSent())
+    def on_invitation_sent(self, incoming):
+        self.app.queue_invitation_email(incoming)

@@ -37,6 +37,7 @@ from .domain.contact import Contact, contact_id_for, no_contact
 from .domain.email_address import email_key, email_key_of, normalise_email
 from .domain.member import Member, Residence
 from .domain.session import Session
+from .invitations import InvitationsUseCases
 from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
 from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
 from .throttle import RateLimits
@@ -68,7 +69,7 @@ def _invalid_link() -> ValidationFailed:
     return ValidationFailed(_INVALID_LINK, {"token": [_INVALID_LINK]})
 
 
-class MembersApp(Application):
+class MembersApp(InvitationsUseCases, Application):
     def __init__(self, db, secret_key: str, limits: RateLimits | None = None):
         """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`)."""
         super().__init__(db, all_projections())
@@ -97,6 +98,8 @@ class MembersApp(Application):
             if existing is not None:
                 self._notify_duplicate_sign_up(uow, existing["member_id"], now)
                 return PENDING
+            # Credited to whoever invited (invitations.py); a bad token credits nobody.
+            invited_by = self.credit_invitation(uow, command.invitation_token, member_id, now)
             member = Member.register(
                 member_id,
                 email,
@@ -105,10 +108,7 @@ class MembersApp(Application):
                 command.last_name,
                 residence,
                 themes=command.themes,
-                # command.invitation_token names no inviter yet: invitations
-                # (API.md `POST /api/invitations`) are not issued, and a sign-up
-                # through any link must still succeed.
-                invited_by=None,
+                invited_by=invited_by,
             )
             member.request_email_verification(self.links.new_nonce(), now + VERIFY_LINK_LIFETIME)
             uow.add(member)
@@ -133,6 +133,7 @@ class MembersApp(Application):
             if member_id is None:
                 raise _invalid_link()
             uow.get(Member, member_id).verify_email(nonce, now)
+            self.accept_invitation(uow, member_id)
             return {"member_id": member_id, "email_verified": True}
 
         return self.execute_once(context, "verify_email", run)
@@ -189,6 +190,7 @@ class MembersApp(Application):
             if member_id is None:
                 raise _invalid_link()
             uow.get(Member, member_id).reset_password(nonce, password_hash, now)
+            self.accept_invitation(uow, member_id)  # the link verified the address, if it was not
             for session in uow.get_many(Session, projections.sessions_of_member(uow.conn, member_id)).values():
                 session.close()
             return {"member_id": member_id}

@@ -139,3 +139,23 @@ class RemoveContact:
 
     member_id: str
     other_id: str
+
+
+# -- invitations (invitations.py) ---------------------------------------------
+@dataclass(frozen=True)
+class SendInvitation:
+    """`member_id` (from their session) invites the owner of `email` to join."""
+
+    member_id: str
+    email: str
+
+
+@dataclass(frozen=True)
+class LogInWithProvider:
+    """Log in with a provider's account (Facebook), as the gateway read it from
+    the provider: `email_verified` is what the provider says of the address."""
+
+    provider: str
+    subject: str
+    email: str | None = None
+    email_verified: bool = False

@@ -209,3 +209,62 @@ class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
     contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
     removed_by: str = field(metadata=describe("member id of who removed it"))
     other_id: str = field(metadata=describe("member id of the other member"))
+
+
+# -- invitations: one stream per invitation (domain/invitation.py) ------------
+@dataclass(frozen=True)
+class InvitationSent(DomainEvent, name="members.InvitationSent", version=1):
+    """A member invited someone by email. The mailer renders `link_nonce` into
+    the sign-up link's token (umpnet_kernel.links, purpose "invitation"): the
+    store never holds a usable token. `emailed` is false when the address was
+    already sent enough invitations lately: the invitation counts, no email goes."""
+
+    invitation_id: str
+    inviter_id: str = field(metadata=describe("member id of who invites"))
+    email: str = field(metadata=describe("the invitee's address", personal=True))
+    inviter_name: str = field(metadata=describe("the inviter's display name, for the email", personal=True))
+    link_nonce: str = field(metadata=describe("nonce of the link's token (not usable without the secret key)"))
+    expires_at: datetime = field(metadata=describe("the link credits the inviter until then"))
+    emailed: bool = field(default=True, metadata=describe("an email is to be sent"))
+
+
+@dataclass(frozen=True)
+class InvitationFollowed(DomainEvent, name="members.InvitationFollowed", public=False):
+    """Someone signed up through an invitation (an email's link, or a member's
+    personal link: `personal`); credited once they verify their address."""
+
+    invitation_id: str
+    inviter_id: str
+    member_id: str
+    personal: bool = False
+
+
+@dataclass(frozen=True)
+class InvitationAccepted(DomainEvent, name="members.InvitationAccepted", version=1):
+    """The member who signed up through an invitation verified their address:
+    the invitation is accepted, its inviter credited."""
+
+    invitation_id: str = field(metadata=describe("the invitation (InvitationSent, or a personal link's)"))
+    inviter_id: str = field(metadata=describe("member id of who invited"))
+    member_id: str = field(metadata=describe("member id of who joined"))
+
+
+@dataclass(frozen=True)
+class InvitationLinkIssued(DomainEvent, name="members.InvitationLinkIssued", public=False):
+    """A member's personal, reusable invitation link (to share anywhere): its
+    token is made from `link_nonce` with the secret key (purpose "invitation-link")."""
+
+    member_id: str
+    link_nonce: str
+
+
+# -- external identities: a log-in provider's account linked to a member -----
+@dataclass(frozen=True)
+class ExternalIdentityLinked(DomainEvent, name="members.ExternalIdentityLinked", public=False):
+    """A provider's account (Facebook) now logs this member in. Linked only
+    when the provider vouches for the address and the member verified it."""
+
+    identity_id: str
+    provider: str
+    subject: str  # the provider's id for the account
+    member_id: str

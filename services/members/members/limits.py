@@ -25,6 +25,14 @@ SESSION_TOKEN_MAX = 100
 # anyone building their network, too few to spam the membership.
 CONTACT_REQUESTS_PER_DAY = 50
 
+# Invitations (domain/invitation.py): how many a member may send in a day; how
+# long an emailed invitation credits its inviter, and within which a second
+# invitation to the same address by the same member is the first one again;
+# how many invitation emails one address receives in that period, whoever sends them.
+INVITATIONS_PER_DAY = 20
+INVITATION_PERIOD = timedelta(days=30)
+INVITATION_EMAILS_PER_ADDRESS = 3
+
 SESSION_LIFETIME = timedelta(days=30)
 VERIFY_LINK_LIFETIME = timedelta(days=7)
 RESET_LINK_LIFETIME = timedelta(hours=1)

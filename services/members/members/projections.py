@@ -239,7 +239,10 @@ class ContactsProjection(Projection):
 
 
 def all_projections():
-    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection()]
+    from .invitation_projections import invitation_projections
+
+    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection(),
+            *invitation_projections()]
 
 
 # -- queries ---------------------------------------------------------------
@@ -406,3 +409,7 @@ def public_profile(row: dict, contact: str | None = None) -> dict:
 def member_with_roles(row: dict) -> dict:
     """The public profile and the roles: what an admin sees of the member whose roles they set."""
     return {**public_profile(row), "roles": jsontext.decode(row["roles"])}
+
+
+# Invitations and external identities keep their tables in read_models too (rebuilt with them).
+from . import invitation_projections  # noqa: E402,F401

@@ -33,6 +33,7 @@ from .commands import (
     UpdateProfile,
     VerifyEmail,
 )
+from .commands import LogInWithProvider, SendInvitation
 from .domain.member import Actor
 from .schemas import load
 from .throttle import RateLimits
@@ -123,6 +124,24 @@ class MembersService(Operations):
     @command
     def list_contacts(self, member_id, limit=None, cursor=None):
         return self.app.list_contacts(member_id, limit=limit, cursor=cursor)
+
+    # -- invitations and provider logins (invitations.py); `member_id` is the caller's
+    @command
+    def invite(self, member_id, email):
+        return self.app.invite(SendInvitation(member_id, email), self.context)
+
+    @command
+    def invitation_link(self, member_id):
+        return self.app.invitation_link(member_id, self.context)
+
+    @command
+    def list_invitations(self, member_id, limit=None, cursor=None):
+        return self.app.list_invitations(member_id, limit=limit, cursor=cursor)
+
+    @command
+    def log_in_with_provider(self, provider, subject, email=None, email_verified=False):
+        return self.app.log_in_with_provider(LogInWithProvider(provider, subject, email, bool(email_verified)),
+                                             self.context)
 
     @rpc
     def list_federations(self):

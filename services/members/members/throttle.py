@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .limits import CONTACT_REQUESTS_PER_DAY
+from .limits import CONTACT_REQUESTS_PER_DAY, INVITATION_EMAILS_PER_ADDRESS, INVITATION_PERIOD, INVITATIONS_PER_DAY
 from .projections import utc_aware
 
 throttle_metadata = MetaData()
@@ -58,6 +58,9 @@ class RateLimits:
     sign_ups_per_source: Limit = Limit(300, timedelta(hours=1))
     # Contact requests, per requesting member (only the requests that are sent count).
     contact_requests_per_member: Limit = Limit(CONTACT_REQUESTS_PER_DAY, timedelta(days=1))
+    # Invitations, per inviting member (new ones only), and the emails one address gets from them all.
+    invitations_per_member: Limit = Limit(INVITATIONS_PER_DAY, timedelta(days=1))
+    invitation_emails_per_address: Limit = Limit(INVITATION_EMAILS_PER_ADDRESS, INVITATION_PERIOD)
 
     def scaled(self, factor: float) -> "RateLimits":
         if factor == 1:

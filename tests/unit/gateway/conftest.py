@@ -90,6 +90,11 @@ def default_handlers(sessions):
         "accept_contact": lambda member_id, other_id: {"member_id": other_id, "display_name": "Lucas M.",
                                                        "status": "accepted"},
         "remove_contact": lambda member_id, other_id: None,
+        # invitations (test_invitations.py answers them with the real use cases)
+        "invite": lambda member_id, email: {"invitation_id": "i1", "token": "n.mac"},
+        "invitation_link": lambda member_id: {"token": "l.mac"},
+        "list_invitations": lambda member_id, limit=None, cursor=None: {"items": [], "next_cursor": None},
+        "log_in_with_provider": lambda provider, subject, email=None, email_verified=False: {"token": "t", "member_id": "m1"},
         "set_roles": lambda actor, member_id, roles: {"id": member_id, "display_name": "Camille D.",
                                                       "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
     }

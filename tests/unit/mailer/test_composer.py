@@ -115,3 +115,26 @@ def test_the_boundary_is_one_no_quoted_printable_body_can_contain():
     parsed = read_back(message)
     assert [part.get_content_type() for part in parsed.iter_parts()] == ["text/plain", "text/html"]
     assert f"Bonjour --{boundary} =_ --{boundary}--," in parsed.get_body(("plain",)).get_content()
+
+
+def test_an_invitation_names_the_inviter_and_links_to_the_sign_up_page_with_its_token():
+    subject, text, html = composer.render("invitation", {"inviter_name": "Camille M.", "link_nonce": "i-9"}, SITE, LINKS)
+    token = LINKS.token("invitation", "i-9")
+    assert subject == "Camille M. vous invite à rejoindre la fédération numérique"
+    assert text.startswith("Bonjour,\n") and "Camille M., adhérent(e)" in text
+    assert f"https://umpnet.example/inscription?invitation={token}" in text
+    assert f'href="https://umpnet.example/inscription?invitation={token}"' in html
+    assert LINKS.nonce_of("invitation", token) == "i-9" and LINKS.nonce_of("verify-email", token) is None
+    assert "ignorez" in text  # the invitee owes nothing
+
+
+def test_an_inviters_name_is_escaped_in_the_html_invitation():
+    _, _, html = composer.render("invitation", {"inviter_name": "<b>Eve</b>", "link_nonce": "n"}, SITE, LINKS)
+    assert "<b>Eve</b>" not in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
+
+
+def test_an_invitation_from_a_member_without_a_first_name_says_a_member():
+    subject, text, html = composer.render("invitation", {"inviter_name": "", "link_nonce": "n"}, SITE, LINKS)
+    assert subject == "Un(e) adhérent(e) vous invite à rejoindre la fédération numérique"
+    assert "Un(e) adhérent(e) de la fédération numérique vous invite à la rejoindre." in text
+    assert "<strong></strong>" not in html
