@@ -209,3 +209,15 @@ class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
     contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
     removed_by: str = field(metadata=describe("member id of who removed it"))
     other_id: str = field(metadata=describe("member id of the other member"))
+
+
+# -- talents (issue 8 item 7, members/talent_sources.py) ---------------------------
+@dataclass(frozen=True)
+class TalentCredited(DomainEvent, name="members.TalentCredited", public=False):
+    """What another service's event credited (a remote talent source), recorded once
+    per delivered event so that the scores it feeds are rebuilt from this store."""
+
+    source_event_id: str
+    source_event_type: str
+    occurred_at: datetime
+    credits: dict  # {source name: {member id: points}}
