@@ -21,17 +21,19 @@ from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
 from .api.members import MembersApi
+from .api.talents import TalentsApi
 from .caching import PublicCache
 from .http import api, json_response
 from .openapi import build_spec
 from .rpc import ServiceProxies
+from .site.admin import AdminSite
 from .site.contacts import ContactsSite
 from .site.home import HomeSite
 from .site.members import MembersSite
 from .site.pages import SitePages
 
 
-class GatewayService(MembersApi, ContactsApi, HomeSite, MembersSite, ContactsSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, TalentsApi, HomeSite, MembersSite, ContactsSite, AdminSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()
