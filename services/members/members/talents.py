@@ -117,7 +117,7 @@ RANKING = (
     .join(members, members.c.member_id == talents.c.member_id)
     .where(members.c.email_verified == true())
 )
-RANKING_ORDER = (talents.c.weight.desc(), talents.c.member_id)
+RANKING_ORDER = (talents.c.weight.desc(), talents.c.member_id.desc())  # ix_talents_rank, read backwards
 
 
 def ranking(conn, federation_code: str | None, page: PageRequest, now: datetime) -> dict:

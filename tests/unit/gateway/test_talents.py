@@ -122,7 +122,7 @@ def test_a_federation_admin_sees_their_federations_ranking(gateway, people, brow
     assert 'href="/admin/talents"' in browser.get(gateway.url + "/profil").text
     page = browser.get(gateway.url + "/admin/talents").text
     assert "Lucas M." in page and "Camille M." in page and "Sacha M." not in page
-    assert "8.0 points" in page and "Blog renseigné" in page
+    assert "8,0 points" in page and "Blog renseigné" in page
     assert 'data-testid="talents-federation"' not in page  # no selector
     other = browser.get(gateway.url + "/admin/talents", params={"federation": "75"}).text
     assert "Sacha M." not in other  # the query is ignored: their own federation only
