@@ -220,4 +220,4 @@ class TalentCredited(DomainEvent, name="members.TalentCredited", public=False):
     source_event_id: str
     source_event_type: str
     occurred_at: datetime
-    credits: dict  # {source name: {member id: points}}
+    credits: dict  # {source name: {"points": {member id: points}, "once": key or None}}

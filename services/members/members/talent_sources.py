@@ -5,7 +5,9 @@
 
 A source is an event name, the breakdown entry it feeds, and `credit(event)`:
 {member id: points} ({} for none). `once=True`: a member gets that source's
-points the first time only (a profile completed, not every save of it).
+points the first time only (a profile completed, not every save of it);
+`once=lambda e: <key>`: once per key (a contact: once per pair of members, so
+removing and accepting again earns nothing).
 
 The event is named, never imported, so a source can be registered before its
 event exists. Where it comes from is in the name:
@@ -62,7 +64,13 @@ class TalentSource:
     event_name: str
     name: str  # its entry in the breakdown
     credit: Callable[[Any], dict[str, float]]
-    once: bool = False
+    once: bool | Callable[[Any], str] = False
+
+    def once_key(self, event) -> str | None:
+        """What a member is credited once for by this event, or None (every time)."""
+        if callable(self.once):
+            return f"{self.name}:{self.once(event)}"
+        return self.name if self.once else None
 
     @property
     def service(self) -> str:
@@ -80,7 +88,7 @@ class TalentSources:
         self._by_event: dict[str, list[TalentSource]] = {}
 
     def register(self, event_name: str, name: str, credit: Callable[[Any], dict[str, float]],
-                 once: bool = False) -> TalentSource:
+                 once: bool | Callable[[Any], str] = False) -> TalentSource:
         if "." not in event_name:
             raise ValueError(f"{event_name!r}: name events as '<service>.<Event>'")
         if any(s.name == name and s.event_name == event_name for s in self._by_event.get(event_name, ())):
@@ -107,8 +115,9 @@ class TalentSources:
     def remote_event_names(self) -> list[str]:
         return [n for n, sources in self._by_event.items() if sources[0].remote]
 
-    def credits(self, event_name: str, event: Any) -> dict[str, dict[str, float]]:
-        """{source name: {member id: points}} of one event (a remote one's `data` may be a dict)."""
+    def credits(self, event_name: str, event: Any) -> dict[str, dict]:
+        """{source name: {"points": {member id: points}, "once": key or None}} of one event
+        (a remote one's `data` may be a dict)."""
         if isinstance(event, dict):
             event = SimpleNamespace(**event)
         found = {}
@@ -116,7 +125,7 @@ class TalentSources:
             credited = {member: float(points) for member, points in (source.credit(event) or {}).items()
                         if member and points}
             if credited:
-                found[source.name] = credited
+                found[source.name] = {"points": credited, "once": source.once_key(event)}
         return found
 
 
@@ -126,7 +135,8 @@ def _profile_complete(e) -> bool:
 
 # -- the sources: one line each ----------------------------------------------------
 talent_sources = TalentSources()
-talent_sources.register("members.ContactAccepted", "contacts", credit=lambda e: {e.requester_id: 3, e.addressee_id: 3})
+talent_sources.register("members.ContactAccepted", "contacts", once=lambda e: e.contact_id,
+                        credit=lambda e: {e.requester_id: 3, e.addressee_id: 3})
 talent_sources.register("members.ProfileUpdated", "profile", once=True,
                         credit=lambda e: {e.member_id: 10} if _profile_complete(e) else {})
 talent_sources.register("members.ProfileUpdated", "blog", once=True,

@@ -26,7 +26,7 @@ from umpnet_kernel.projections import Projection
 
 from .domain.catalogue import DIGITAL_FEDERATION_CODE, FEDERATION_ADMIN, NATIONAL_ADMIN, local_federation
 from .events import TalentCredited
-from .projections import display_name, members, talents
+from .projections import display_name, members, talent_once, talents
 from .talent_sources import TalentSources, decay_factor, forward_weight, talent_sources
 
 # The erasure event (being added with "forget me"): named, so that it needs no import.
@@ -37,6 +37,10 @@ _SELECT = select(talents).where(talents.c.member_id == bindparam("key_"))
 _INSERT = insert(talents)
 _UPDATE = talents.update().where(talents.c.member_id == bindparam("key_"))
 _DELETE = delete(talents).where(talents.c.member_id == bindparam("key_"))
+_ONCE_SEEN = select(talent_once.c.once_key).where(
+    talent_once.c.member_id == bindparam("member_id"), talent_once.c.once_key == bindparam("once_key"))
+_ONCE_INSERT = insert(talent_once)
+_ONCE_DELETE = delete(talent_once).where(talent_once.c.member_id == bindparam("key_"))
 
 
 def forget_member(conn, member_id: str) -> None:
@@ -46,13 +50,14 @@ def forget_member(conn, member_id: str) -> None:
     erasure after them and forgets the member again.
     """
     conn.execute(_DELETE, {"key_": member_id})
+    conn.execute(_ONCE_DELETE, {"key_": member_id})
 
 
 class TalentsProjection(Projection):
     """Scores the events the sources name, each member's row one at a time."""
 
     name = "talents"
-    tables = (talents,)
+    tables = (talents, talent_once)
 
     def __init__(self, sources: TalentSources = talent_sources):
         self.sources = sources
@@ -78,33 +83,30 @@ class TalentsProjection(Projection):
         elif self.sources.for_event(name):
             self._credit(conn, self.sources.credits(name, event), recorded.meta.occurred_at)
 
-    def _credit(self, conn, credits: dict[str, dict[str, float]], occurred_at: datetime) -> None:
+    def _credit(self, conn, credits: dict[str, dict], occurred_at: datetime) -> None:
+        """`credits`: {source: {"points": {member: points}, "once": key or None}}."""
         by_member: dict[str, dict[str, float]] = {}
-        for source_name, credited in credits.items():
-            for member_id, points in credited.items():
+        for source_name, credit in credits.items():
+            for member_id, points in credit["points"].items():
+                once = credit.get("once")
+                if once is not None:
+                    if conn.execute(_ONCE_SEEN, {"member_id": member_id, "once_key": once}).first():
+                        continue
+                    conn.execute(_ONCE_INSERT, {"member_id": member_id, "once_key": once})
                 by_member.setdefault(member_id, {})[source_name] = points
         for member_id, points_by_source in by_member.items():
             self._credit_member(conn, member_id, points_by_source, occurred_at)
 
-    def _credit_member(self, conn, member_id: str, points_by_source: dict[str, float], occurred_at) -> None:
+    @staticmethod
+    def _credit_member(conn, member_id: str, points_by_source: dict[str, float], occurred_at) -> None:
         found = conn.execute(_SELECT, {"key_": member_id}).mappings().first()
         weight = found["weight"] if found else 0.0
         breakdown = jsontext.decode(found["breakdown"]) if found else {}
-        once_done = jsontext.decode(found["once_done"]) if found else []
-        changed = False
         for source_name, points in points_by_source.items():
-            source = self.sources.by_name(source_name)
-            if source is not None and source.once:
-                if source_name in once_done:
-                    continue
-                once_done.append(source_name)
             added = forward_weight(points, occurred_at)
             weight += added
             breakdown[source_name] = breakdown.get(source_name, 0.0) + added
-            changed = True
-        if not changed:
-            return
-        row = {"weight": weight, "breakdown": jsontext.encode(breakdown), "once_done": jsontext.encode(once_done)}
+        row = {"weight": weight, "breakdown": jsontext.encode(breakdown)}
         if found:
             conn.execute(_UPDATE, {**row, "key_": member_id})
         else:

@@ -13,7 +13,7 @@ from members.commands import SetRoles, UpdateProfile
 from members.domain.member import Actor
 from members.events import ContactAccepted
 from members.talent_sources import talent_sources
-from members.projections import read_models, talents as talents_table
+from members.projections import read_models, talent_once, talents as talents_table
 from members.talents import forget_member
 from umpnet_kernel.errors import Forbidden, ValidationFailed
 from umpnet_kernel.events import Context
@@ -21,7 +21,7 @@ from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.paging import BadCursor
 from umpnet_kernel.testing import dump_tables
 
-from .contact_cases import accept, ask, member
+from .contact_cases import accept, ask, member, remove
 from .use_cases import events_of
 
 NATIONAL = {"member_id": "n", "roles": ["member", "national_admin"], "federation_code": "75"}
@@ -74,6 +74,17 @@ def test_a_contact_made_credits_both_members(app, camille, lucas):
     item = app.talents(NATIONAL)["items"][0]
     assert set(item) == {"member_id", "display_name", "score", "breakdown"}
     assert item["display_name"] in ("Camille M.", "Lucas M.")
+
+
+def test_a_contact_removed_and_made_again_earns_nothing_more(app, camille, lucas, sacha):
+    at_recording_time(app)
+    contacts(app, camille, lucas)
+    for remover in (camille, lucas):
+        remove(app, remover, lucas if remover == camille else camille)
+        contacts(app, lucas, camille)  # asked the other way round: the same pair
+    contacts(app, camille, sacha)
+    assert scores(app) == {camille: (6.0, {"contacts": 6.0}), lucas: (3.0, {"contacts": 3.0}),
+                           sacha: (3.0, {"contacts": 3.0})}
 
 
 def test_a_completed_profile_is_credited_once_not_at_every_save(app, camille):
@@ -191,18 +202,21 @@ def test_the_read_model_rebuilds_to_the_same_rows(app, camille, lucas, sacha):
     tables = list(read_models.sorted_tables)
     with app.read() as conn:
         live = dump_tables(conn, tables)
-    assert len(live["talents"]) == 3
+    assert len(live["talents"]) == 3 and len(live["talent_once"]) == 6  # 4 contact sides, profile, blog
     app.rebuild_read_models()
     with app.read() as conn:
         assert dump_tables(conn, tables) == live
 
 
-def test_forgetting_a_member_removes_their_row_only(app, camille, lucas):
+def test_forgetting_a_member_removes_their_rows_only(app, camille, lucas):
     contacts(app, camille, lucas)
     with app.db.write() as conn:
         forget_member(conn, camille)
     at_recording_time(app)
     assert set(scores(app)) == {lucas}
+    with app.read() as conn:
+        left = dump_tables(conn, [talents_table, talent_once])
+    assert [row[0] for row in left["talents"]] == [lucas] and [row[0] for row in left["talent_once"]] == [lucas]
 
 
 # -- another service's events: the subscription path -------------------------------

@@ -38,7 +38,13 @@ def test_a_source_is_one_line_and_names_its_event():
     sources.register("members.ContactAccepted", "contacts", credit=lambda e: {e.requester_id: 3})
     assert sources.remote_event_names() == ["debates.ContributionSupported"]
     assert sources.local_event_names() == ["members.ContactAccepted"]
-    assert sources.credits("debates.ContributionSupported", {"author_id": "m1", "other": 0}) == {"support": {"m1": 1.0}}
+    assert sources.credits("debates.ContributionSupported", {"author_id": "m1", "other": 0}) == {
+        "support": {"points": {"m1": 1.0}, "once": None}}
+    sources.register("debates.DebateOpened", "debates", once=lambda e: e.debate_id, credit=lambda e: {e.by: 2})
+    sources.register("debates.DebateOpened", "first-debate", once=True, credit=lambda e: {e.by: 5})
+    assert sources.credits("debates.DebateOpened", {"debate_id": "d1", "by": "m1"}) == {
+        "debates": {"points": {"m1": 2.0}, "once": "debates:d1"},
+        "first-debate": {"points": {"m1": 5.0}, "once": "first-debate"}}
     with pytest.raises(ValueError):
         sources.register("ContactAccepted", "x", credit=lambda e: {})
     with pytest.raises(ValueError):
