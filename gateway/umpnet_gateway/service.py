@@ -22,10 +22,12 @@ from umpnet_kernel.manifest import service_names
 from .api.contacts import ContactsApi
 from .api.invitations import InvitationsApi
 from .api.members import MembersApi
+from .api.talents import TalentsApi
 from .caching import PublicCache
 from .http import api, json_response
 from .openapi import build_spec
 from .rpc import ServiceProxies
+from .site.admin import AdminSite
 from .site.contacts import ContactsSite
 from .site.facebook import FacebookSite
 from .site.home import HomeSite
@@ -34,8 +36,8 @@ from .site.members import MembersSite
 from .site.pages import SitePages
 
 
-class GatewayService(MembersApi, ContactsApi, InvitationsApi, HomeSite, MembersSite, ContactsSite, InvitationsSite,
-                     FacebookSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, HomeSite, MembersSite, ContactsSite,
+                     InvitationsSite, FacebookSite, AdminSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

@@ -55,7 +55,8 @@ class ContactsSite:
             return page.finish(redirect("/connexion", code=303))
         profile = self.services.call("members", "get_public_profile", member_id_of(member_id),
                                      viewer_id=actor["member_id"])
-        return page.render("member.html", actor=actor, member=profile, myself=profile["id"] == actor["member_id"])
+        return page.render("member.html", actor=actor, member=profile, myself=profile["id"] == actor["member_id"],
+                           can_manage_roles=self.may_manage_roles(actor, profile["id"]))  # site/admin.py
 
     def _contact_action(self, actor, form):
         """(what the page says, None) once done, or (None, the refusal as a form shows it)."""

@@ -35,11 +35,13 @@ from .commands import (
 from .domain.catalogue import DIGITAL_FEDERATION_CODE, FEDERATIONS, THEMES, local_federation
 from .domain.contact import Contact, contact_id_for, no_contact
 from .domain.email_address import email_key, email_key_of, normalise_email
-from .domain.member import Member, Residence
+from .domain.member import Actor, Member, Residence, roles_grantable
 from .domain.session import Session
 from .invitations import InvitationsUseCases
 from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
 from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
+from .talent_sources import TalentSources, talent_sources
+from .talents import TalentsProjection, TalentsUseCases
 from .throttle import RateLimits
 
 PENDING = {"status": "pending_verification"}
@@ -69,10 +71,13 @@ def _invalid_link() -> ValidationFailed:
     return ValidationFailed(_INVALID_LINK, {"token": [_INVALID_LINK]})
 
 
-class MembersApp(InvitationsUseCases, Application):
-    def __init__(self, db, secret_key: str, limits: RateLimits | None = None):
-        """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`)."""
-        super().__init__(db, all_projections())
+class MembersApp(InvitationsUseCases, TalentsUseCases, Application):
+    def __init__(self, db, secret_key: str, limits: RateLimits | None = None,
+                 sources: TalentSources = talent_sources):
+        """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`);
+        `sources`: where talent points come from (talent_sources.py)."""
+        super().__init__(db, [*all_projections(), TalentsProjection(sources)])
+        self.talent_sources = sources
         self.links = LinkTokens(secret_key)
         self.limits = limits or RateLimits()
         self._secret_key = secret_key
@@ -368,6 +373,20 @@ class MembersApp(InvitationsUseCases, Application):
 
         self.execute(context, run)
         return projections.member_with_roles(self._row(command.member_id))
+
+    def role_choices(self, actor: dict, member_id: str) -> dict:
+        """What the site's roles form shows `actor` (their session) for a member:
+        {member: the member with roles and federation, grantable: the roles they may
+        grant or take away}; 403 if none, 404 for an unknown or unverified member."""
+        by = Actor(actor["member_id"], tuple(actor["roles"]), actor["federation_code"])
+        with self.read() as conn:
+            row = self._visible_member(conn, member_id)
+        grantable = roles_grantable(by, row["federation_code"])
+        if not grantable:
+            raise Forbidden("Vous ne pouvez pas modifier les rôles de ce membre.")
+        return {"member": {**projections.member_with_roles(row),
+                           "federation": projections.federation_view(row["federation_code"])},
+                "grantable": list(grantable)}
 
     def grant_role(self, command: GrantRole, context: Context) -> dict:
         with self.read() as conn:

@@ -268,3 +268,15 @@ class ExternalIdentityLinked(DomainEvent, name="members.ExternalIdentityLinked",
     provider: str
     subject: str  # the provider's id for the account
     member_id: str
+
+
+# -- talents (issue 8 item 7, members/talent_sources.py) ---------------------------
+@dataclass(frozen=True)
+class TalentCredited(DomainEvent, name="members.TalentCredited", public=False):
+    """What another service's event credited (a remote talent source), recorded once
+    per delivered event so that the scores it feeds are rebuilt from this store."""
+
+    source_event_id: str
+    source_event_type: str
+    occurred_at: datetime
+    credits: dict  # {source name: {"points": {member id: points}, "once": key or None}}

@@ -6,7 +6,7 @@ import hashlib
 from datetime import datetime, timezone
 
 from sqlalchemy import (
-    Boolean, Column, DateTime, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select, true,
+    Boolean, Column, DateTime, Float, Index, MetaData, String, Table, Text, bindparam, delete, func, insert, select, true,
 )
 
 from umpnet_kernel import jsontext
@@ -100,6 +100,27 @@ contacts = Table(
     Column("since", DateTime(timezone=True), nullable=False),
 )
 Index("ix_contacts_pair", contacts.c.contact_id)
+
+# -- talents (issue 8 item 7): written by talents.TalentsProjection -------------
+# One row per member credited: `weight` the forward-decayed sum of their points
+# (talent_sources: a rank by it is a rank by today's score), `breakdown` the same
+# per source ({name: weight}, JSON). `talent_once`: what each member was credited
+# once for already (a source's name, or "<source>:<key>", e.g. a contact's pair).
+talents = Table(
+    "talents",
+    read_models,
+    Column("member_id", String(36), primary_key=True),
+    Column("weight", Float, nullable=False),
+    Column("breakdown", Text, nullable=False),
+)
+Index("ix_talents_rank", talents.c.weight, talents.c.member_id)
+
+talent_once = Table(
+    "talent_once",
+    read_models,
+    Column("member_id", String(36), primary_key=True),
+    Column("once_key", String(200), primary_key=True),
+)
 
 VERIFY_EMAIL, RESET_PASSWORD = "verify-email", "reset-password"
 

@@ -15,7 +15,7 @@ from nameko.timer import timer
 from umpnet_kernel.config import secret_key
 from umpnet_kernel.errors import DomainError
 from umpnet_kernel.events import Context
-from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, rpc
+from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, rpc, subscribe
 
 from .application import MembersApp
 from .commands import (
@@ -36,6 +36,7 @@ from .commands import (
 from .commands import LogInWithProvider, SendInvitation
 from .domain.member import Actor
 from .schemas import load
+from .talent_sources import TalentSources, talent_sources
 from .throttle import RateLimits
 
 command = rpc(expected_exceptions=DomainError)
@@ -143,6 +144,16 @@ class MembersService(Operations):
         return self.app.log_in_with_provider(LogInWithProvider(provider, subject, email, bool(email_verified)),
                                              self.context)
 
+    # -- talents and the roles form (issue 8 items 7, 8) ------------------------
+    # `actor`: what resolve_session answered for the caller's session.
+    @command
+    def list_talents(self, actor, federation=None, limit=None, cursor=None):
+        return self.app.talents(actor, federation, limit=limit, cursor=cursor)
+
+    @command
+    def role_choices(self, actor, member_id):
+        return self.app.role_choices(actor, member_id)
+
     @rpc
     def list_federations(self):
         return self.app.federations()
@@ -154,3 +165,22 @@ class MembersService(Operations):
     @timer(interval=600)
     def prune_expired(self):
         self.app.prune_expired()
+
+
+def add_talent_subscribers(service_cls, sources: TalentSources = talent_sources):
+    """One `@subscribe` handler per other service's event a talent source reads
+    (talent_sources.py): registering the source is all it takes. Each handler
+    hands the event to `MembersApp.credit_talents`, which credits it once."""
+    for event_name in sources.remote_event_names():
+        service, _, event = event_name.partition(".")
+
+        def on_talent_event(self, incoming):
+            self.app.credit_talents(incoming)
+
+        method_name = f"on_talent_{service}_{event}"
+        on_talent_event.__name__ = on_talent_event.__qualname__ = method_name
+        setattr(service_cls, method_name, subscribe(service, event_name)(on_talent_event))
+    return service_cls
+
+
+add_talent_subscribers(MembersService)

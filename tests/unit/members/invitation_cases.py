@@ -79,6 +79,18 @@ def test_lucas_signs_up_through_it_and_camille_is_credited_when_he_verifies(app,
     assert row["accepted_at"] is not None
 
 
+def test_an_accepted_invitation_counts_in_the_inviters_talent_score(app, camille):
+    from .talent_cases import at_recording_time, scores
+
+    at_recording_time(app)
+    lucas_signs_up_with(app, invite(app, camille)["token"])
+    score, breakdown = scores(app)[camille]
+    assert breakdown["invitations"] == pytest.approx(10.0, abs=0.01)
+    # the same sign-up verified again (a reset verifies too) credits nothing more
+    app.rebuild_read_models()
+    assert scores(app)[camille][1]["invitations"] == pytest.approx(10.0, abs=0.01)
+
+
 def test_an_invitation_credits_one_sign_up_only(app, camille):
     token = invite(app, camille)["token"]
     lucas_signs_up_with(app, token)

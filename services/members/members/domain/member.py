@@ -73,6 +73,17 @@ class Actor:
         return role in self.roles
 
 
+def roles_grantable(by: Actor, federation_code: str) -> tuple[str, ...]:
+    """The roles `by` may give to or take from a member of this local federation
+    (`member` is everyone's, never granted): all for a national admin; organizer,
+    candidate and moderator for a federation admin inside their federation; else none."""
+    if by.has(NATIONAL_ADMIN):
+        return tuple(r for r in ROLES if r != MEMBER)
+    if by.has(FEDERATION_ADMIN) and by.federation_code == federation_code:
+        return tuple(r for r in ROLES if r in DELEGABLE_BY_FEDERATION_ADMIN)
+    return ()
+
+
 def check_themes(themes) -> tuple[str, ...]:
     unknown = sorted(set(themes) - THEME_SLUGS)
     if unknown:
@@ -264,15 +275,9 @@ class Member(Aggregate):
             self._record(RolesChanged(member_id=self.id, roles=tuple(r for r in ROLES if r in {*self.roles, role})))
 
     def _authorise_role_change(self, changed: set[str], by: Actor) -> None:
-        if by.has(NATIONAL_ADMIN):
-            return
-        if (
-            by.has(FEDERATION_ADMIN)
-            and by.federation_code == self.profile.federation_code
-            and changed <= DELEGABLE_BY_FEDERATION_ADMIN
-        ):
-            return
-        raise Forbidden("Vous ne pouvez pas modifier ces rôles.")
+        grantable = set(roles_grantable(by, self.profile.federation_code))
+        if not grantable or not changed <= grantable:  # an admin of nothing here may not even "change" nothing
+            raise Forbidden("Vous ne pouvez pas modifier ces rôles.")
 
     # -- state changes ------------------------------------------------------
     @applies(MemberRegistered)

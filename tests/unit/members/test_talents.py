@@ -1,0 +1,116 @@
+"""Talents (talent_cases.py) on the in-memory database; the registry and the
+subscription wiring of other services' events (service.add_talent_subscribers)."""
+import pytest
+from argon2 import PasswordHasher
+from nameko.testing.services import worker_factory
+
+from members import security
+from members.application import MembersApp
+from members.projections import read_models
+from members.service import MembersService, add_talent_subscribers
+from members.talent_sources import TalentSources, talent_sources
+from members.throttle import throttle_metadata
+from umpnet_kernel.events import Context, DomainEvent, UnknownEventType
+from umpnet_kernel.messages import IncomingEvent, PermanentFailure
+from umpnet_kernel.nameko import subscriptions_of
+from umpnet_kernel.testing import in_memory
+
+from .talent_cases import *  # noqa: F401,F403 (the scenarios, collected here)
+from .talent_cases import NATIONAL, SOURCES, at_recording_time, contacts, incoming, scores
+from .use_cases import SECRET
+
+
+@pytest.fixture(autouse=True)
+def quick_password_hashing(monkeypatch):
+    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+
+
+@pytest.fixture
+def app():
+    app = in_memory(lambda db: MembersApp(db, SECRET, sources=SOURCES), read_models, throttle_metadata)
+    yield app
+    app.db.dispose()
+
+
+def test_a_source_is_one_line_and_names_its_event():
+    sources = TalentSources()
+    sources.register("debates.ContributionSupported", "support", credit=lambda e: {e.author_id: 1})
+    sources.register("members.ContactAccepted", "contacts", credit=lambda e: {e.requester_id: 3})
+    assert sources.remote_event_names() == ["debates.ContributionSupported"]
+    assert sources.local_event_names() == ["members.ContactAccepted"]
+    assert sources.credits("debates.ContributionSupported", {"author_id": "m1", "other": 0}) == {
+        "support": {"points": {"m1": 1.0}, "once": None}}
+    sources.register("debates.DebateOpened", "debates", once=lambda e: e.debate_id, credit=lambda e: {e.by: 2})
+    sources.register("debates.DebateOpened", "first-debate", once=True, credit=lambda e: {e.by: 5})
+    assert sources.credits("debates.DebateOpened", {"debate_id": "d1", "by": "m1"}) == {
+        "debates": {"points": {"m1": 2.0}, "once": "debates:d1"},
+        "first-debate": {"points": {"m1": 5.0}, "once": "first-debate"}}
+    with pytest.raises(ValueError):
+        sources.register("ContactAccepted", "x", credit=lambda e: {})
+    with pytest.raises(ValueError):
+        sources.register("members.ContactAccepted", "contacts", credit=lambda e: {})
+
+
+def test_the_platform_has_no_remote_source_yet_so_no_subscription():
+    """No other service publishes such events yet: the members service subscribes to nothing."""
+    assert talent_sources.remote_event_names() == []
+    assert not any(sub.method.startswith("on_talent_") for sub in subscriptions_of(MembersService))
+
+
+def test_a_registered_remote_source_is_a_kernel_subscription_and_its_handler_is_idempotent(app):
+    class Scored(MembersService):
+        name = "members"
+
+    add_talent_subscribers(Scored, SOURCES)
+    found = [s for s in subscriptions_of(Scored) if s.method.startswith("on_talent_")]
+    assert [(s.source_service, s.event_type, s.method) for s in found] == [
+        ("events", "events.AttendanceRecorded", "on_talent_events_AttendanceRecorded")]
+    assert not [s for s in subscriptions_of(MembersService) if s.method.startswith("on_talent_")]
+
+    at_recording_time(app)
+    camille = verified_member(app)
+    service = worker_factory(Scored, app=app, context=Context())
+    envelope = {"event_id": "11111111-1111-4111-8111-111111111111", "event_type": "events.AttendanceRecorded",
+                "schema_version": 1, "stream_id": "meeting-1", "stream_version": 3, "position": 7,
+                "occurred_at": datetime_now_iso(), "data": {"member_id": camille, "meeting_id": "r1"}}
+    for _ in range(2):  # delivered twice (at least once)
+        service.on_talent_events_AttendanceRecorded(IncomingEvent.from_envelope(envelope))
+    assert scores(app) == {camille: (2.0, {"attendance": 2.0})}
+    broken = IncomingEvent.from_envelope({**envelope, "event_id": "other", "data": {"meeting_id": "r1"}})
+    with pytest.raises(PermanentFailure):  # parked: no retry can add the missing field
+        service.on_talent_events_AttendanceRecorded(broken)
+
+
+def test_a_source_registered_before_its_event_exists_is_ignored_until_then(app):
+    sources = talent_sources.copy()
+    sources.register("members.SomethingNotYetWritten", "future", credit=lambda e: {e.member_id: 1})
+    with pytest.raises(UnknownEventType):
+        DomainEvent.lookup("members.SomethingNotYetWritten")
+    other = in_memory(lambda db: MembersApp(db, SECRET, sources=sources), read_models, throttle_metadata)
+    try:
+        other.rebuild_read_models()  # the projection asks for the types it handles: no error
+    finally:
+        other.db.dispose()
+
+
+def test_an_accepted_invitation_credits_the_inviter(app):
+    from members.events import InvitationAccepted
+
+    inviter = verified_member(app)
+    at_recording_time(app)
+    # as the invitations use case records it
+    app.execute(Context(), lambda uow: uow.append("invitation-1", 0, [InvitationAccepted(
+        invitation_id="i1", inviter_id=inviter, member_id="someone")]))
+    assert scores(app) == {inviter: (10.0, {"invitations": 10.0})}
+
+
+def verified_member(app):
+    from .contact_cases import member
+
+    return member(app, "camille@example.org", "Camille")
+
+
+def datetime_now_iso():
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
