@@ -158,3 +158,23 @@ def insert_rows_as_json(conn: Connection, table: Table, columns: list, rows: lis
         (document,),
     )
     return True
+
+
+# -- after an erasure: dead tuples ------------------------------------------------------
+def vacuum_full(engine: Engine, keep: tuple[str, ...] = ("events",)) -> list[str]:
+    """VACUUM FULL every table of the current schema but `keep` (`shredding.scrub`).
+
+    A DELETE or an UPDATE leaves the old row as a dead tuple, bytes and all;
+    a plain VACUUM only marks its space free, the bytes stay until something
+    overwrites them. VACUUM FULL writes the live rows (and their indexes, and
+    TOAST) into new files and drops the old ones. It locks each table
+    (ACCESS EXCLUSIVE) while it copies it: read models are small next to the
+    events, which an erasure never touches and are kept out. Returns the tables.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        names = [name for (name,) in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"))
+            if name not in keep]
+        for name in names:
+            conn.execute(text(f'VACUUM FULL "{name}"'))
+    return names

@@ -89,6 +89,10 @@ def _configure(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted content is zeroed as it is deleted, not left in free space
+        # for anyone who reads the file: an erased member must be gone from
+        # the bytes (shredding.scrub truncates the WAL after an erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -218,6 +222,41 @@ class GroupCommit:
             if error is not None:
                 pending.error = error
                 return
+
+
+# -- after an erasure: the WAL ----------------------------------------------------
+def checkpoint_truncate(db, attempts: int = 3) -> None:
+    """Copy the WAL into the database file and truncate it to nothing (`shredding.scrub`).
+
+    The WAL keeps the pages as they were before each change: an erased row is
+    still there until a checkpoint, and its bytes stay in the file until it is
+    truncated. Taken with the write lock, so no command of this process writes
+    meanwhile; run in a pool thread under eventlet, as a commit is, since it
+    may wait for readers. A reader of another process may hold it back: it is
+    tried again, then left to the next erasure (and said so).
+    """
+    def checkpoint() -> tuple:
+        raw = db.engine.raw_connection()
+        try:
+            return raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+
+    if eventlet_is_patched():
+        from eventlet import sleep, tpool
+
+        run, pause = (lambda: tpool.execute(checkpoint)), sleep
+    else:
+        import time
+
+        run, pause = checkpoint, time.sleep
+    for _ in range(attempts):
+        with db.write_lock:
+            busy, _, _ = run()
+        if not busy:
+            return
+        pause(0.05)
+    raise RuntimeError("the WAL could not be truncated: a reader kept it busy")
 
 
 # -- rebuilds: rows as plain tuples ---------------------------------------------------
