@@ -15,6 +15,7 @@ from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized,
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens, keyed_hash
 from umpnet_kernel.paging import PageRequest
+from umpnet_kernel.shredding import Shredder
 
 from . import projections, security, throttle
 from .commands import (
@@ -38,6 +39,7 @@ from .domain.email_address import email_key, email_key_of, normalise_email
 from .domain.member import Member, Residence
 from .domain.session import Session
 from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
+from .privacy import PrivacyUseCases
 from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
 from .throttle import RateLimits
 
@@ -68,10 +70,11 @@ def _invalid_link() -> ValidationFailed:
     return ValidationFailed(_INVALID_LINK, {"token": [_INVALID_LINK]})
 
 
-class MembersApp(Application):
+class MembersApp(PrivacyUseCases, Application):
     def __init__(self, db, secret_key: str, limits: RateLimits | None = None):
-        """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`)."""
-        super().__init__(db, all_projections())
+        """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`).
+        Personal fields of the events are sealed per member (umpnet_kernel.shredding, privacy.py)."""
+        super().__init__(db, all_projections(), shredder=Shredder(secret_key))
         self.links = LinkTokens(secret_key)
         self.limits = limits or RateLimits()
         self._secret_key = secret_key
@@ -433,6 +436,6 @@ class MembersApp(Application):
     @staticmethod
     def _get(uow: UnitOfWork, member_id: str) -> Member:
         member = uow.get(Member, member_id)
-        if member is None:
+        if member is None or member.erased:
             raise NotFound("Membre introuvable.")
         return member

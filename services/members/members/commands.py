@@ -139,3 +139,12 @@ class RemoveContact:
 
     member_id: str
     other_id: str
+
+
+# -- erasure (privacy.py) ---------------------------------------------------------
+@dataclass(frozen=True)
+class EraseMember:
+    """Forget me: `password` confirms it is the member, not a borrowed session."""
+
+    member_id: str
+    password: str

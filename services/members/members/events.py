@@ -209,3 +209,13 @@ class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
     contact_id: str = field(metadata=describe("the pair's id (ContactRequested)"))
     removed_by: str = field(metadata=describe("member id of who removed it"))
     other_id: str = field(metadata=describe("member id of the other member"))
+
+
+# -- erasure (GDPR art. 17): privacy.py -----------------------------------------
+@dataclass(frozen=True)
+class MemberErased(DomainEvent, name="members.MemberErased", version=1):
+    """The member asked to be forgotten: every service drops or anonymises what
+    it holds about them (subscribers: idempotently). Their key is destroyed, so
+    the personal fields of their earlier events load as placeholders."""
+
+    member_id: str = field(metadata=describe("member id of the erased member (nothing else is left of them)"))

@@ -22,6 +22,7 @@ from .events import (
     ContactRequested,
     EmailVerificationRequested,
     EmailVerified,
+    MemberErased,
     MemberRegistered,
     PasswordResetCompleted,
     PasswordResetRequested,
@@ -161,6 +162,10 @@ class MembersProjection(KeyedProjection):
     def roles_changed(self, row, e: RolesChanged, recorded):
         return {**row, "roles": list(e.roles)}
 
+    @handles(MemberErased)
+    def erased(self, row, e, recorded):
+        return None  # here too, not only in forgetting.py: a rebuild keeps these rows in memory until its end
+
 
 class SessionsProjection(KeyedProjection):
     name = "sessions"
@@ -239,7 +244,13 @@ class ContactsProjection(Projection):
 
 
 def all_projections():
-    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection()]
+    from umpnet_kernel.shredding import ForgetSubjects
+
+    from .forgetting import FORGETTERS
+
+    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection(),
+            # last: an erased member is forgotten by every read model (forgetting.py), a rebuild's too
+            ForgetSubjects(MemberErased, "member_id", FORGETTERS)]
 
 
 # -- queries ---------------------------------------------------------------
