@@ -204,3 +204,10 @@ class Contact(Schema):
 
 
 ContactList = list_of(Contact)
+
+
+# -- privacy (api/privacy.py) -------------------------------------------------
+class EraseRequest(Strict):
+    """`DELETE /api/members/me`: the member's password confirms the erasure."""
+
+    password = fields.String(required=True, validate=validate.Length(min=1, max=limits.PASSWORD_MAX))

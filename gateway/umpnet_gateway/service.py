@@ -21,6 +21,7 @@ from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
 from .api.members import MembersApi
+from .api.privacy import PrivacyApi
 from .caching import PublicCache
 from .http import api, json_response
 from .openapi import build_spec
@@ -29,9 +30,10 @@ from .site.contacts import ContactsSite
 from .site.home import HomeSite
 from .site.members import MembersSite
 from .site.pages import SitePages
+from .site.privacy import PrivacySite
 
 
-class GatewayService(MembersApi, ContactsApi, HomeSite, MembersSite, ContactsSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, PrivacyApi, HomeSite, MembersSite, ContactsSite, PrivacySite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()
