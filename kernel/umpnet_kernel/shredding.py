@@ -47,7 +47,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, bindparam, delete, insert, select, text
+from sqlalchemy import Column, Connection, DateTime, MetaData, String, Table, bindparam, delete, select
 
 from . import jsontext
 from .events import DomainEvent, RecordedEvent
@@ -68,7 +68,7 @@ subject_keys = Table(
 _SELECT_KEYS = select(subject_keys.c.subject_id, subject_keys.c.wrapped_key).where(
     subject_keys.c.subject_id.in_(bindparam("subjects", expanding=True))
 )
-_INSERT_KEY = insert(subject_keys)
+_KEY_COLUMNS = ("subject_id", "wrapped_key", "created_at")
 _DELETE_KEY = delete(subject_keys).where(subject_keys.c.subject_id == bindparam("subject"))
 
 
@@ -175,14 +175,27 @@ class Shredder:
         found = self.keys(conn, subjects)
         missing = sorted(subjects - found.keys())
         if missing:
-            from .store import insert_once  # a key made at once by two writers: a race, decided again
+            from sqlalchemy.exc import IntegrityError
 
-            now = datetime.now(timezone.utc)
+            from .database import violates_unique_key
+            from .fast import insert_returning, stored_value
+            from .store import KeyTaken
+
+            now = stored_value(conn.dialect, subject_keys.c.created_at, datetime.now(timezone.utc))
+            rows = []
             for subject in missing:
                 key = AESGCM.generate_key(bit_length=256)
-                values = {"subject_id": subject, "wrapped_key": self._wrap(subject, key), "created_at": now}
-                insert_once(conn, _INSERT_KEY, values, subject_keys, ("subject_id",))
+                rows.append((subject, self._wrap(subject, key), now))
                 found[subject] = AESGCM(key)
+            # one multi-row INSERT per batch (a sign-up import makes a key per member)
+            for start in range(0, len(rows), _KEYS_PER_QUERY):
+                try:
+                    insert_returning(conn, subject_keys, _KEY_COLUMNS, rows[start : start + _KEYS_PER_QUERY],
+                                     ("subject_id",))
+                except IntegrityError as exc:  # a key made at once by two writers: a race, decided again
+                    if violates_unique_key(exc, subject_keys, ("subject_id",)):
+                        raise KeyTaken("another transaction made this subject's key first") from exc
+                    raise
         return found
 
     def forget(self, conn: Connection, subject: str) -> bool:
