@@ -181,3 +181,27 @@ def test_the_relay_publishes_personal_fields_opened(backend):
     with backend.db.read() as conn:
         [published] = [envelope(r) for r in open_rows(backend.db, conn, conn.execute(select(events_table)).all())]
     assert published["data"]["email"] == "" and published["data"]["city"] == "Lyon"
+
+
+def test_events_stored_in_clear_before_sealing_are_overwritten_at_erasure(backend):
+    """The one rewrite of stored events: an erased subject's clear events (appended
+    before sealing existed) get the placeholders; the others' are untouched."""
+    plain_joined = [joined("m1"), joined("m2")]
+    if isinstance(backend.db, InMemoryDatabase):
+        backend.db.store.shredder = None
+        backend.append("person-m1", plain_joined[0])
+        backend.append("person-m2", plain_joined[1])
+        backend.db.store.shredder = backend.store.shredder = Shredder("secret-one")
+    else:
+        with backend.db.write() as conn:
+            EventStore().append(conn, "person-m1", 0, [plain_joined[0]], [Metadata()])
+            EventStore().append(conn, "person-m2", 0, [plain_joined[1]], [Metadata()])
+    assert "m1@example.org" in " ".join(backend.raw_data())
+    with backend.db.write() as conn:
+        assert backend.store.redact_clear_events(conn, "m1") == 1
+        assert backend.store.redact_clear_events(conn, "m1") == 0  # once
+    raw = " ".join(backend.raw_data())
+    assert "m1@example.org" not in raw and "m2@example.org" in raw
+    [erased] = backend.load("person-m1")
+    assert (erased.email, erased.first_name, erased.details, erased.skills, erased.city) == ("", "", {}, (), "Lyon")
+    assert backend.load("person-m2") == [plain_joined[1]]

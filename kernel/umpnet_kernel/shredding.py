@@ -54,6 +54,7 @@ from .events import DomainEvent, RecordedEvent
 from .projections import Projection
 
 SEALED = "__sealed__"
+REDACTED = "__redacted__"  # a clear payload whose personal fields were overwritten at erasure
 _KEYS_PER_QUERY = 500
 
 shredding_metadata = MetaData()
@@ -256,6 +257,33 @@ class Shredder:
             return
         raw = _unb64(sealed["c"])
         payload.update(jsontext.decode(key.decrypt(raw[:12], raw[12:], sealed["s"].encode())))
+
+
+# -- events from before sealing existed ----------------------------------------------------
+def personal_event_types() -> list[str]:
+    """The event names whose classes have personal fields and a subject."""
+    return sorted(name for name, cls in DomainEvent._registry.items() if personal_fields(cls) and subject_field(cls))
+
+
+def redacted(event_type: str, raw: str, subject: str) -> str | None:
+    """A payload stored in clear (before sealing existed) with the subject's
+    personal fields overwritten by the placeholders a shredded field loads as;
+    None when it is not the subject's, or is sealed. Fields of an older version
+    that the class no longer declares are overwritten too (they may hold
+    anything: a rendered email). The stores' `redact_clear_events` use it: the
+    one exception to "events are never rewritten", at erasure only."""
+    if SEALED in raw or REDACTED in raw or subject not in raw:
+        return None
+    cls = DomainEvent.lookup(event_type)
+    payload = jsontext.decode(raw)
+    if str(payload.get(subject_field(cls))) != subject:
+        return None
+    known = {f.name for f in dataclasses.fields(cls)}
+    for name, value in payload.items():
+        if value is not None and (name in personal_fields(cls) or name not in known):
+            payload[name] = placeholder(_kind(value))
+    payload[REDACTED] = True  # loaders drop keys their class does not declare
+    return jsontext.encode(payload)
 
 
 def is_sealed(raw: str) -> bool:

@@ -385,6 +385,28 @@ class EventStore:
         for rows in result.partitions():
             yield from _recorded(conn, rows, self.shredder)
 
+    def redact_clear_events(self, conn: Connection, subject: str) -> int:
+        """At erasure: overwrite in place the subject's personal fields in events
+        stored in clear, before sealing existed (`shredding.redacted`); how many.
+        Their old rows' bytes must then go too (`shredding.scrub` with the events)."""
+        from .shredding import REDACTED, personal_event_types, redacted
+
+        types = personal_event_types()
+        if not types:
+            return 0
+        candidates = conn.execute(
+            select(events_table.c.position, events_table.c.event_type, events_table.c.data).where(
+                events_table.c.event_type.in_(types), events_table.c.data.contains(subject),
+                ~events_table.c.data.contains(SEALED), ~events_table.c.data.contains(REDACTED))
+        ).all()
+        rewritten = 0
+        for position, event_type, raw in candidates:
+            new = redacted(event_type, raw, subject)
+            if new is not None:
+                conn.execute(events_table.update().where(events_table.c.position == position).values(data=new))
+                rewritten += 1
+        return rewritten
+
     def head_position(self, conn: Connection) -> int:
         return conn.execute(select(func.max(events_table.c.position))).scalar() or 0
 

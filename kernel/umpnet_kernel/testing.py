@@ -243,6 +243,19 @@ class InMemoryEventStore:
     def iter_all(self, conn, batch_size: int = 5000, event_types: Iterable[str] | None = None) -> Iterator[RecordedEvent]:
         yield from self.read_all(conn, event_types=event_types)
 
+    def redact_clear_events(self, conn, subject: str) -> int:
+        """`EventStore.redact_clear_events`: the committed log's payloads rewritten in place."""
+        from .shredding import redacted
+
+        self._visible(conn)  # inside a transaction, as the SQL store
+        rewritten = 0
+        for i, stored in enumerate(self._log):
+            new = redacted(stored.event_type, stored.data, subject) if stored.event_type in DomainEvent._registry else None
+            if new is not None:
+                self._log[i] = stored._replace(data=new)
+                rewritten += 1
+        return rewritten
+
     def head_position(self, conn) -> int:
         visible = self._visible(conn)
         return visible[-1].position if visible else 0

@@ -68,14 +68,16 @@ class MailerPrivacy:
                 return None
             email_ids = uow.conn.execute(select(emails.c.email_id).where(emails.c.member_id == member_id)).scalars().all()
             uow.store.shredder.forget(uow.conn, member_id)
+            redacted = uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
             stream = forgotten_stream(member_id)
             uow.append(stream, uow.store.stream_version(uow.conn, stream), [RecipientForgotten(member_id=member_id)])
-            return list(email_ids)
+            return list(email_ids), redacted
 
-        email_ids = self.execute(incoming.context(), command)
-        if email_ids is None:
+        done = self.execute(incoming.context(), command)
+        if done is None:
             return False
-        scrub(self.db)
+        email_ids, redacted = done
+        scrub(self.db, keep=() if redacted else ("events",))
         self._delete_sink_files(email_ids)
         return True
 

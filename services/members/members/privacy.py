@@ -106,10 +106,13 @@ class PrivacyUseCases:
             member.erase()
             self._forget_outside_read_models(uow, member_id, row["email_lower"])
             uow.store.shredder.forget(uow.conn, member_id)  # the personal fields of every event of theirs
+            # events from before sealing existed: overwritten in place
+            redacted.append(uow.store.redact_clear_events(uow.conn, member_id))
             return ERASED
 
+        redacted: list[int] = []
         outcome = self.execute_once(context, "erase_member", run)
-        scrub(self.db)
+        scrub(self.db, keep=() if any(redacted) else ("events",))
         return outcome
 
     def _forget_outside_read_models(self, uow: UnitOfWork, member_id: str, email_key: str) -> None:
