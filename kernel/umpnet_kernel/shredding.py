@@ -369,6 +369,10 @@ class ForgetSubjects(Projection):
 
 
 # -- the bytes on disk -------------------------------------------------------------------
+# Kernel tables that never hold personal data (ids and positions): not rewritten.
+NOTHING_PERSONAL = ("processed_messages", "stream_checkpoints", "event_cursors", "alembic_version")
+
+
 def scrub(db, keep: Iterable[str] = ("events",)) -> None:
     """After an erasure committed: make the deleted rows' bytes go from the database files.
 
@@ -378,7 +382,8 @@ def scrub(db, keep: Iterable[str] = ("events",)) -> None:
     truncated to nothing. PostgreSQL: a deleted or updated row stays as a dead
     tuple, and even a plain VACUUM leaves its bytes in the page's free space:
     VACUUM FULL rewrites each table but `keep` (the events, which erasures
-    never touch) into a new file and drops the old one. An in-memory database
+    do not touch unless they overwrote events stored in clear) and the kernel's
+    tables of ids (`NOTHING_PERSONAL`) into a new file and drops the old one. An in-memory database
     has no files.
     """
     if getattr(db, "is_sqlite", False):
@@ -388,4 +393,4 @@ def scrub(db, keep: Iterable[str] = ("events",)) -> None:
     elif getattr(db, "is_postgresql", False):
         from .postgres import vacuum_full
 
-        vacuum_full(db.engine, keep=tuple(keep))
+        vacuum_full(db.engine, keep=(*keep, *NOTHING_PERSONAL))

@@ -17,6 +17,7 @@ Also: `insert_rows`, a rebuild's rows as plain tuples (`fast.bulk_insert`), and
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +31,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import sqltypes
 
 from .green import eventlet_is_patched
+
+log = logging.getLogger(__name__)
 
 
 def write_lock():
@@ -225,7 +228,7 @@ class GroupCommit:
 
 
 # -- after an erasure: the WAL ----------------------------------------------------
-def checkpoint_truncate(db, attempts: int = 3) -> None:
+def checkpoint_truncate(db, attempts: int = 3) -> bool:
     """Copy the WAL into the database file and truncate it to nothing (`shredding.scrub`).
 
     The WAL keeps the pages as they were before each change: an erased row is
@@ -233,7 +236,7 @@ def checkpoint_truncate(db, attempts: int = 3) -> None:
     truncated. Taken with the write lock, so no command of this process writes
     meanwhile; run in a pool thread under eventlet, as a commit is, since it
     may wait for readers. A reader of another process may hold it back: it is
-    tried again, then left to the next erasure (and said so).
+    tried again, then left to the next erasure (and said so, with False).
     """
     def checkpoint() -> tuple:
         raw = db.engine.raw_connection()
@@ -254,9 +257,12 @@ def checkpoint_truncate(db, attempts: int = 3) -> None:
         with db.write_lock:
             busy, _, _ = run()
         if not busy:
-            return
+            return True
         pause(0.05)
-    raise RuntimeError("the WAL could not be truncated: a reader kept it busy")
+    # The erasure is committed: say so loudly rather than fail it. The next
+    # erasure truncates the WAL again (and SQLite reuses it from its start).
+    log.warning("the WAL of %s could not be truncated after an erasure: a reader kept it busy", db.url)
+    return False
 
 
 # -- rebuilds: rows as plain tuples ---------------------------------------------------

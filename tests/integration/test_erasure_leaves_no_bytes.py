@@ -122,8 +122,21 @@ def postgres_bytes(url):
             oid = conn.execute(text("SELECT oid FROM pg_database WHERE datname = :name"), {"name": name}).scalar()
     finally:
         admin.dispose()
+    # each file named by its relation, when it still has one (a failure then says where)
+    engine = create_engine(make_url(url).set(drivername="postgresql+psycopg2"))
+    try:
+        with engine.connect() as conn:
+            names = dict(conn.execute(text(
+                "SELECT pg_relation_filepath(oid), relname FROM pg_class WHERE pg_relation_filepath(oid) IS NOT NULL")).all())
+    finally:
+        engine.dispose()
     folder = os.path.join(data_directory, "base", str(oid))
-    return {path: open(path, "rb").read() for path in glob.glob(os.path.join(folder, "*"))}
+    files = {}
+    for path in glob.glob(os.path.join(folder, "*")):
+        relative = os.path.relpath(path, data_directory)
+        label = f"{name}:{names.get(relative.split('.')[0], relative)}"
+        files[label] = open(path, "rb").read()
+    return files
 
 
 def holding(files, secrets=SECRETS):
