@@ -16,7 +16,6 @@ from umpnet_kernel.manifest import services_holding_personal_data
 
 from .. import schemas
 from ..auth import require_actor
-from ..caching import invalidated_by
 from ..http import api, json_body, json_response
 from ..openapi import documented
 
@@ -53,7 +52,3 @@ class PrivacyApi:
         data = json_body(request, schemas.EraseRequest())
         self.services.call("members", "erase_member", actor["member_id"], data["password"])
         return 204, ""
-
-    @invalidated_by("members", "members.MemberErased")
-    def member_erased_changes_counts(self, event):
-        self.public_cache.invalidate("federations")  # one member fewer in their federation
