@@ -27,6 +27,10 @@ caller's transaction, and nothing is visible to others before it commits):
     read_all(conn, after_position=0, limit=None, event_types=None) -> [RecordedEvent]  by position
     iter_all(conn, batch_size=5000, event_types=None) -> iterator     by position (rebuilds)
     head_position(conn) -> int,  count(conn) -> int
+    redact_clear_events(conn, subject) -> int    at erasure: the subject's events stored in clear
+                                                 (before sealing existed) overwritten in place
+    shredder                                     `shredding.Shredder` or None: personal fields
+                                                 sealed per subject at append, opened at load
 
 Events come back equal to those appended (upcast to their class's current
 version), with their `Metadata` and a zoned `recorded_at`.

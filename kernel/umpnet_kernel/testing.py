@@ -244,7 +244,8 @@ class InMemoryEventStore:
         yield from self.read_all(conn, event_types=event_types)
 
     def redact_clear_events(self, conn, subject: str) -> int:
-        """`EventStore.redact_clear_events`: the committed log's payloads rewritten in place."""
+        """`EventStore.redact_clear_events`: the committed log's payloads rewritten in place
+        (at once: unlike an append, a rollback does not undo it; erasures commit)."""
         from .shredding import redacted
 
         self._visible(conn)  # inside a transaction, as the SQL store
