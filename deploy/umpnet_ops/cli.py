@@ -138,7 +138,10 @@ def rebuild(args) -> None:
         from umpnet_kernel.database import Database, url_for_service
 
         info = service(args.service)
-        app = info.load_class().app.build(Database(url_for_service(info.name)), {"SECRET_KEY": "unused-offline"})
+        from umpnet_kernel.config import secret_key
+
+        # The real key: personal fields are sealed with keys it wraps (umpnet_kernel.shredding).
+        app = info.load_class().app.build(Database(url_for_service(info.name)), {"SECRET_KEY": secret_key()})
         import time
 
         started = time.perf_counter()

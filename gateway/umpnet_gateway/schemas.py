@@ -252,3 +252,10 @@ class Invitation(Schema):
 
 
 InvitationList = list_of(Invitation)
+
+
+# -- privacy (api/privacy.py) -------------------------------------------------
+class EraseRequest(Strict):
+    """`DELETE /api/members/me`: the member's password confirms the erasure."""
+
+    password = fields.String(required=True, validate=validate.Length(min=1, max=limits.PASSWORD_MAX))

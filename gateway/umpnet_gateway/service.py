@@ -23,6 +23,7 @@ from .api.contacts import ContactsApi
 from .api.invitations import InvitationsApi
 from .api.members import MembersApi
 from .api.talents import TalentsApi
+from .api.privacy import PrivacyApi
 from .caching import PublicCache
 from .http import api, json_response
 from .openapi import build_spec
@@ -34,10 +35,11 @@ from .site.home import HomeSite
 from .site.invitations import InvitationsSite
 from .site.members import MembersSite
 from .site.pages import SitePages
+from .site.privacy import PrivacySite
 
 
-class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, HomeSite, MembersSite, ContactsSite,
-                     InvitationsSite, FacebookSite, AdminSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, PrivacyApi, HomeSite, MembersSite,
+                     ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

@@ -46,9 +46,14 @@ def _conflict() -> Conflict:
 class Application:
     """A service's command runner: one store, its projections, commit listeners."""
 
-    def __init__(self, db: Database, projections: Iterable[Projection] = (), max_attempts: int = 5):
+    def __init__(self, db: Database, projections: Iterable[Projection] = (), max_attempts: int = 5,
+                 shredder=None):
+        """`shredder` (`shredding.Shredder`): personal fields are stored encrypted
+        per subject; the relay of this database opens them for subscribers."""
         self.db = db
-        self.store = EventStore()
+        self.store = EventStore(shredder)
+        if shredder is not None:
+            db.shredder = shredder  # shredding.open_rows: the relay publishes opened events
         self.projections: list[Projection] = list(projections)
         self.max_attempts = max_attempts
         self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []

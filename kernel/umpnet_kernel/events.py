@@ -51,11 +51,18 @@ class DomainEvent:
     # Upcasters turn the stored payload of an older version into the next one:
     # {1: fn(dict_v1) -> dict_v2}. Stored events are never rewritten.
     upcasters: ClassVar[dict[int, Callable[[dict], dict]]] = {}
+    # The field naming whose personal data the event holds (a member id): its
+    # personal fields are stored encrypted with that subject's key
+    # (shredding.py). None: `member_id` when the class has one.
+    subject: ClassVar[str | None] = None
 
     _registry: ClassVar[dict[str, type["DomainEvent"]]] = {}
 
-    def __init_subclass__(cls, *, name: str, version: int = 1, public: bool = True, **kw):
+    def __init_subclass__(cls, *, name: str, version: int = 1, public: bool = True, subject: str | None = None,
+                          **kw):
         super().__init_subclass__(**kw)
+        if subject is not None:
+            cls.subject = subject
         existing = DomainEvent._registry.get(name)
         if existing is not None and existing.__qualname__ != cls.__qualname__:
             raise ValueError(f"event name {name!r} already used by {existing!r}")

@@ -211,12 +211,17 @@ def new_recorded(values: dict) -> RecordedEvent:
     return _new_recorded(values)
 
 
-def encode_event(event: DomainEvent) -> str:
-    """The payload's JSON text: `jsontext.encode(event.to_data())`."""
+def event_data(event: DomainEvent) -> dict:
+    """The payload: `event.to_data()`."""
     cls = type(event)
     if cls.to_data is DomainEvent.to_data:
-        return jsontext.encode(fast_dumper(cls)(event))
-    return jsontext.encode(event.to_data())  # the class serialises itself
+        return fast_dumper(cls)(event)
+    return event.to_data()  # the class serialises itself
+
+
+def encode_event(event: DomainEvent) -> str:
+    """The payload's JSON text: `jsontext.encode(event.to_data())`."""
+    return jsontext.encode(event_data(event))
 
 
 def encode_meta(meta: Metadata) -> str:
@@ -272,9 +277,12 @@ def recorded_at(value) -> datetime:
 
 
 def recorded_from_row(position, stream_id, version, event_type, schema_version, data, meta, stored_at) -> RecordedEvent:
-    """One row of `events` as a RecordedEvent (the payload loaded by `DomainEvent.from_data`)."""
+    """One row of `events` as a RecordedEvent (the payload loaded by `DomainEvent.from_data`).
+
+    `data` is the stored JSON text, or its payload already decoded (and its
+    personal fields opened: `shredding.Shredder.open_all`)."""
     cls = DomainEvent.lookup(event_type)
-    payload = jsontext.decode(data)
+    payload = jsontext.decode(data) if type(data) is str else data
     if schema_version == cls.event_version:
         event = _current_version_loader(cls)(payload)
     else:

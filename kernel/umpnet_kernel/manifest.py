@@ -7,6 +7,8 @@
     tables = ["members.throttle:throttle_metadata"]            # other MetaData in its database
     settings = { RATE_LIMIT_SCALE = "" }           # environment variables its config reads, with defaults
     max_workers = 10                               # optional
+    personal_data = true                           # it holds personal data: it answers the RPC
+                                                   # `export_personal_data(member_id)` (the GDPR export)
 
 The service's name is its folder's name (`services/members` is "members"): it
 names its database (`MEMBERS_DATABASE_URL`, `$DATA_DIR/members.db`) and its
@@ -54,6 +56,7 @@ class ServiceManifest:
     tables: tuple[str, ...] = ()  # "module:MetaData" kept beside them (rate limits, outcomes…)
     settings: dict[str, str] = field(default_factory=dict)  # environment variable -> default
     max_workers: int = 10
+    personal_data: bool = False  # answers `export_personal_data(member_id)`: the gateway's export asks it
 
     @property
     def migrations_dir(self) -> str:
@@ -94,6 +97,7 @@ def read_manifest(folder: str) -> ServiceManifest | None:
             tables=tuple(table.get("tables", ())),
             settings={str(k): str(v) for k, v in table.get("settings", {}).items()},
             max_workers=int(table.get("max_workers", 10)),
+            personal_data=bool(table.get("personal_data", False)),
         )
     except KeyError as missing:
         raise ValueError(f"{path}: [tool.umpnet] needs {missing}") from None
@@ -123,6 +127,11 @@ def _discover(path: tuple[str, ...]) -> tuple[ServiceManifest, ...]:
                 raise ValueError(f"two services named {manifest.name!r}: {found[manifest.name].folder}, {manifest.folder}")
             found[manifest.name] = manifest
     return tuple(sorted(found.values(), key=lambda m: m.name))
+
+
+def services_holding_personal_data(path: tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The services whose manifest says they hold personal data: each answers `export_personal_data`."""
+    return tuple(m.name for m in discover(path) if m.personal_data)
 
 
 def service_names(path: tuple[str, ...] | None = None) -> tuple[str, ...]:

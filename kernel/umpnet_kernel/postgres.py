@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import weakref
 from datetime import date, datetime
 
@@ -20,6 +21,8 @@ from sqlalchemy.engine import Engine, URL
 from sqlalchemy.sql import sqltypes
 
 from .green import eventlet_is_patched
+
+log = logging.getLogger(__name__)
 
 
 def engine_for(url: URL, *, echo: bool = False) -> Engine:
@@ -157,4 +160,56 @@ def insert_rows_as_json(conn: Connection, table: Table, columns: list, rows: lis
         f"SELECT {quoted} FROM json_populate_recordset(NULL::{table_name}, %s)",
         (document,),
     )
+    return True
+
+
+# -- after an erasure: dead tuples ------------------------------------------------------
+def vacuum_full(engine: Engine, keep: tuple[str, ...] = ("events",)) -> list[str]:
+    """VACUUM FULL every table of the current schema but `keep` (`shredding.scrub`).
+
+    A DELETE or an UPDATE leaves the old row as a dead tuple, bytes and all;
+    a plain VACUUM only marks its space free, the bytes stay until something
+    overwrites them. VACUUM FULL writes the live rows (and their indexes, and
+    TOAST) into new files and drops the old ones. It locks each table
+    (ACCESS EXCLUSIVE) while it copies it: read models are small next to the
+    events, which an erasure never touches and are kept out. Returns the tables.
+
+    A row deleted after a transaction of this database took its snapshot is
+    "recently dead": VACUUM FULL copies it, bytes and all, since that
+    transaction may still read it (an autovacuum's ANALYZE is one). So it first
+    waits (a few seconds at most) for the transactions older than the erasure.
+    """
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        _wait_for_older_snapshots(conn)
+        names = [name for (name,) in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename"))
+            if name not in keep]
+        for name in names:
+            conn.execute(text(f'VACUUM FULL "{name}"'))
+    return names
+
+
+_OLDER_SNAPSHOTS = text(
+    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(CAST(:reference AS xid)))"
+    " OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(CAST(:reference AS xid))))"
+)
+
+
+def _wait_for_older_snapshots(conn: Connection, timeout: float = 10.0) -> bool:
+    """Wait until no other transaction of this database has a snapshot older than now."""
+    import time
+
+    from .green import eventlet_is_patched
+
+    sleep = time.sleep
+    if eventlet_is_patched():
+        from eventlet import sleep
+    reference = str(int(conn.execute(text("SELECT pg_current_xact_id()::text")).scalar()) % 2**32)
+    deadline = time.monotonic() + timeout
+    while conn.execute(_OLDER_SNAPSHOTS, {"reference": reference}).scalar():
+        if time.monotonic() > deadline:
+            log.warning("an older transaction still runs: VACUUM FULL may keep rows it can see")
+            return False
+        sleep(0.1)
     return True

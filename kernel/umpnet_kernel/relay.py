@@ -36,6 +36,7 @@ from sqlalchemy import Connection, bindparam, select
 from . import jsontext
 from .database import Database
 from .events import DomainEvent, UnknownEventType
+from .shredding import open_rows
 from .store import EventStore, cursors_table, events_table, get_cursor, set_cursor
 
 OUTBOX_CURSOR = "outbox"
@@ -149,7 +150,8 @@ class OutboxRelay:
         return published, len(rows) == self.batch_size
 
     def _rows_after(self, conn: Connection, cursor: int) -> list:
-        return conn.execute(_ROWS_AFTER, {"cursor": cursor, "batch_size": self.batch_size}).all()
+        rows = conn.execute(_ROWS_AFTER, {"cursor": cursor, "batch_size": self.batch_size}).all()
+        return open_rows(self.db, conn, rows)  # subscribers get the personal fields in clear (shredding.py)
 
     def save_cursor(self) -> None:
         """Write the position reached to the cursor row (SQLite; at stop, and now and then)."""

@@ -17,6 +17,7 @@ Also: `insert_rows`, a rebuild's rows as plain tuples (`fast.bulk_insert`), and
 """
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -30,6 +31,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import sqltypes
 
 from .green import eventlet_is_patched
+
+log = logging.getLogger(__name__)
 
 
 def write_lock():
@@ -89,6 +92,10 @@ def _configure(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        # Deleted content is zeroed as it is deleted, not left in free space
+        # for anyone who reads the file: an erased member must be gone from
+        # the bytes (shredding.scrub truncates the WAL after an erasure).
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -218,6 +225,44 @@ class GroupCommit:
             if error is not None:
                 pending.error = error
                 return
+
+
+# -- after an erasure: the WAL ----------------------------------------------------
+def checkpoint_truncate(db, attempts: int = 3) -> bool:
+    """Copy the WAL into the database file and truncate it to nothing (`shredding.scrub`).
+
+    The WAL keeps the pages as they were before each change: an erased row is
+    still there until a checkpoint, and its bytes stay in the file until it is
+    truncated. Taken with the write lock, so no command of this process writes
+    meanwhile; run in a pool thread under eventlet, as a commit is, since it
+    may wait for readers. A reader of another process may hold it back: it is
+    tried again, then left to the next erasure (and said so, with False).
+    """
+    def checkpoint() -> tuple:
+        raw = db.engine.raw_connection()
+        try:
+            return raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+
+    if eventlet_is_patched():
+        from eventlet import sleep, tpool
+
+        run, pause = (lambda: tpool.execute(checkpoint)), sleep
+    else:
+        import time
+
+        run, pause = checkpoint, time.sleep
+    for _ in range(attempts):
+        with db.write_lock:
+            busy, _, _ = run()
+        if not busy:
+            return True
+        pause(0.05)
+    # The erasure is committed: say so loudly rather than fail it. The next
+    # erasure truncates the WAL again (and SQLite reuses it from its start).
+    log.warning("the WAL of %s could not be truncated after an erasure: a reader kept it busy", db.url)
+    return False
 
 
 # -- rebuilds: rows as plain tuples ---------------------------------------------------

@@ -27,6 +27,10 @@ caller's transaction, and nothing is visible to others before it commits):
     read_all(conn, after_position=0, limit=None, event_types=None) -> [RecordedEvent]  by position
     iter_all(conn, batch_size=5000, event_types=None) -> iterator     by position (rebuilds)
     head_position(conn) -> int,  count(conn) -> int
+    redact_clear_events(conn, subject) -> int    at erasure: the subject's events stored in clear
+                                                 (before sealing existed) overwritten in place
+    shredder                                     `shredding.Shredder` or None: personal fields
+                                                 sealed per subject at append, opened at load
 
 Events come back equal to those appended (upcast to their class's current
 version), with their `Metadata` and a zoned `recorded_at`.
@@ -63,8 +67,11 @@ from sqlalchemy.exc import IntegrityError
 
 from .database import violates_unique_key
 from .events import DomainEvent, Metadata, RecordedEvent
-from .fast import encode_event, encode_meta, insert_returning, new_recorded, recorded_from_row, stored_value
+from . import jsontext
+from .fast import encode_event, encode_meta, event_data, insert_returning, new_recorded, recorded_from_row, stored_value
 from .postgres import lock_appends
+
+SEALED = "__sealed__"  # shredding.SEALED: a payload with encrypted personal fields
 
 kernel_metadata = MetaData()
 
@@ -180,9 +187,17 @@ _READ_COLUMNS = tuple(
 ) + (type_coerce(events_table.c.recorded_at, String).label("recorded_at"),)
 
 
-def _read(conn: Connection, query, parameters: dict | None = None) -> list[RecordedEvent]:
+def _read(conn: Connection, query, parameters: dict | None = None, shredder=None) -> list[RecordedEvent]:
     # fetchall in one call, rather than a fetchone per row through the result's iterator
-    return [recorded_from_row(*row) for row in conn.execute(query, parameters).all()]
+    return _recorded(conn, conn.execute(query, parameters).all(), shredder)
+
+
+def _recorded(conn: Connection, rows, shredder) -> list[RecordedEvent]:
+    if shredder is None or not any(SEALED in row[5] for row in rows):
+        return [recorded_from_row(*row) for row in rows]
+    # personal fields opened first, all the batch's keys in one query (shredding.py)
+    payloads = shredder.open_all(conn, [jsontext.decode(row[5]) for row in rows])
+    return [recorded_from_row(*row[:5], payload, *row[6:]) for row, payload in zip(rows, payloads)]
 
 
 # Every command loads its aggregates' streams: built once, values bound per
@@ -238,7 +253,14 @@ def _insert_events(
 
 
 class EventStore:
-    """Append to and read from the `events` table, inside the caller's transaction."""
+    """Append to and read from the `events` table, inside the caller's transaction.
+
+    With a `shredder` (`shredding.Shredder`), events' personal fields are
+    stored encrypted with their subject's key and opened as they are read.
+    """
+
+    def __init__(self, shredder=None):
+        self.shredder = shredder
 
     def append(
         self,
@@ -283,13 +305,17 @@ class EventStore:
                 meta.event_id,
                 event.event_name,
                 event.event_version,
-                encode_event(event),
+                encode_event(event) if self.shredder is None else event,
                 encode_meta(meta),
                 stored_now,
             )
             for stream_id, expected_version, events, metas in appends
             for i, (event, meta) in enumerate(zip(events, metas, strict=True), start=1)
         ]
+        if self.shredder is not None and rows:
+            events = [row[5] for row in rows]
+            payloads = self.shredder.seal_all(conn, events, [event_data(event) for event in events])
+            rows = [(*row[:5], jsontext.encode(payload), *row[6:]) for row, payload in zip(rows, payloads)]
         if not rows:
             return [[] for _ in appends]
         lock_appends(conn)  # PostgreSQL: positions become visible in order
@@ -312,7 +338,7 @@ class EventStore:
         ]
 
     def load_stream(self, conn: Connection, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
-        return _read(conn, _LOAD_STREAM, {"stream_id": stream_id, "after_version": after_version})
+        return _read(conn, _LOAD_STREAM, {"stream_id": stream_id, "after_version": after_version}, self.shredder)
 
     def load_streams(self, conn: Connection, stream_ids: Iterable[str]) -> dict[str, list[RecordedEvent]]:
         """Several whole streams in one query (per `_STREAMS_PER_QUERY`), rather
@@ -322,7 +348,7 @@ class EventStore:
         streams: dict[str, list[RecordedEvent]] = {}
         for start in range(0, len(stream_ids), _STREAMS_PER_QUERY):
             chunk = stream_ids[start : start + _STREAMS_PER_QUERY]
-            for record in _read(conn, _LOAD_STREAMS, {"stream_ids": chunk}):
+            for record in _read(conn, _LOAD_STREAMS, {"stream_ids": chunk}, self.shredder):
                 streams.setdefault(record.stream_id, []).append(record)
         return streams
 
@@ -345,7 +371,7 @@ class EventStore:
             query = query.where(events_table.c.event_type.in_(sorted(event_types)))
         if limit is not None:
             query = query.limit(limit)
-        return _read(conn, query)
+        return _read(conn, query, None, self.shredder)
 
     def iter_all(
         self, conn: Connection, batch_size: int = 5000, event_types: Iterable[str] | None = None
@@ -361,7 +387,29 @@ class EventStore:
             query = query.where(events_table.c.event_type.in_(sorted(event_types)))
         result = conn.execute(query.execution_options(yield_per=batch_size))
         for rows in result.partitions():
-            yield from [recorded_from_row(*row) for row in rows]
+            yield from _recorded(conn, rows, self.shredder)
+
+    def redact_clear_events(self, conn: Connection, subject: str) -> int:
+        """At erasure: overwrite in place the subject's personal fields in events
+        stored in clear, before sealing existed (`shredding.redacted`); how many.
+        Their old rows' bytes must then go too (`shredding.scrub` with the events)."""
+        from .shredding import REDACTED, personal_event_types, redacted
+
+        types = personal_event_types()
+        if not types:
+            return 0
+        candidates = conn.execute(
+            select(events_table.c.position, events_table.c.event_type, events_table.c.data).where(
+                events_table.c.event_type.in_(types), events_table.c.data.contains(subject),
+                ~events_table.c.data.contains(SEALED), ~events_table.c.data.contains(REDACTED))
+        ).all()
+        rewritten = 0
+        for position, event_type, raw in candidates:
+            new = redacted(event_type, raw, subject)
+            if new is not None:
+                conn.execute(events_table.update().where(events_table.c.position == position).values(data=new))
+                rewritten += 1
+        return rewritten
 
     def head_position(self, conn: Connection) -> int:
         return conn.execute(select(func.max(events_table.c.position))).scalar() or 0

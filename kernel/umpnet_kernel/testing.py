@@ -31,6 +31,7 @@ from .aggregate import Aggregate
 from .database import Database
 from .events import DomainEvent, Metadata, RecordedEvent
 from .idempotency import outcomes_metadata
+from .shredding import shredding_metadata
 from .store import ConcurrencyError, kernel_metadata
 
 A = TypeVar("A")
@@ -111,9 +112,9 @@ class _StoredEvent(NamedTuple):
     meta: Metadata
     recorded_at: datetime
 
-    def recorded(self) -> RecordedEvent:
+    def recorded(self, payload: dict | None = None) -> RecordedEvent:
         cls = DomainEvent.lookup(self.event_type)
-        event = cls.from_data(jsontext.decode(self.data), self.schema_version)
+        event = cls.from_data(jsontext.decode(self.data) if payload is None else payload, self.schema_version)
         return RecordedEvent(self.position, self.stream_id, self.version, event, self.meta, self.recorded_at)
 
 
@@ -129,7 +130,8 @@ class InMemoryEventStore:
     are global, increasing, in commit order.
     """
 
-    def __init__(self):
+    def __init__(self, shredder=None):
+        self.shredder = shredder  # shredding.Shredder: personal fields sealed as the SQL store seals them
         self._log: list[_StoredEvent] = []  # committed, in position order
         self._open: dict[Connection, list[_StoredEvent]] = {}  # each transaction's appends
         self._savepoints: dict[Connection, list[int]] = {}  # each one's length of _open at its start
@@ -195,7 +197,10 @@ class InMemoryEventStore:
                     raise IntegrityError("INSERT INTO events", None, ValueError(f"event id {meta.event_id} stored twice"))
                 event_ids.add(meta.event_id)
                 position += 1
-                data = jsontext.encode(domain_event.to_data())
+                payload = domain_event.to_data()
+                if self.shredder is not None:
+                    payload = self.shredder.seal_all(conn, [domain_event], [payload])[0]
+                data = jsontext.encode(payload)
                 rows[-1].append(_StoredEvent(position, stream_id, version, domain_event.event_name,
                                              domain_event.event_version, data, meta, now))
         for stream_rows in rows:
@@ -209,15 +214,21 @@ class InMemoryEventStore:
 
     def load_stream(self, conn, stream_id: str, after_version: int = 0) -> list[RecordedEvent]:
         found = [e for e in self._visible(conn) if e.stream_id == stream_id and e.version > after_version]
-        return [e.recorded() for e in sorted(found, key=lambda e: e.version)]
+        return self._recorded(conn, sorted(found, key=lambda e: e.version))
 
     def load_streams(self, conn, stream_ids: Iterable[str]) -> dict[str, list[RecordedEvent]]:
         wanted = set(stream_ids)
         streams: dict[str, list[RecordedEvent]] = {}
-        for e in sorted(self._visible(conn), key=lambda e: (e.stream_id, e.version)):
-            if e.stream_id in wanted:
-                streams.setdefault(e.stream_id, []).append(e.recorded())
+        found = [e for e in sorted(self._visible(conn), key=lambda e: (e.stream_id, e.version)) if e.stream_id in wanted]
+        for record in self._recorded(conn, found):
+            streams.setdefault(record.stream_id, []).append(record)
         return streams
+
+    def _recorded(self, conn, stored: list[_StoredEvent]) -> list[RecordedEvent]:
+        if self.shredder is None:
+            return [e.recorded() for e in stored]
+        payloads = self.shredder.open_all(conn, [jsontext.decode(e.data) for e in stored])
+        return [e.recorded(payload) for e, payload in zip(stored, payloads)]
 
     def stream_version(self, conn, stream_id: str) -> int:
         return max((e.version for e in self._visible(conn) if e.stream_id == stream_id), default=0)
@@ -227,10 +238,24 @@ class InMemoryEventStore:
         types = None if event_types is None else set(event_types)
         found = [e for e in self._visible(conn)
                  if e.position > after_position and (types is None or e.event_type in types)]
-        return [e.recorded() for e in found[:limit]]
+        return self._recorded(conn, found[:limit])
 
     def iter_all(self, conn, batch_size: int = 5000, event_types: Iterable[str] | None = None) -> Iterator[RecordedEvent]:
         yield from self.read_all(conn, event_types=event_types)
+
+    def redact_clear_events(self, conn, subject: str) -> int:
+        """`EventStore.redact_clear_events`: the committed log's payloads rewritten in place
+        (at once: unlike an append, a rollback does not undo it; erasures commit)."""
+        from .shredding import redacted
+
+        self._visible(conn)  # inside a transaction, as the SQL store
+        rewritten = 0
+        for i, stored in enumerate(self._log):
+            new = redacted(stored.event_type, stored.data, subject) if stored.event_type in DomainEvent._registry else None
+            if new is not None:
+                self._log[i] = stored._replace(data=new)
+                rewritten += 1
+        return rewritten
 
     def head_position(self, conn) -> int:
         visible = self._visible(conn)
@@ -268,7 +293,7 @@ class InMemoryDatabase:
         self._watch_transactions()
         tables = [t for t in kernel_metadata.sorted_tables if t.name != "events"]
         with self.write() as conn:
-            for table_metadata in (outcomes_metadata, *metadata):
+            for table_metadata in (outcomes_metadata, shredding_metadata, *metadata):
                 table_metadata.create_all(conn)
             kernel_metadata.create_all(conn, tables=tables)
 
@@ -322,6 +347,7 @@ class InMemoryDatabase:
         """The application `build(self)` makes, its store replaced by this
         database's (`Application` makes its own `EventStore` today)."""
         app = build(self)
+        self.store.shredder = app.store.shredder
         app.store = self.store
         return app
 

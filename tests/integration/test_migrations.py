@@ -25,4 +25,4 @@ def test_every_service_is_checked_and_members_with_all_its_tables():
     assert {"members", "mailer", "events", "debates", "petitions"} <= set(service_names())
     tables = {name for metadata in service("members").metadata() for name in metadata.tables}
     assert tables == {"members", "sessions", "pending_links", "contacts", "throttle_counters", "command_outcomes",
-                      "invitations", "invitation_links", "external_identities", "talents", "talent_once"}
+                      "invitations", "invitation_links", "external_identities", "talents", "talent_once", "subject_keys"}

@@ -19,8 +19,9 @@ from .lists import listing, page_request
 # federation's count, a profile edit may move a member to another federation
 # (a new postcode), a verification may count once counts are of verified members.
 # The themes are fixed reference data: no event changes them (their TTL is the net).
-# An event that comes to change a count (an erasure, say) belongs here too.
-FEDERATION_CHANGES = ("members.MemberRegistered", "members.ProfileUpdated", "members.EmailVerified")
+# An event that comes to change a count belongs here too (an erasure: one member fewer).
+FEDERATION_CHANGES = ("members.MemberRegistered", "members.ProfileUpdated", "members.EmailVerified",
+                      "members.MemberErased")
 
 
 class MembersApi:

@@ -14,10 +14,12 @@ from umpnet_kernel.database import Database
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens
 from umpnet_kernel.messages import IncomingEvent, PermanentFailure
+from umpnet_kernel.shredding import Shredder
 
 from . import composer
 from .domain.email import OutgoingEmail
 from .events import EmailQueued
+from .privacy import MailerPrivacy
 from .projections import all_projections, emails
 from .transports import TransportError
 
@@ -53,11 +55,12 @@ _RECENT_ACCOUNT_EMAILS = select(func.count()).where(
 )
 
 
-class MailerApp(Application):
+class MailerApp(MailerPrivacy, Application):
     def __init__(
         self, db: Database, public_url: str, sender: str, secret_key: str, rate_limit: RateLimit = RateLimit()
     ):
-        super().__init__(db, all_projections())
+        # Addresses and template inputs are sealed per member (umpnet_kernel.shredding, privacy.py).
+        super().__init__(db, all_projections(), shredder=Shredder(secret_key))
         self.public_url = public_url
         self.sender = sender
         self.links = LinkTokens(secret_key)

@@ -65,3 +65,12 @@ class EmailDeliveryFailed(DomainEvent, name="mailer.EmailDeliveryFailed", public
     attempt: int
     reason: str
     retry_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RecipientForgotten(DomainEvent, name="mailer.RecipientForgotten", public=False):
+    """The member was erased (`members.MemberErased`): their emails are dropped
+    from the read model, and their key, so the addresses and inputs of their
+    `EmailQueued` and `EmailSuppressed` load as placeholders (privacy.py)."""
+
+    member_id: str

@@ -72,16 +72,28 @@ class EmailsProjection(KeyedProjection):
             "sent_at": None,
         }
 
+    # An email whose recipient was erased (privacy.py) has no row: its
+    # outcome, recorded by a postman that was sending it meanwhile, changes nothing.
     @handles(EmailSent)
     def sent(self, row, e, recorded):
+        if row is None:
+            return None
         return {**row, "status": "sent", "inputs": None, "next_attempt_at": None, "sent_at": recorded.meta.occurred_at}
 
     @handles(EmailDeliveryFailed)
     def failed(self, row, e: EmailDeliveryFailed, recorded):
+        if row is None:
+            return None
         if e.retry_at is None:  # given up: nothing left to render
             return {**row, "status": "failed", "inputs": None, "attempts": e.attempt, "next_attempt_at": None}
         return {**row, "status": "pending", "attempts": e.attempt, "next_attempt_at": e.retry_at}
 
 
 def all_projections():
-    return [EmailsProjection()]
+    from umpnet_kernel.shredding import ForgetSubjects
+
+    from .events import RecipientForgotten
+    from .privacy import FORGETTERS
+
+    # last: an erased member's emails are forgotten, in a rebuild too (privacy.py)
+    return [EmailsProjection(), ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]

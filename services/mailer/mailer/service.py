@@ -9,7 +9,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_sche
 
 from umpnet_kernel.config import public_url, secret_key
 from umpnet_kernel.green import run_blocking
-from umpnet_kernel.nameko import EventSourcing, Job, Operations, subscribe
+from umpnet_kernel.errors import DomainError
+from umpnet_kernel.nameko import EventSourcing, Job, Operations, rpc, subscribe
 
 from .application import MailerApp, RateLimit
 from .transports import FileSink, transport_from_environment
@@ -19,13 +20,16 @@ log = logging.getLogger(__name__)
 
 def build(db, config) -> MailerApp:
     limit = config.get("MAIL_RATE_LIMIT")
-    return MailerApp(
+    app = MailerApp(
         db,
         public_url=(config.get("PUBLIC_URL") or public_url()).rstrip("/"),
         sender=config.get("MAIL_FROM") or "Fédération numérique <ne-pas-repondre@umpnet.invalid>",
         secret_key=config.get("SECRET_KEY") or secret_key(),
         rate_limit=RateLimit(count=int(limit)) if limit not in (None, "") else RateLimit(),
     )
+    if not (config.get("SMTP_URL") or os.environ.get("SMTP_URL")):  # the .eml sink: an erasure deletes its files
+        app.mail_dir = os.path.join(config.get("DATA_DIR") or os.environ.get("DATA_DIR", "./var"), "mail")
+    return app
 
 
 # What the mailer reads of the members events it consumes (docs/events.md):
@@ -70,6 +74,15 @@ class InvitationSent(Schema):
     inviter_name = fields.String(required=True)
     link_nonce = fields.String(required=True)
     emailed = fields.Boolean(load_default=True)
+
+
+class MemberErased(Schema):
+    """`members.MemberErased`: only the id is read."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True)
 
 
 class InPoolThread:
@@ -139,3 +152,12 @@ class MailerService(Operations):
     @subscribe("members", "members.InvitationSent", schema=InvitationSent())
     def on_invitation_sent(self, incoming):
         self.app.queue_invitation_email(incoming)
+
+    # -- privacy.py: the member's rights over what the mailer holds --------------
+    @subscribe("members", "members.MemberErased", schema=MemberErased())
+    def on_member_erased(self, incoming):
+        self.app.forget_member(incoming)
+
+    @rpc(expected_exceptions=DomainError)
+    def export_personal_data(self, member_id):
+        return self.app.export_personal_data(member_id)

@@ -15,6 +15,7 @@ from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized,
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens, keyed_hash
 from umpnet_kernel.paging import PageRequest
+from umpnet_kernel.shredding import Shredder
 
 from . import projections, security, throttle
 from .commands import (
@@ -39,6 +40,7 @@ from .domain.member import Actor, Member, Residence, roles_grantable
 from .domain.session import Session
 from .invitations import InvitationsUseCases
 from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
+from .privacy import PrivacyUseCases
 from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
 from .talent_sources import TalentSources, talent_sources
 from .talents import TalentsProjection, TalentsUseCases
@@ -71,12 +73,13 @@ def _invalid_link() -> ValidationFailed:
     return ValidationFailed(_INVALID_LINK, {"token": [_INVALID_LINK]})
 
 
-class MembersApp(InvitationsUseCases, TalentsUseCases, Application):
+class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Application):
     def __init__(self, db, secret_key: str, limits: RateLimits | None = None,
                  sources: TalentSources = talent_sources):
         """`db`: the service's `Database` (or, in unit tests, an `InMemoryDatabase`);
-        `sources`: where talent points come from (talent_sources.py)."""
-        super().__init__(db, [*all_projections(), TalentsProjection(sources)])
+        `sources`: where talent points come from (talent_sources.py). Personal
+        fields of the events are sealed per member (umpnet_kernel.shredding, privacy.py)."""
+        super().__init__(db, all_projections(TalentsProjection(sources)), shredder=Shredder(secret_key))
         self.talent_sources = sources
         self.links = LinkTokens(secret_key)
         self.limits = limits or RateLimits()
@@ -454,6 +457,6 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, Application):
     @staticmethod
     def _get(uow: UnitOfWork, member_id: str) -> Member:
         member = uow.get(Member, member_id)
-        if member is None:
+        if member is None or member.erased:
             raise NotFound("Membre introuvable.")
         return member

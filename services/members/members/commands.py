@@ -159,3 +159,12 @@ class LogInWithProvider:
     subject: str
     email: str | None = None
     email_verified: bool = False
+
+
+# -- erasure (privacy.py) ---------------------------------------------------------
+@dataclass(frozen=True)
+class EraseMember:
+    """Forget me: `password` confirms it is the member, not a borrowed session."""
+
+    member_id: str
+    password: str

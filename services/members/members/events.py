@@ -213,11 +213,12 @@ class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
 
 # -- invitations: one stream per invitation (domain/invitation.py) ------------
 @dataclass(frozen=True)
-class InvitationSent(DomainEvent, name="members.InvitationSent", version=1):
+class InvitationSent(DomainEvent, name="members.InvitationSent", version=1, subject="inviter_id"):
     """A member invited someone by email. The mailer renders `link_nonce` into
     the sign-up link's token (umpnet_kernel.links, purpose "invitation"): the
     store never holds a usable token. `emailed` is false when the address was
-    already sent enough invitations lately: the invitation counts, no email goes."""
+    already sent enough invitations lately: the invitation counts, no email goes.
+    Sealed with the inviter's key: the address is what the inviter typed."""
 
     invitation_id: str
     inviter_id: str = field(metadata=describe("member id of who invites"))
@@ -266,7 +267,7 @@ class ExternalIdentityLinked(DomainEvent, name="members.ExternalIdentityLinked",
 
     identity_id: str
     provider: str
-    subject: str  # the provider's id for the account
+    account_id: str  # the provider's id for the account (OAuth's "subject")
     member_id: str
 
 
@@ -280,3 +281,13 @@ class TalentCredited(DomainEvent, name="members.TalentCredited", public=False):
     source_event_type: str
     occurred_at: datetime
     credits: dict  # {source name: {"points": {member id: points}, "once": key or None}}
+
+
+# -- erasure (GDPR art. 17): privacy.py -----------------------------------------
+@dataclass(frozen=True)
+class MemberErased(DomainEvent, name="members.MemberErased", version=1):
+    """The member asked to be forgotten: every service drops or anonymises what
+    it holds about them (subscribers: idempotently). Their key is destroyed, so
+    the personal fields of their earlier events load as placeholders."""
+
+    member_id: str = field(metadata=describe("member id of the erased member (nothing else is left of them)"))

@@ -120,7 +120,7 @@ class ExternalIdentitiesProjection(Projection):
     @handles(ExternalIdentityLinked)
     def linked(self, conn, e: ExternalIdentityLinked, recorded):
         conn.execute(self._insert, {"identity_id": e.identity_id, "provider": e.provider,
-                                    "subject": e.subject, "member_id": e.member_id})
+                                    "subject": e.account_id, "member_id": e.member_id})
 
 
 def invitation_projections():

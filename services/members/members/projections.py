@@ -22,6 +22,7 @@ from .events import (
     ContactRequested,
     EmailVerificationRequested,
     EmailVerified,
+    MemberErased,
     MemberRegistered,
     PasswordResetCompleted,
     PasswordResetRequested,
@@ -182,6 +183,10 @@ class MembersProjection(KeyedProjection):
     def roles_changed(self, row, e: RolesChanged, recorded):
         return {**row, "roles": list(e.roles)}
 
+    @handles(MemberErased)
+    def erased(self, row, e, recorded):
+        return None  # here too, not only in forgetting.py: a rebuild keeps these rows in memory until its end
+
 
 class SessionsProjection(KeyedProjection):
     name = "sessions"
@@ -259,11 +264,17 @@ class ContactsProjection(Projection):
         conn.execute(self._delete, {"pair": e.contact_id})
 
 
-def all_projections():
+def all_projections(*more: Projection):
+    """Every read model of the service; `more` (the talents, built with their sources) before the forgetting."""
+    from umpnet_kernel.shredding import ForgetSubjects
+
+    from .forgetting import FORGETTERS
     from .invitation_projections import invitation_projections
 
     return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection(),
-            *invitation_projections()]
+            *invitation_projections(), *more,
+            # last: an erased member is forgotten by every read model (forgetting.py), a rebuild's too
+            ForgetSubjects(MemberErased, "member_id", FORGETTERS)]
 
 
 # -- queries ---------------------------------------------------------------

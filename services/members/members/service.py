@@ -21,6 +21,7 @@ from .application import MembersApp
 from .commands import (
     AcceptContact,
     CloseSession,
+    EraseMember,
     GrantRole,
     OpenSession,
     Register,
@@ -161,6 +162,15 @@ class MembersService(Operations):
     @rpc
     def list_themes(self):
         return self.app.themes()
+
+    # -- the member's rights over their data (privacy.py) -----------------------
+    @command
+    def export_personal_data(self, member_id):
+        return self.app.export_personal_data(member_id)
+
+    @command
+    def erase_member(self, member_id, password):
+        return self.app.erase_member(EraseMember(member_id, password), self.context)
 
     @timer(interval=600)
     def prune_expired(self):

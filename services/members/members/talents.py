@@ -29,8 +29,6 @@ from .events import TalentCredited
 from .projections import display_name, members, talent_once, talents
 from .talent_sources import TalentSources, decay_factor, forward_weight, talent_sources
 
-# The erasure event (being added with "forget me"): named, so that it needs no import.
-MEMBER_ERASED = "members.MemberErased"
 CONSUMER = "members.talents"  # the subscription handler's name in processed_messages
 
 _SELECT = select(talents).where(talents.c.member_id == bindparam("key_"))
@@ -44,11 +42,9 @@ _ONCE_DELETE = delete(talent_once).where(talent_once.c.member_id == bindparam("k
 
 
 def forget_member(conn, member_id: str) -> None:
-    """Everything the talents read model holds about a member, gone (their erasure).
-
-    The events that credited them stay in the store, but a rebuild replays the
-    erasure after them and forgets the member again.
-    """
+    """Everything the talents read model holds about a member, gone (their erasure,
+    forgetting.py). The events that credited them stay in the store, but a rebuild
+    forgets the erased members again once every event is replayed."""
     conn.execute(_DELETE, {"key_": member_id})
     conn.execute(_ONCE_DELETE, {"key_": member_id})
 
@@ -66,7 +62,7 @@ class TalentsProjection(Projection):
         # Looked up by name when asked (a rebuild asks): a source registered before
         # its event class exists is simply not read until it does.
         types = {TalentCredited}
-        for name in [*self.sources.local_event_names(), MEMBER_ERASED]:
+        for name in self.sources.local_event_names():
             try:
                 types.add(DomainEvent.lookup(name))
             except UnknownEventType:
@@ -76,9 +72,7 @@ class TalentsProjection(Projection):
     def apply(self, conn, recorded) -> None:
         event = recorded.event
         name = type(event).event_name
-        if name == MEMBER_ERASED:
-            forget_member(conn, event.member_id)
-        elif isinstance(event, TalentCredited):
+        if isinstance(event, TalentCredited):
             self._credit(conn, event.credits, event.occurred_at)
         elif self.sources.for_event(name):
             self._credit(conn, self.sources.credits(name, event), recorded.meta.occurred_at)

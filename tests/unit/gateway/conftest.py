@@ -14,7 +14,7 @@ import requests
 from nameko.extensions import DependencyProvider
 
 from umpnet_gateway.service import GatewayService
-from umpnet_kernel.errors import Unauthorized, ValidationFailed
+from umpnet_kernel.errors import Forbidden, Unauthorized, ValidationFailed
 
 PROFILE = {
     "id": "m1", "email": "camille@example.org", "first_name": "Camille", "last_name": "Durand",
@@ -66,6 +66,13 @@ def default_handlers(sessions):
             raise ValidationFailed("Lien invalide ou expiré.", {"token": ["Lien invalide ou expiré."]})
         return {"member_id": "m1"}
 
+    def erase_member(member_id, password):
+        if password != "Correct-horse-9":
+            raise Forbidden("Mot de passe incorrect.", {"password": ["Mot de passe incorrect."]})
+        for token in [t for t, s in sessions.items() if s["member_id"] == member_id]:
+            del sessions[token]
+        return {"status": "erased"}
+
     return {
         "list_themes": lambda: [{"slug": "europe", "name": "Europe et international"}],
         "list_federations": lambda: [
@@ -95,6 +102,9 @@ def default_handlers(sessions):
         "invitation_link": lambda member_id: {"token": "l.mac"},
         "list_invitations": lambda member_id, limit=None, cursor=None: {"items": [], "next_cursor": None},
         "log_in_with_provider": lambda provider, subject, email=None, email_verified=False: {"token": "t", "member_id": "m1"},
+        # privacy (api/privacy.py): every service whose manifest holds personal data answers the export
+        "export_personal_data": lambda member_id: {"member_id": member_id},
+        "erase_member": erase_member,
         "set_roles": lambda actor, member_id, roles: {"id": member_id, "display_name": "Camille D.",
                                                       "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
     }

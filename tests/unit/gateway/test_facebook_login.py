@@ -120,7 +120,7 @@ def test_a_verified_member_logs_in_with_facebook_and_lands_on_their_profile(gate
     assert provider.seen == ["/authorize", "/token", "/me"]
     assert app.resolve_session(browser.cookies["umpnet_session"])["member_id"] == camille
     (linked,) = events_of(app, ExternalIdentityLinked)
-    assert (linked.provider, linked.subject, linked.member_id) == ("facebook", "fb-1001", camille)
+    assert (linked.provider, linked.account_id, linked.member_id) == ("facebook", "fb-1001", camille)
     # The next time, the linked account logs in, whatever address Facebook now gives.
     provider.account = {"id": "fb-1001", "email": "autre@example.org", "email_verified": False}
     again, _ = log_in_with_facebook(gateway)

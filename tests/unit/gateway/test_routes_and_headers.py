@@ -26,7 +26,7 @@ def test_options_answers_the_real_methods(gateway):
     assert answer.status_code == 204
     assert set(answer.headers["Allow"].replace(" ", "").split(",")) == {"POST", "OPTIONS"}
     me = requests.options(gateway.url + "/api/members/me")
-    assert set(me.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "PATCH", "OPTIONS"}
+    assert set(me.headers["Allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "PATCH", "DELETE", "OPTIONS"}
     assert not gateway.calls
 
 

@@ -240,7 +240,7 @@ def test_a_verified_member_logs_in_with_facebook_and_the_account_is_linked_once(
     session = facebook(app)
     assert session["member_id"] == camille and app.resolve_session(session["token"])["member_id"] == camille
     (linked,) = events_of(app, ExternalIdentityLinked)
-    assert (linked.provider, linked.subject, linked.member_id) == ("facebook", "fb-1", camille)
+    assert (linked.provider, linked.account_id, linked.member_id) == ("facebook", "fb-1", camille)
     # Later logins go by the linked account, whatever its address became.
     assert facebook(app, email="changed@example.org", verified_by_provider=False)["member_id"] == camille
     assert len(events_of(app, ExternalIdentityLinked)) == 1

@@ -28,7 +28,7 @@ class ExternalIdentity(Aggregate):
     @classmethod
     def link(cls, provider: str, subject: str, member_id: str) -> "ExternalIdentity":
         identity = cls(identity_id_for(provider, subject))
-        identity._record(ExternalIdentityLinked(identity_id=identity.id, provider=provider, subject=subject,
+        identity._record(ExternalIdentityLinked(identity_id=identity.id, provider=provider, account_id=subject,
                                                 member_id=member_id))
         return identity
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from umpnet_kernel.aggregate import Aggregate, applies
-from umpnet_kernel.errors import Forbidden, ValidationFailed
+from umpnet_kernel.errors import Forbidden, NotFound, ValidationFailed
 
 from ..events import (
     DuplicateSignUpAttempted,
     EmailVerificationRequested,
     EmailVerified,
+    MemberErased,
     MemberRegistered,
     PasswordResetCompleted,
     PasswordResetRequested,
@@ -140,6 +141,7 @@ class Member(Aggregate):
         # once, until it expires or a newer use of its kind consumed them all.
         self.verification_links: dict[str, datetime] = {}
         self.reset_links: dict[str, datetime] = {}
+        self.erased = False
 
     # -- commands -----------------------------------------------------------
     @classmethod
@@ -325,3 +327,16 @@ class Member(Aggregate):
     @applies(RolesChanged)
     def _roles_changed(self, e: RolesChanged):
         self.roles = e.roles
+
+    # -- erasure (privacy.py) -------------------------------------------------
+    def erase(self) -> None:
+        """Forget the member: nothing of them is kept but their id and their erasure."""
+        if self.erased:
+            raise NotFound("Membre introuvable.")
+        self._record(MemberErased(member_id=self.id))
+
+    @applies(MemberErased)
+    def _erased(self, e: MemberErased):
+        self.erased = True
+        self.email, self.profile = None, None
+        self.verification_links, self.reset_links = {}, {}

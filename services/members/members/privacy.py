@@ -1,0 +1,124 @@
+"""The member's rights over their data (GDPR): export (art. 15, 20) and erasure (art. 17).
+
+Mixed into `MembersApp`. What is erased, and how (docs/privacy.md, docs/architecture.md):
+- the event store keeps the member's events, but their personal fields are
+  sealed with the member's own key (umpnet_kernel.shredding), destroyed here:
+  they load as placeholders from now on, and what the relay has not published
+  yet goes out as placeholders too;
+- every read model forgets the member in the same transaction (`forgetting.py`:
+  the members row, sessions, pending links, both sides of their contacts, and
+  whatever other read models joined the registry);
+- tables that are not read models: the rate-limit counters keyed on the
+  member (HMACs of their address or id) and the recorded command outcomes that
+  name them;
+- `members.MemberErased` tells the other services, which erase their copies;
+- once committed, the bytes go from the files (`shredding.scrub`).
+The address may then sign up again, as a new member.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import delete, select
+
+from umpnet_kernel.application import UnitOfWork
+from umpnet_kernel.errors import Forbidden, NotFound, RateLimited
+from umpnet_kernel.events import Context
+from umpnet_kernel.idempotency import command_outcomes
+from umpnet_kernel.shredding import scrub
+
+from . import projections, security, throttle
+from .commands import EraseMember
+from .domain.member import Member
+from .domain.session import Session
+from .throttle import throttle_counters
+
+ERASED = {"status": "erased"}
+
+
+class PrivacyUseCases:
+    """Export and erasure; `self` is the `MembersApp`."""
+
+    def export_personal_data(self, member_id: str) -> dict:
+        """Everything this service holds about the member, as they may read it."""
+        with self.read() as conn:
+            row = projections.member_by_id(conn, member_id)
+            if row is None:
+                raise NotFound("Membre introuvable.")
+            contacts = conn.execute(
+                select(projections.contacts.c.other_id, projections.contacts.c.status, projections.contacts.c.since,
+                       projections.members.c.first_name, projections.members.c.last_name)
+                .join(projections.members, projections.members.c.member_id == projections.contacts.c.other_id)
+                .where(projections.contacts.c.member_id == member_id)
+                .order_by(projections.contacts.c.since)
+            ).all()
+            sessions = conn.execute(
+                select(projections.sessions.c.session_id, projections.sessions.c.expires_at)
+                .where(projections.sessions.c.member_id == member_id)
+            ).all()
+            links = conn.execute(
+                select(projections.pending_links.c.purpose, projections.pending_links.c.expires_at)
+                .where(projections.pending_links.c.member_id == member_id)
+            ).all()
+            history = self.store.load_stream(conn, Member.stream_id_for(member_id))
+        return {
+            "profile": {**projections.own_profile(row), "password": "argon2id hash (not exported)"},
+            "contacts": [{"member_id": c.other_id, "display_name": projections.display_name(c._mapping),
+                          "status": c.status, "since": projections.utc_aware(c.since)} for c in contacts],
+            "sessions": [{"session_id": s.session_id, "expires_at": projections.utc_aware(s.expires_at)}
+                         for s in sessions],
+            "pending_links": [{"purpose": link.purpose, "expires_at": projections.utc_aware(link.expires_at)}
+                              for link in links],
+            # What happened to the account, as the store keeps it. Private
+            # events (a password hash, a session's token hash) by name only.
+            "events": [
+                {"type": r.event.event_name, "occurred_at": r.meta.occurred_at,
+                 **({"data": r.event.to_data()} if r.event.public else {})}
+                for r in history
+            ],
+        }
+
+    def erase_member(self, command: EraseMember, context: Context) -> dict:
+        """Forget the member, once their password confirms it (403 otherwise)."""
+        with self.read() as conn:
+            row = projections.member_by_id(conn, command.member_id)
+        if row is None:
+            raise NotFound("Membre introuvable.")
+        now = datetime.now(timezone.utc)
+        account_key = self._key("login-account", row["email_lower"])
+        limit = self.limits.login_failures_per_account
+        with self.read() as conn:
+            if throttle.count(conn, account_key, now) >= limit.count:
+                raise RateLimited("Trop de tentatives échouées : réessayez dans quelques minutes.",
+                                  retry_after=int(limit.window.total_seconds()))
+        if not security.password_matches(row["password_hash"], command.password):
+            self.execute(Context(), lambda uow: throttle.hit(uow.conn, account_key, limit, now))
+            raise Forbidden("Mot de passe incorrect : votre compte n’a pas été supprimé.",
+                            {"password": ["Mot de passe incorrect."]})
+        member_id = command.member_id
+
+        def run(uow: UnitOfWork):
+            member = uow.get(Member, member_id)
+            if member is None or member.erased:
+                raise NotFound("Membre introuvable.")
+            for session in uow.get_many(Session, projections.sessions_of_member(uow.conn, member_id)).values():
+                session.close()
+            member.erase()
+            self._forget_outside_read_models(uow, member_id, row["email_lower"])
+            uow.store.shredder.forget(uow.conn, member_id)  # the personal fields of every event of theirs
+            # events from before sealing existed: overwritten in place
+            redacted.append(uow.store.redact_clear_events(uow.conn, member_id))
+            return ERASED
+
+        redacted: list[int] = []
+        outcome = self.execute_once(context, "erase_member", run)
+        scrub(self.db, keep=() if any(redacted) else ("events",))
+        return outcome
+
+    def _forget_outside_read_models(self, uow: UnitOfWork, member_id: str, email_key: str) -> None:
+        """Rate-limit counters keyed on the member, and command outcomes naming them."""
+        keys = [self._key(purpose, email_key) for purpose in (
+            "login-account", "login-pace", "mail-address:verification", "mail-address:password-reset")]
+        keys += [self._key(purpose, member_id) for purpose in ("duplicate-notice", "contact-requests")]
+        uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
+        uow.conn.execute(delete(command_outcomes).where(command_outcomes.c.outcome.contains(member_id)))

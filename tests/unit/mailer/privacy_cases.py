@@ -1,0 +1,75 @@
+"""The mailer's side of an erasure, and its export: scenarios through `MailerApp`,
+run in memory (test_privacy.py) and on SQLite and PostgreSQL
+(tests/integration/test_mailer_privacy.py); each module gives the `app` fixture."""
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from mailer.events import EmailQueued
+from mailer.projections import emails, read_models
+from mailer.service import MemberErased, VerificationRequested
+from umpnet_kernel.messages import IncomingEvent
+from umpnet_kernel.shredding import subject_keys
+from umpnet_kernel.testing import dump_tables
+
+SECRET = "test-secret"
+ZOE, LEA = str(uuid.uuid4()), str(uuid.uuid4())
+
+
+def incoming(event_type, data, schema, event_id=None):
+    return IncomingEvent.from_envelope({
+        "event_id": event_id or str(uuid.uuid4()), "event_type": event_type, "schema_version": 2,
+        "stream_id": f"member-{data['member_id']}", "stream_version": 1, "position": 1,
+        "occurred_at": datetime.now(timezone.utc).isoformat(), "actor_id": None, "correlation_id": None,
+        "causation_id": None, "data": data,
+    }, schema)
+
+
+def verification_for(app, member_id, email, first_name):
+    app.queue_verification_email(incoming("members.EmailVerificationRequested", {
+        "member_id": member_id, "email": email, "first_name": first_name, "link_nonce": "n0nce"},
+        VerificationRequested()))
+
+
+def erased(member_id, event_id=None):
+    return incoming("members.MemberErased", {"member_id": member_id}, MemberErased(), event_id)
+
+
+def two_members(app):
+    verification_for(app, ZOE, "zoe@example.org", "Zoé")
+    verification_for(app, ZOE, "zoe@example.org", "Zoé")  # a resend
+    verification_for(app, LEA, "lea@example.org", "Léa")
+
+
+def test_the_export_lists_the_members_emails_only(app):
+    two_members(app)
+    export = app.export_personal_data(ZOE)
+    assert [(e["kind"], e["recipient"], e["status"]) for e in export["emails"]] == [
+        ("verification", "zoe@example.org", "pending")] * 2
+    assert app.export_personal_data(str(uuid.uuid4())) == {"emails": []}
+
+
+def test_an_erasure_drops_the_members_emails_and_key_once_and_a_rebuild_keeps_them_out(app):
+    two_members(app)
+    event = erased(ZOE)
+    assert app.forget_member(event) is True
+    with app.read() as conn:
+        rows = conn.execute(select(emails.c.member_id, emails.c.recipient)).all()
+        assert [tuple(r) for r in rows] == [(LEA, "lea@example.org")]
+        assert conn.execute(select(subject_keys.c.subject_id)).scalars().all() == [LEA]
+        count = app.store.count(conn)
+        queued = [r.event for r in app.store.read_all(conn) if isinstance(r.event, EmailQueued)]
+    assert sorted((e.member_id, e.to, e.inputs.get("first_name")) for e in queued) == sorted(
+        [(ZOE, "", None), (ZOE, "", None), (LEA, "lea@example.org", "Léa")])
+    assert app.export_personal_data(ZOE) == {"emails": []}
+    # a redelivery does nothing
+    assert app.forget_member(event) is False
+    with app.read() as conn:
+        assert app.store.count(conn) == count
+        live = dump_tables(conn, read_models.sorted_tables)
+    app.rebuild_read_models()
+    with app.read() as conn:
+        assert dump_tables(conn, read_models.sorted_tables) == live
+    # an erasure of a member the mailer never wrote to is harmless
+    assert app.forget_member(erased(str(uuid.uuid4()))) is True

@@ -1,0 +1,16 @@
+"""The mailer's erasure and export on the in-memory database (privacy_cases.py)."""
+import pytest
+
+from mailer.application import MailerApp
+from mailer.projections import read_models
+from umpnet_kernel.testing import in_memory
+
+from .privacy_cases import *  # noqa: F401,F403 (the scenarios, collected here)
+from .privacy_cases import SECRET
+
+
+@pytest.fixture
+def app():
+    app = in_memory(lambda db: MailerApp(db, "http://testserver", "UMPnet <n@umpnet.invalid>", SECRET), read_models)
+    yield app
+    app.db.dispose()
