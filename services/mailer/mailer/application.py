@@ -64,7 +64,29 @@ class MailerApp(Application):
         self.rate_limit = rate_limit
 
     # -- queueing: what is stored is the template and its inputs, never a link token
+    # Each event's command is built by one method (`_verification`, ...) and run
+    # either alone (`queue_verification_email`) or, for a subscriber's batch,
+    # with the others in one transaction (`queue_verification_emails`): the
+    # same commands, so the same effects (tests/unit/mailer).
     def queue_verification_email(self, incoming: IncomingEvent) -> None:
+        self.execute(*self._verification(incoming))
+
+    def queue_verification_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._verification(incoming) for incoming in incomings])
+
+    def queue_password_reset_email(self, incoming: IncomingEvent) -> None:
+        self.execute(*self._password_reset(incoming))
+
+    def queue_password_reset_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._password_reset(incoming) for incoming in incomings])
+
+    def queue_account_exists_email(self, incoming: IncomingEvent) -> None:
+        self.execute(*self._account_exists(incoming))
+
+    def queue_account_exists_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._account_exists(incoming) for incoming in incomings])
+
+    def _verification(self, incoming: IncomingEvent):
         data = incoming.payload
         if data.get("link_nonce"):
             inputs = {"first_name": data["first_name"], "link_nonce": data["link_nonce"]}
@@ -74,16 +96,17 @@ class MailerApp(Application):
             inputs = {"first_name": data["first_name"], "token": data["token"]}
         else:
             raise PermanentFailure("verification request without link_nonce nor token")
-        self._queue(incoming, "verification", inputs, consumer="mailer.verification")
+        return self._queue(incoming, "verification", inputs, consumer="mailer.verification")
 
-    def queue_password_reset_email(self, incoming: IncomingEvent) -> None:
+    def _password_reset(self, incoming: IncomingEvent):
         data = incoming.payload
-        self._queue(incoming, "password-reset", {"first_name": data["first_name"], "link_nonce": data["link_nonce"]})
+        return self._queue(incoming, "password-reset", {"first_name": data["first_name"], "link_nonce": data["link_nonce"]})
 
-    def queue_account_exists_email(self, incoming: IncomingEvent) -> None:
-        self._queue(incoming, "account-exists", {"first_name": incoming.payload["first_name"]})
+    def _account_exists(self, incoming: IncomingEvent):
+        return self._queue(incoming, "account-exists", {"first_name": incoming.payload["first_name"]})
 
-    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None) -> None:
+    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None):
+        """The (context, command) that queues `incoming`'s email, for `execute` or `execute_many`."""
         data = incoming.payload
         to, member_id = data["email"], data.get("member_id")
         email_id = email_id_for(incoming.event_id, kind)
@@ -97,7 +120,7 @@ class MailerApp(Application):
             else:
                 uow.add(OutgoingEmail.queue(email_id, kind, to, kind, inputs, member_id))
 
-        self.execute(incoming.context(), command)
+        return incoming.context(), command
 
     def _over_limit(self, uow: UnitOfWork, to: str) -> bool:
         if self.db.is_postgresql:
