@@ -205,3 +205,45 @@ def test_a_batch_that_fails_queues_nothing(mailer):
     assert rows(mailer) == []  # all or nothing: the subscriber then handles them one by one
     mailer.queue_verification_emails([good])
     assert [r["email_id"] for r in rows(mailer)] == [email_id_for("e1", "verification")]
+
+
+class Smtp:
+    """Stands for an SMTP transport: a resend would be a second copy for a person."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def send(self, email_id, message):
+        self.sink.send(email_id, message)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_file_sink_deliveries_are_recorded_in_one_transaction_smtp_ones_each_in_its_own(migrated_url, tmp_path, backend):
+    db = Database(migrated_url("mailer", backend))
+    try:
+        app = MailerApp(db, public_url="https://adherer.example", sender="UMPnet <noreply@example.org>",
+                        secret_key="test-secret")
+        commits = []
+        app.on_commit(lambda recorded: commits.append(len(recorded)))
+        for n in range(6):
+            app.queue_verification_email(verification_requested(f"e{n}", f"p{n}@example.org"))
+        commits.clear()
+        assert app.deliver_due(FileSink(str(tmp_path / "files")), limit=3) == 3
+        assert commits == [3]  # the sink repeats harmlessly: one record for the batch
+        assert app.deliver_due(Smtp(FileSink(str(tmp_path / "smtp"))), limit=3) == 3
+        assert commits == [3, 1, 1, 1]  # a real send: each recorded as soon as it is accepted
+        assert {r["status"] for r in rows(app)} == {"sent"}
+    finally:
+        db.dispose()
+
+
+def test_a_batch_record_that_fails_is_made_one_by_one(mailer, tmp_path, monkeypatch):
+    for n in range(3):
+        mailer.queue_verification_email(verification_requested(f"e{n}", f"p{n}@example.org"))
+
+    def refuse(commands):
+        raise RuntimeError("one of them cannot be recorded")
+
+    monkeypatch.setattr(mailer, "execute_many", refuse)
+    assert mailer.deliver_due(FileSink(str(tmp_path))) == 3
+    assert {r["status"] for r in rows(mailer)} == {"sent"}

@@ -137,9 +137,13 @@ class MailerApp(Application):
         """Send what is due, recording each outcome as soon as it is known;
         returns how many were sent.
 
-        Each email is recorded in its own transaction right after the server
-        accepted it: a crash re-sends at most the one message in flight (the
-        old batch record re-sent up to a whole batch, issue 6 item 20).
+        Through SMTP each email is recorded in its own transaction right after
+        the server accepted it: a crash re-sends at most the one message in
+        flight (the old batch record re-sent up to a whole batch, issue 6 item
+        20), and a second copy reaches a real person. A transport that
+        `repeats_harmlessly` (the `.eml` sink: a resend overwrites the same
+        file) has the batch's outcomes recorded in one transaction after it:
+        a crash then writes up to the batch again, and nobody sees it twice.
         """
         now = datetime.now(timezone.utc)
         query = (
@@ -150,6 +154,8 @@ class MailerApp(Application):
         )
         with self.read() as conn:  # one query for the batch
             due = list(conn.execute(query).mappings())
+        record_together = getattr(transport, "repeats_harmlessly", False)
+        outcomes = []
         sent = 0
         for row in due:
             failure = None
@@ -169,11 +175,16 @@ class MailerApp(Application):
                 # only: an exception's text may hold the address or the body.
                 log.warning("email %s could not be sent: %s", row["email_id"], type(exc).__name__)
                 failure = f"cannot be sent: {type(exc).__name__}"
-            self._record_outcome(row["email_id"], failure, now)
+            if record_together:
+                outcomes.append((row["email_id"], failure))
+            else:
+                self._record_outcome(row["email_id"], failure, now)
             sent += failure is None
+        if outcomes:
+            self._record_outcomes(outcomes, now)
         return sent
 
-    def _record_outcome(self, email_id: str, failure: str | None, now: datetime) -> None:
+    def _outcome(self, email_id: str, failure: str | None, now: datetime):
         def record(uow: UnitOfWork):
             email = uow.get(OutgoingEmail, email_id)
             if failure is None:
@@ -181,7 +192,18 @@ class MailerApp(Application):
             else:
                 email.mark_failed(failure, now)
 
-        self.execute(Context(), record)
+        return Context(), record
+
+    def _record_outcome(self, email_id: str, failure: str | None, now: datetime) -> None:
+        self.execute(*self._outcome(email_id, failure, now))
+
+    def _record_outcomes(self, outcomes: list[tuple[str, str | None]], now: datetime) -> None:
+        try:
+            self.execute_many([self._outcome(email_id, failure, now) for email_id, failure in outcomes])
+        except Exception as exc:  # one record that cannot be made must not hold back the others
+            log.warning("recording %d deliveries together failed (%s): one by one", len(outcomes), type(exc).__name__)
+            for email_id, failure in outcomes:
+                self._record_outcome(email_id, failure, now)
 
     @staticmethod
     def queued_any(recorded) -> bool:

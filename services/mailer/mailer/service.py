@@ -69,6 +69,7 @@ class InPoolThread:
 
     def __init__(self, transport: FileSink):
         self.transport = transport
+        self.repeats_harmlessly = transport.repeats_harmlessly
 
     def send(self, email_id, message):
         run_blocking(self.transport.write, email_id, message.as_bytes())
