@@ -239,8 +239,11 @@ def test_bursts_of_every_size_on_two_subscriptions_never_stall_it(container_fact
     wait_for(lambda: len(rows(config)) == len(expected), timeout=60)
     assert set(rows(config)) == expected and flaky
     # Given again only with a failing message in its batch (then alone): never redelivered.
+    # A flaky one at most three times: alone (failed: retried later), in a batch that
+    # another one failed, then alone again.
     with_a_failure = {event_id for batch in batches if len(batch) > 1 and flaky & set(batch) for event_id in batch}
-    assert all(calls[event_id] <= 2 for event_id in expected)
+    assert {event_id: calls[event_id] for event_id in expected - flaky if calls[event_id] > 2} == {}
+    assert {event_id: calls[event_id] for event_id in flaky if calls[event_id] > 3} == {}
     assert all(calls[event_id] == 1 for event_id in expected - with_a_failure - flaky)
     assert max(len(batch) for batch in batches) > 1 and multiple_acks
     container.stop()
