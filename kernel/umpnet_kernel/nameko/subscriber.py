@@ -136,7 +136,11 @@ class BatchEventSubscriber(EventSubscriber):
     - order: one batch at a time per subscription, in delivery order (the
       fallback too); while a batch runs the next one gathers. Retries, and
       several processes of a service, reorder as they do for single messages;
-    - a malformed message is parked, as `subscribe` does.
+    - a malformed message is parked, as `subscribe` does;
+    - a message that kills the process (not one that raises) is redelivered
+      with its whole batch each time, so its batch-mates' delivery counts
+      rise with its own: after the quorum queue's delivery limit (20) they
+      are parked beside it, for an operator to replay, never dropped.
 
     Nothing waits for company: a batch is whatever has arrived when the
     previous one is done (one message at low rates).
