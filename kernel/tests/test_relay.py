@@ -161,18 +161,26 @@ def test_a_relay_needs_a_way_to_publish(database):
         OutboxRelay(database)
 
 
-def test_after_a_wake_up_the_relay_gathers_what_is_committed_meanwhile_into_one_batch(database):
-    open_accounts(database, 1)
+def test_when_events_come_in_company_the_relay_gathers_them_into_one_batch(database):
     broker = Broker()
     waited = []
+    more = {"count": 0}
 
     def sleep(seconds):  # the events committed while the relay waits for company
         waited.append(seconds)
-        open_accounts(database, 3, start=1)
+        open_accounts(database, more["count"], start=len(broker.received) + 10)
 
     relay = OutboxRelay(database, publish_many=broker.publish_many, gather=0.002, sleep=sleep)
+    open_accounts(database, 1)
+    assert relay.publish_pending() == 1 and waited == []  # alone: published at once
+    open_accounts(database, 1, start=1)
+    assert relay.publish_pending() == 1 and waited == []  # still one at a time
+    open_accounts(database, 2, start=2)
+    assert relay.publish_pending() == 2 and waited == []  # company: the next run waits
+    more["count"] = 3
+    open_accounts(database, 1, start=4)
     assert relay.publish_pending() == 4
-    assert waited == [0.002] and broker.batches == [4]  # one read, one publish, one confirm
+    assert waited == [0.002] and broker.batches == [1, 1, 2, 4]  # one read, one publish, one confirm for 4
 
 
 def test_without_gather_the_relay_reads_at_once(database):

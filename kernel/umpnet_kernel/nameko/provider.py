@@ -25,8 +25,8 @@ log = logging.getLogger(__package__)  # one logger for the kernel's nameko side
 JobFactory = Callable[[Application, dict], Job]
 
 
-# How long the outbox relay waits after a wake-up, so the commits that land
-# meanwhile share its read, publish and confirm (relay.py): the config's
+# How long the outbox relay waits after a wake-up when events come in company,
+# so the commits that land meanwhile share its read, publish and confirm (relay.py): the config's
 # OUTBOX_GATHER_MS, else the environment's, else this; 0 turns it off.
 DEFAULT_GATHER_MS = 2.0
 
