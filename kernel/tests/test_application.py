@@ -99,6 +99,39 @@ def test_commit_listeners_hear_of_what_was_recorded(app):
     assert [r.event for r in heard[0]] == [AccountOpened(account_id="a1", owner="Ann", tags=("t",))]
 
 
+def test_many_commands_run_in_one_transaction_each_seeing_the_ones_before(app):
+    heard = []
+    app.on_commit(heard.append)
+
+    def deposit_into(id, amount):
+        def command(uow):
+            account = uow.get(Account, id)
+            account.deposit(amount)
+            return account.balance
+
+        return Context(actor_id=f"actor-{amount}"), command
+
+    open_account(app, "a1", "Ann")
+    results = app.execute_many([deposit_into("a1", 2), deposit_into("a1", 3)])
+    assert results == [2, 5]  # the second command read what the first wrote
+    assert len(heard) == 2 and len(heard[1]) == 2  # one commit for both
+    with app.read() as conn:
+        recorded = app.store.load_stream(conn, "account-a1")
+    assert [r.meta.actor_id for r in recorded[1:]] == ["actor-2", "actor-3"]  # each its own context
+
+
+def test_many_commands_commit_all_or_none(app):
+    open_account(app, "a1", "Ann")
+
+    def deposit_into(amount):
+        return Context(), lambda uow: uow.get(Account, "a1").deposit(amount)
+
+    with pytest.raises(Conflict):
+        app.execute_many([deposit_into(2), deposit_into(-1)])  # the second refuses
+    with app.read() as conn:
+        assert app.store.stream_version(conn, "account-a1") == 1  # the first was rolled back too
+
+
 def test_aggregates_can_be_tested_given_when_then():
     new = given_when_then(Account, "a1", [AccountOpened(account_id="a1", owner="Ann")], lambda a: a.deposit(3))
     assert new == [MoneyDeposited(account_id="a1", amount=3, currency="EUR")]

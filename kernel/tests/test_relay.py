@@ -159,3 +159,37 @@ def test_the_cursor_is_saved_every_batch_size_events_while_catching_up(tmp_path)
 def test_a_relay_needs_a_way_to_publish(database):
     with pytest.raises(TypeError):
         OutboxRelay(database)
+
+
+def test_when_events_come_in_company_the_relay_gathers_them_into_one_batch(database):
+    broker = Broker()
+    waited = []
+    more = {"count": 0}
+
+    def sleep(seconds):  # the events committed while the relay waits for company
+        waited.append(seconds)
+        open_accounts(database, more["count"], start=len(broker.received) + 10)
+
+    relay = OutboxRelay(database, publish_many=broker.publish_many, gather=0.002, sleep=sleep)
+    open_accounts(database, 1)
+    assert relay.publish_pending() == 1 and waited == []  # alone: published at once
+    open_accounts(database, 1, start=1)
+    assert relay.publish_pending() == 1 and waited == []  # still one at a time
+    open_accounts(database, 2, start=2)
+    assert relay.publish_pending() == 2 and waited == []  # company: the next run waits
+    more["count"] = 3
+    open_accounts(database, 1, start=4)
+    assert relay.publish_pending() == 4
+    assert waited == [0.002] and broker.batches == [1, 1, 2, 4]  # one read, one publish, one confirm for 4
+
+
+def test_without_gather_the_relay_reads_at_once(database):
+    from umpnet_kernel.nameko.provider import gather_seconds
+
+    open_accounts(database, 1)
+    waited = []
+    relay = OutboxRelay(database, publish_many=Broker().publish_many, sleep=waited.append)
+    assert relay.publish_pending() == 1 and waited == []  # the CLI and tests: no wait
+    assert gather_seconds({}, environ={}) == 0.002  # a service: 2 ms unless told otherwise
+    assert gather_seconds({"OUTBOX_GATHER_MS": "0"}, environ={"OUTBOX_GATHER_MS": "5"}) == 0.0
+    assert gather_seconds({}, environ={"OUTBOX_GATHER_MS": "5"}) == 0.005

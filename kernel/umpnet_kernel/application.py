@@ -19,10 +19,15 @@ back and is raised as it is, at once.
 
 On SQLite, commands that queue up while a commit waits for the disk share
 the next commit (`sqlite.GroupCommit`), each still all-or-nothing.
+
+`execute_many` runs several commands, each with its own context and unit of
+work, in one transaction that commits all of them or none: a subscriber's
+batch of messages (`nameko.subscriber`). If one fails the whole batch is
+rolled back and the error raised; the caller runs them again one by one.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Sequence, TypeVar
 
 from sqlalchemy import Connection
 
@@ -74,6 +79,9 @@ class Application:
             uow.flush()
             return result, uow.recorded
 
+        return self._run(run)
+
+    def _run(self, run: Callable[[Connection], tuple[T, list[RecordedEvent]]]) -> T:
         if self._group_commit is not None:
             return self._group_commit.execute(run)
         for attempt in range(1, self.max_attempts + 1):
@@ -87,6 +95,23 @@ class Application:
             self._committed(recorded)
             return result
         raise AssertionError("unreachable")
+
+    def execute_many(self, commands: Sequence[tuple[Context, Callable[[UnitOfWork], T]]]) -> list[T]:
+        """Run `(context, command)` pairs in order in ONE transaction, each with
+        its own unit of work (a later command sees what the earlier ones wrote);
+        returns their results. All or nothing: any error rolls every command
+        back and is raised as it is; a lost race runs them all again."""
+
+        def run(conn: Connection) -> tuple[list[T], list[RecordedEvent]]:
+            results, recorded = [], []
+            for context, command in commands:
+                uow = UnitOfWork(conn, self.store, self.projections, context)
+                results.append(command(uow))
+                uow.flush()
+                recorded.extend(uow.recorded)
+            return results, recorded
+
+        return self._run(run)
 
     def execute_once(self, context: Context, use_case: str, command: Callable[[UnitOfWork], T]) -> T:
         """`execute`, but a request that arrives again (same idempotency key)

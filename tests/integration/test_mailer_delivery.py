@@ -11,7 +11,10 @@ from mailer.projections import emails
 from mailer.transports import FileSink, TransportError
 from umpnet_kernel.database import Database
 from umpnet_kernel.links import LinkTokens
-from umpnet_kernel.messages import IncomingEvent
+from umpnet_kernel.manifest import service
+from umpnet_kernel.messages import IncomingEvent, PermanentFailure
+from umpnet_kernel.migrations import upgrade_to_head
+from umpnet_kernel.testing import temporary_postgres_url
 from sqlalchemy import select
 
 
@@ -141,3 +144,106 @@ def test_concurrent_requests_for_one_address_get_no_more_than_the_limit(migrated
         assert statuses_of(app) == ["pending"] * 3 + ["suppressed"] * 9
     finally:
         db.dispose()
+
+
+def _queued_rows(app):
+    with app.read() as conn:
+        found = conn.execute(
+            select(emails.c.email_id, emails.c.kind, emails.c.recipient, emails.c.template, emails.c.inputs, emails.c.status)
+            .order_by(emails.c.email_id)
+        )
+        return [tuple(row) for row in found]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_batch_of_events_queues_what_the_same_events_one_by_one_queue(tmp_path, backend):
+    """The subscriber's batch path (one transaction) and the plain path have the same effects:
+    redeliveries inside a batch, the per-address limit counted across the batch, each kind."""
+    events = [verification_requested(f"e{n}", "same@example.org", nonce=f"n{n}") for n in range(7)]  # 5 + 2 over the limit
+    events += [verification_requested("e2", "same@example.org", nonce="n2")]  # a redelivery, inside the batch
+    events += [members_event("members.PasswordResetRequested",
+                             {"member_id": "m2", "email": "b@example.org", "first_name": "B", "link_nonce": "r1"}, "r1")]
+    events += [members_event("members.DuplicateSignUpAttempted",
+                             {"member_id": "m3", "email": "c@example.org", "first_name": "C"}, "d1")]
+    kinds = {"members.EmailVerificationRequested": "verification", "members.PasswordResetRequested": "password_reset",
+             "members.DuplicateSignUpAttempted": "account_exists"}
+    outcomes = []
+    for path in ("plain", "batch"):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path}/{path}.db"
+        else:
+            context = temporary_postgres_url()
+            url = context.__enter__()
+        upgrade_to_head(service("mailer"), url)
+        db = Database(url)
+        try:
+            app = MailerApp(db, public_url="https://adherer.example", sender="UMPnet <noreply@example.org>",
+                            secret_key="test-secret")
+            for event_type, kind in kinds.items():
+                of_type = [e for e in events if e.event_type == event_type]
+                if path == "plain":
+                    for incoming in of_type:
+                        getattr(app, f"queue_{kind}_email")(incoming)
+                else:
+                    getattr(app, f"queue_{kind}_emails")(of_type)
+            outcomes.append(_queued_rows(app))
+        finally:
+            db.dispose()
+            if backend != "sqlite":
+                context.__exit__(None, None, None)
+    plain, batch = outcomes
+    assert batch == plain
+    assert len(plain) == 9 and sum(row[5] == "suppressed" for row in plain) == 2
+
+
+def test_a_batch_that_fails_queues_nothing(mailer):
+    good = verification_requested("e1")
+    broken = members_event("members.EmailVerificationRequested",
+                           {"member_id": "m1", "email": "x@example.org", "first_name": "X"}, "e2", schema_version=2)
+    with pytest.raises(PermanentFailure):
+        mailer.queue_verification_emails([good, broken])
+    assert rows(mailer) == []  # all or nothing: the subscriber then handles them one by one
+    mailer.queue_verification_emails([good])
+    assert [r["email_id"] for r in rows(mailer)] == [email_id_for("e1", "verification")]
+
+
+class Smtp:
+    """Stands for an SMTP transport: a resend would be a second copy for a person."""
+
+    def __init__(self, sink):
+        self.sink = sink
+
+    def send(self, email_id, message):
+        self.sink.send(email_id, message)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_file_sink_deliveries_are_recorded_in_one_transaction_smtp_ones_each_in_its_own(migrated_url, tmp_path, backend):
+    db = Database(migrated_url("mailer", backend))
+    try:
+        app = MailerApp(db, public_url="https://adherer.example", sender="UMPnet <noreply@example.org>",
+                        secret_key="test-secret")
+        commits = []
+        app.on_commit(lambda recorded: commits.append(len(recorded)))
+        for n in range(6):
+            app.queue_verification_email(verification_requested(f"e{n}", f"p{n}@example.org"))
+        commits.clear()
+        assert app.deliver_due(FileSink(str(tmp_path / "files")), limit=3) == 3
+        assert commits == [3]  # the sink repeats harmlessly: one record for the batch
+        assert app.deliver_due(Smtp(FileSink(str(tmp_path / "smtp"))), limit=3) == 3
+        assert commits == [3, 1, 1, 1]  # a real send: each recorded as soon as it is accepted
+        assert {r["status"] for r in rows(app)} == {"sent"}
+    finally:
+        db.dispose()
+
+
+def test_a_batch_record_that_fails_is_made_one_by_one(mailer, tmp_path, monkeypatch):
+    for n in range(3):
+        mailer.queue_verification_email(verification_requested(f"e{n}", f"p{n}@example.org"))
+
+    def refuse(commands):
+        raise RuntimeError("one of them cannot be recorded")
+
+    monkeypatch.setattr(mailer, "execute_many", refuse)
+    assert mailer.deliver_due(FileSink(str(tmp_path))) == 3
+    assert {r["status"] for r in rows(mailer)} == {"sent"}

@@ -15,7 +15,13 @@
   * a message that cannot be decoded is parked as it came, its body never logged;
   * handlers receive an `IncomingEvent` and must be idempotent (see
     `UnitOfWork.first_delivery`), since delivery is at least once and up to
-    `max_workers` messages are handled concurrently, so out of order.
+    `max_workers` messages are handled concurrently, so out of order;
+  * with `batch=N` (`BatchEventSubscriber`), the handler receives a list of
+    the messages waiting, up to N, one batch at a time in delivery order, to
+    handle in one transaction (`Application.execute_many`); they are acked
+    together (one `multiple=True` ack when it covers no other message in
+    hand), and a batch that fails is handled again one message at a time, so
+    only the failing ones are retried or parked.
 - `rpc`: nameko's RPC entrypoint, replying without a publisher confirm, and
   dropping a request whose caller's deadline (`DEADLINE_HEADER`) has passed.
 - `CallContext`: the caller's `Context` for an RPC worker (actor, source,
@@ -33,11 +39,11 @@ from .operations import Operations
 from .provider import EventSourcing, OutboxStatus
 from .publisher import BatchPublisher
 from .rpc import CallContext, ReplyListener, Rpc, rpc
-from .subscriber import EventSubscriber, declare_subscriptions, subscribe, subscription_queues, subscriptions_of
+from .subscriber import BatchEventSubscriber, EventSubscriber, declare_subscriptions, subscribe, subscription_queues, subscriptions_of
 from .worker import BackgroundWorker, Job
 
 __all__ = [
     "ATTEMPT_HEADER", "CALL_KEY", "DEADLINE_HEADER", "amqp_uri", "register_remote_errors", "Operations",
-    "EventSourcing", "OutboxStatus", "BackgroundWorker", "Job", "BatchPublisher", "CallContext", "ReplyListener", "Rpc", "rpc", "EventSubscriber",
+    "EventSourcing", "OutboxStatus", "BackgroundWorker", "Job", "BatchPublisher", "CallContext", "ReplyListener", "Rpc", "rpc", "EventSubscriber", "BatchEventSubscriber",
     "declare_subscriptions", "subscribe", "subscription_queues", "subscriptions_of",
 ]

@@ -119,3 +119,79 @@ class _QueueConsumer(QueueConsumer):
             self.ack_message(message)
             return
         self.container.spawn_managed_thread(partial(handle, message, exc), identifier="handle_undecodable")
+
+
+class _BatchQueueConsumer(_QueueConsumer):
+    """The queue consumer of batch subscriptions (`subscribe(..., batch=N)`):
+    its own connection and channel, a prefetch of twice the largest batch (one
+    batch handled while the next gathers), and acks of many messages at once.
+
+    Messages are handed to their entrypoint's `receive(body, message)` in the
+    consumer's own thread, in delivery order (nameko spawns a greenthread per
+    message, which costs a spawn each and does not keep the order).
+
+    `ack_many(messages)` sends one `basic_ack(multiple=True)` for the highest
+    delivery tag of a channel's messages, but only when every message
+    delivered on that channel up to that tag and not yet settled is among
+    them: a multiple ack covers every earlier tag, and must never take a
+    message of another batch or subscription still in hand (it would be lost
+    in a crash) nor one already acked (the broker would close the channel).
+    Otherwise, each is acked alone. Every delivered tag is tracked here until
+    acked or requeued, so this is decided from what is really outstanding.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._unsettled: dict = {}  # channel -> delivery tags delivered, not yet acked or requeued
+
+    @property
+    def prefetch_count(self):
+        return max([self.container.max_workers, *(2 * getattr(p, "batch_size", 0) for p in self._providers)])
+
+    def get_consumers(self, consumer_cls, channel):
+        self._unsettled = {}  # a new channel: the old one's tags mean nothing now
+        return super().get_consumers(consumer_cls, channel)
+
+    def handle_message(self, provider, body, message):
+        self._track(message)
+        provider.receive(body, message)
+
+    def _undecodable(self, provider, message, exc):
+        self._track(message)
+        super()._undecodable(provider, message, exc)
+
+    def _track(self, message) -> None:
+        self._unsettled.setdefault(message.channel, set()).add(message.delivery_tag)
+
+    def _untrack(self, message) -> None:
+        self._unsettled.get(message.channel, set()).discard(message.delivery_tag)
+
+    def ack_message(self, message):
+        self._untrack(message)
+        super().ack_message(message)
+
+    def requeue_message(self, message):
+        self._untrack(message)
+        super().requeue_message(message)
+
+    def ack_many(self, messages) -> None:
+        by_channel: dict = {}
+        for message in messages:
+            by_channel.setdefault(message.channel, []).append(message)
+        for channel, group in by_channel.items():
+            unsettled = self._unsettled.get(channel, set())
+            top = max(group, key=lambda m: m.delivery_tag)
+            tags = {m.delivery_tag for m in group}
+            covered = {tag for tag in unsettled if tag <= top.delivery_tag}
+            if len(group) == 1 or not covered <= tags or not channel.connection:
+                for message in group:
+                    self.ack_message(message)
+                continue
+            for message in group:
+                unsettled.discard(message.delivery_tag)
+            try:
+                top.ack(multiple=True)
+            except Exception as exc:
+                log.warning("ack not sent, the broker will redeliver: %s", type(exc).__name__)
+            for message in group:
+                message._state = "ACK"  # kombu's own mark: acked (by the multiple ack)

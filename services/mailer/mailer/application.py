@@ -67,7 +67,29 @@ class MailerApp(MailerPrivacy, Application):
         self.rate_limit = rate_limit
 
     # -- queueing: what is stored is the template and its inputs, never a link token
+    # Each event's command is built by one method (`_verification`, ...) and run
+    # either alone (`queue_verification_email`) or, for a subscriber's batch,
+    # with the others in one transaction (`queue_verification_emails`): the
+    # same commands, so the same effects (tests/unit/mailer).
     def queue_verification_email(self, incoming: IncomingEvent) -> None:
+        self.execute(*self._verification(incoming))
+
+    def queue_verification_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._verification(incoming) for incoming in incomings])
+
+    def queue_password_reset_email(self, incoming: IncomingEvent) -> None:
+        self.execute(*self._password_reset(incoming))
+
+    def queue_password_reset_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._password_reset(incoming) for incoming in incomings])
+
+    def queue_account_exists_email(self, incoming: IncomingEvent) -> None:
+        self.execute(*self._account_exists(incoming))
+
+    def queue_account_exists_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._account_exists(incoming) for incoming in incomings])
+
+    def _verification(self, incoming: IncomingEvent):
         data = incoming.payload
         if data.get("link_nonce"):
             inputs = {"first_name": data["first_name"], "link_nonce": data["link_nonce"]}
@@ -77,22 +99,25 @@ class MailerApp(MailerPrivacy, Application):
             inputs = {"first_name": data["first_name"], "token": data["token"]}
         else:
             raise PermanentFailure("verification request without link_nonce nor token")
-        self._queue(incoming, "verification", inputs, consumer="mailer.verification")
+        return self._queue(incoming, "verification", inputs, consumer="mailer.verification")
 
-    def queue_password_reset_email(self, incoming: IncomingEvent) -> None:
+    def _password_reset(self, incoming: IncomingEvent):
         data = incoming.payload
-        self._queue(incoming, "password-reset", {"first_name": data["first_name"], "link_nonce": data["link_nonce"]})
+        return self._queue(incoming, "password-reset", {"first_name": data["first_name"], "link_nonce": data["link_nonce"]})
 
-    def queue_account_exists_email(self, incoming: IncomingEvent) -> None:
-        self._queue(incoming, "account-exists", {"first_name": incoming.payload["first_name"]})
+    def _account_exists(self, incoming: IncomingEvent):
+        return self._queue(incoming, "account-exists", {"first_name": incoming.payload["first_name"]})
 
     def queue_invitation_email(self, incoming: IncomingEvent) -> None:
-        """A member's invitation; none when members says the address got enough of them lately."""
+        """A member's invitation; none when members says the address got enough of them lately.
+        One at a time: invitations come far more rarely than account emails."""
         data = incoming.payload
         if data.get("emailed", True):
-            self._queue(incoming, "invitation", {"inviter_name": data["inviter_name"], "link_nonce": data["link_nonce"]})
+            self.execute(*self._queue(incoming, "invitation",
+                                      {"inviter_name": data["inviter_name"], "link_nonce": data["link_nonce"]}))
 
-    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None) -> None:
+    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None):
+        """The (context, command) that queues `incoming`'s email, for `execute` or `execute_many`."""
         data = incoming.payload
         to, member_id = data["email"], data.get("member_id")
         email_id = email_id_for(incoming.event_id, kind)
@@ -106,7 +131,7 @@ class MailerApp(MailerPrivacy, Application):
             else:
                 uow.add(OutgoingEmail.queue(email_id, kind, to, kind, inputs, member_id))
 
-        self.execute(incoming.context(), command)
+        return incoming.context(), command
 
     def _over_limit(self, uow: UnitOfWork, to: str) -> bool:
         if self.db.is_postgresql:
@@ -123,9 +148,13 @@ class MailerApp(MailerPrivacy, Application):
         """Send what is due, recording each outcome as soon as it is known;
         returns how many were sent.
 
-        Each email is recorded in its own transaction right after the server
-        accepted it: a crash re-sends at most the one message in flight (the
-        old batch record re-sent up to a whole batch, issue 6 item 20).
+        Through SMTP each email is recorded in its own transaction right after
+        the server accepted it: a crash re-sends at most the one message in
+        flight (the old batch record re-sent up to a whole batch, issue 6 item
+        20), and a second copy reaches a real person. A transport that
+        `repeats_harmlessly` (the `.eml` sink: a resend overwrites the same
+        file) has the batch's outcomes recorded in one transaction after it:
+        a crash then writes up to the batch again, and nobody sees it twice.
         """
         now = datetime.now(timezone.utc)
         query = (
@@ -136,6 +165,8 @@ class MailerApp(MailerPrivacy, Application):
         )
         with self.read() as conn:  # one query for the batch
             due = list(conn.execute(query).mappings())
+        record_together = getattr(transport, "repeats_harmlessly", False)
+        outcomes = []
         sent = 0
         for row in due:
             failure = None
@@ -155,11 +186,16 @@ class MailerApp(MailerPrivacy, Application):
                 # only: an exception's text may hold the address or the body.
                 log.warning("email %s could not be sent: %s", row["email_id"], type(exc).__name__)
                 failure = f"cannot be sent: {type(exc).__name__}"
-            self._record_outcome(row["email_id"], failure, now)
+            if record_together:
+                outcomes.append((row["email_id"], failure))
+            else:
+                self._record_outcome(row["email_id"], failure, now)
             sent += failure is None
+        if outcomes:
+            self._record_outcomes(outcomes, now)
         return sent
 
-    def _record_outcome(self, email_id: str, failure: str | None, now: datetime) -> None:
+    def _outcome(self, email_id: str, failure: str | None, now: datetime):
         def record(uow: UnitOfWork):
             email = uow.get(OutgoingEmail, email_id)
             if failure is None:
@@ -167,7 +203,18 @@ class MailerApp(MailerPrivacy, Application):
             else:
                 email.mark_failed(failure, now)
 
-        self.execute(Context(), record)
+        return Context(), record
+
+    def _record_outcome(self, email_id: str, failure: str | None, now: datetime) -> None:
+        self.execute(*self._outcome(email_id, failure, now))
+
+    def _record_outcomes(self, outcomes: list[tuple[str, str | None]], now: datetime) -> None:
+        try:
+            self.execute_many([self._outcome(email_id, failure, now) for email_id, failure in outcomes])
+        except Exception as exc:  # one record that cannot be made must not hold back the others
+            log.warning("recording %d deliveries together failed (%s): one by one", len(outcomes), type(exc).__name__)
+            for email_id, failure in outcomes:
+                self._record_outcome(email_id, failure, now)
 
     @staticmethod
     def queued_any(recorded) -> bool:

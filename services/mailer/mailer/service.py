@@ -95,6 +95,7 @@ class InPoolThread:
 
     def __init__(self, transport: FileSink):
         self.transport = transport
+        self.repeats_harmlessly = transport.repeats_harmlessly
 
     def send(self, email_id, message):
         run_blocking(self.transport.write, email_id, message.as_bytes())
@@ -103,6 +104,7 @@ class InPoolThread:
         self.transport.close()
 
 
+EVENT_BATCH = 50  # incoming events handled in one transaction at most
 POSTMAN_INTERVAL = 5.0  # seconds: retries, and emails queued by another process
 
 
@@ -137,17 +139,20 @@ class MailerService(Operations):
     name = "mailer"
     app: MailerApp = EventSourcing(build, jobs=[postman])
 
-    @subscribe("members", "members.EmailVerificationRequested", schema=VerificationRequested())
-    def on_email_verification_requested(self, incoming):
-        self.app.queue_verification_email(incoming)
+    # Batch subscriptions: the messages waiting (up to 50) are queued in one
+    # transaction and acked together (kernel `subscribe(..., batch=N)`); a
+    # batch that fails is handled again one message at a time.
+    @subscribe("members", "members.EmailVerificationRequested", schema=VerificationRequested(), batch=EVENT_BATCH)
+    def on_email_verification_requested(self, incomings):
+        self.app.queue_verification_emails(incomings)
 
-    @subscribe("members", "members.PasswordResetRequested", schema=PasswordResetRequested())
-    def on_password_reset_requested(self, incoming):
-        self.app.queue_password_reset_email(incoming)
+    @subscribe("members", "members.PasswordResetRequested", schema=PasswordResetRequested(), batch=EVENT_BATCH)
+    def on_password_reset_requested(self, incomings):
+        self.app.queue_password_reset_emails(incomings)
 
-    @subscribe("members", "members.DuplicateSignUpAttempted", schema=DuplicateSignUpAttempted())
-    def on_duplicate_sign_up_attempted(self, incoming):
-        self.app.queue_account_exists_email(incoming)
+    @subscribe("members", "members.DuplicateSignUpAttempted", schema=DuplicateSignUpAttempted(), batch=EVENT_BATCH)
+    def on_duplicate_sign_up_attempted(self, incomings):
+        self.app.queue_account_exists_emails(incomings)
 
     @subscribe("members", "members.InvitationSent", schema=InvitationSent())
     def on_invitation_sent(self, incoming):

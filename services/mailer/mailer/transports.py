@@ -5,8 +5,10 @@ Both are idempotent per email id as far as they can be: the file sink writes
 messages carry a Message-ID derived from the email id, so a resend after a
 crash between send and record is recognisable by the receiving side.
 
-The mailer records each message as soon as the transport returns, so a crash
-re-sends at most the message in flight. `close()` ends what a transport keeps
+Through SMTP the mailer records each message as soon as the transport
+returns, so a crash re-sends at most the message in flight. The file sink
+`repeats_harmlessly`: the mailer records a batch of its writes in one
+transaction, and a crash rewrites up to that batch's files, the same files. `close()` ends what a transport keeps
 between messages (the SMTP connection of a backlog).
 """
 from __future__ import annotations
@@ -25,6 +27,8 @@ class TransportError(Exception):
 class FileSink:
     """`<email_id>.eml` files, readable by the installation's user alone (0600
     in a 0700 folder): they hold addresses and working links."""
+
+    repeats_harmlessly = True  # writing an email again overwrites its one file
 
     def __init__(self, directory: str):
         self.directory = directory

@@ -432,12 +432,9 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
 
     def _count(self, uow: UnitOfWork, now: datetime, checks) -> datetime | None:
         """Count (purpose, value, limit) checks in `uow`; when the first that is over ends, or None."""
-        over = []
-        for purpose, value, limit in checks:
-            if value:
-                hits, ends = throttle.hit(uow.conn, self._key(purpose, value), limit, now)
-                if hits > limit.count:
-                    over.append(ends)
+        counted = [(self._key(purpose, value), limit) for purpose, value, limit in checks if value]
+        over = [ends for (hits, ends), (_, limit) in zip(throttle.hit_many(uow.conn, counted, now), counted)
+                if hits > limit.count]
         return max(over) if over else None
 
     def _limit(self, context: Context, now: datetime, *checks) -> None:

@@ -7,12 +7,14 @@ nothing about who tried to log in from where to whoever reads the file.
 
 Counting is one upsert that returns the new count, in the caller's
 transaction: thirty parallel attempts get thirty distinct counts, where a
-read-then-write let thirteen through before the lock.
+read-then-write let thirteen through before the lock. Several keys counted
+at once (an address and a client address) are one statement (`hit_many`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, case, delete, select
@@ -92,6 +94,30 @@ def hit(conn: Connection, key: str, limit: Limit, now: datetime) -> tuple[int, d
     ).returning(_c.count, _c.window_ends_at)
     count, window_ends_at = conn.execute(statement).one()
     return count, utc_aware(window_ends_at)
+
+
+def hit_many(conn: Connection, hits: Sequence[tuple[str, Limit]], now: datetime) -> list[tuple[int, datetime]]:
+    """`hit` for each (key, limit), in one multi-row upsert: (count, window end) of each, in order.
+
+    The rows go in key order, so two callers counting the same keys take
+    PostgreSQL's row locks in the same order and cannot deadlock. A key given
+    twice is counted by `hit` one at a time (one upsert cannot touch a row twice)."""
+    keys = [key for key, _ in hits]
+    if len(hits) < 2 or len(set(keys)) < len(keys):
+        return [hit(conn, key, limit, now) for key, limit in hits]
+    rows = sorted(({"key": key, "count": 1, "window_ends_at": now + limit.window} for key, limit in hits),
+                  key=lambda row: row["key"])
+    expired = _c.window_ends_at <= now
+    statement = _upsert(conn).values(rows)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_c.key],
+        set_={
+            "count": case((expired, 1), else_=_c.count + 1),
+            "window_ends_at": case((expired, statement.excluded.window_ends_at), else_=_c.window_ends_at),
+        },
+    ).returning(_c.key, _c.count, _c.window_ends_at)
+    counted = {row.key: (row.count, utc_aware(row.window_ends_at)) for row in conn.execute(statement)}
+    return [counted[key] for key in keys]
 
 
 def count(conn: Connection, key: str, now: datetime) -> int:
