@@ -239,7 +239,8 @@ class ContactsProjection(Projection):
 
 
 def all_projections():
-    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection()]
+    return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection(),
+            members_map.MapProjection()]
 
 
 # -- queries ---------------------------------------------------------------
@@ -406,3 +407,7 @@ def public_profile(row: dict, contact: str | None = None) -> dict:
 def member_with_roles(row: dict) -> dict:
     """The public profile and the roles: what an admin sees of the member whose roles they set."""
     return {**public_profile(row), "roles": jsontext.decode(row["roles"])}
+
+
+# -- the members' map: its read model and projection are in members/map.py ------
+from . import map as members_map  # noqa: E402  (its table is defined on read_models, above)

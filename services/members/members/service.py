@@ -34,6 +34,7 @@ from .commands import (
     VerifyEmail,
 )
 from .domain.member import Actor
+from .geocoding import PostcodeLocator, geocoder_named
 from .schemas import load
 from .throttle import RateLimits
 
@@ -44,7 +45,12 @@ def build(db, config) -> MembersApp:
     # RATE_LIMIT_SCALE multiplies every rate limit: for a party whose members
     # come through one address (a proxy, a meeting hall), and for benchmarks.
     scale = float(config.get("RATE_LIMIT_SCALE") or os.environ.get("RATE_LIMIT_SCALE") or 1)
-    return MembersApp(db, config.get("SECRET_KEY") or secret_key(), RateLimits().scaled(scale))
+    app = MembersApp(db, config.get("SECRET_KEY") or secret_key(), RateLimits().scaled(scale))
+    # GEOCODER: who finds a searched postcode on the map (members/geocoding.py); offline by default
+    setting = lambda name: config.get(name) or os.environ.get(name) or None  # noqa: E731
+    app.postcodes = PostcodeLocator(geocoder_named(setting("GEOCODER"), setting("GEOCODER_DOMAIN"),
+                                                   setting("GEOCODER_SCHEME")))
+    return app
 
 
 class MembersService(Operations):
@@ -131,6 +137,12 @@ class MembersService(Operations):
     @rpc
     def list_themes(self):
         return self.app.themes()
+
+    # -- the map (members/map.py): `query` is {lat, lon, radius_km}, {postcode, radius_km} or {federation}
+    @command
+    def map_members(self, query, limit=None, cursor=None):
+        wanted = {k: query.get(k) for k in ("lat", "lon", "radius_km", "postcode", "federation")}
+        return self.app.map_members(**wanted, limit=limit, cursor=cursor)
 
     @timer(interval=600)
     def prune_expired(self):
