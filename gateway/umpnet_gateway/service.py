@@ -20,6 +20,7 @@ from umpnet_kernel.config import public_url
 from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
+from .api.map import MapApi
 from .api.members import MembersApi
 from .caching import PublicCache
 from .http import api, json_response
@@ -27,11 +28,12 @@ from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site.contacts import ContactsSite
 from .site.home import HomeSite
+from .site.map import MapSite
 from .site.members import MembersSite
 from .site.pages import SitePages
 
 
-class GatewayService(MembersApi, ContactsApi, HomeSite, MembersSite, ContactsSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, MapApi, HomeSite, MembersSite, ContactsSite, MapSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()
