@@ -119,9 +119,9 @@ class MapProjection(KeyedProjection):
         return forget(e.member_id, recorded.position)
 
 
-# `members.MemberErased` is another change's: the map forgets on it as soon as it exists.
-if hasattr(member_events, "MemberErased"):  # pragma: no branch
-    MapProjection.erased = handles(member_events.MemberErased)(MapProjection.erased)
+# `members.MemberErased` (a member asked to be forgotten) is another change's: the map
+# forgets on it as soon as it exists (replace these lines by `@handles(MemberErased)` then).
+if hasattr(member_events, "MemberErased"):
     MapProjection._handlers[member_events.MemberErased] = MapProjection.erased
 
 

@@ -94,3 +94,15 @@ def test_the_service_builds_its_locator_from_geocoder(monkeypatch):
         assert isinstance(build(db, {"SECRET_KEY": SECRET}).postcodes.geocoder, OfflineGeocoder)
     finally:
         db.dispose()
+
+
+def test_the_erasure_handler_leaves_only_a_tombstone():
+    from types import SimpleNamespace
+
+    from members.map import MapProjection, forget
+
+    row = {"member_id": "m1", "display_name": "Anne Z.", "federation_code": "69", "cell_lat": 45.75,
+           "cell_lon": 4.85, "verified": True, "map_visible": True, "visible": True, "version": 3}
+    after = MapProjection().erased(row, SimpleNamespace(member_id="m1"), SimpleNamespace(position=9))
+    assert after == forget("m1", 9)
+    assert {k for k, v in after.items() if v not in ("", 0.0, False)} == {"member_id", "version"}
