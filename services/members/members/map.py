@@ -143,6 +143,7 @@ class Cell:
     lat: float
     lon: float
     members: dict = field(default_factory=dict)  # member_id -> (display_name, federation_code)
+    federations: dict = field(default_factory=dict)  # federation_code -> how many of `members`
     _sorted: list | None = None
 
     def sorted_members(self) -> list:
@@ -171,7 +172,8 @@ class MapIndex:
         self.buckets: dict[tuple[int, int], set[str]] = {}
         self.where: dict[str, str] = {}  # member_id -> cell key
         self.version: int | None = None  # highest row version seen; None: never loaded
-        self._all: list | None = None  # every cell in key order, until a cell comes or goes
+        self.federation_cells: dict[str, set[str]] = {}  # federation -> keys of the cells holding its members
+        self._by_federation: dict[str, list] = {}  # federation -> its cells in key order, until that changes
         self._lock = threading.Lock()
 
     # -- keeping up with the table --
@@ -191,7 +193,8 @@ class MapIndex:
                     self.version = max(self.version, r.version)
 
     def _load(self, conn, latest: int) -> None:
-        self.cells, self.buckets, self.where, self._all = {}, {}, {}, None
+        self.cells, self.buckets, self.where = {}, {}, {}
+        self.federation_cells, self._by_federation = {}, {}
         for r in conn.execute(VISIBLE_ROWS):
             self._put(r.member_id, r.display_name, r.federation_code, r.cell_lat, r.cell_lon)
         self.version = latest
@@ -203,10 +206,16 @@ class MapIndex:
         cell = self.cells.get(key)
         if cell is None:
             cell = self.cells[key] = Cell(key, lat, lon)
-            self._all = None
             self.buckets.setdefault(_bucket(lat, lon), set()).add(key)
+        previous = cell.members.get(member_id)
+        if previous is not None:
+            self._uncount(cell, previous[1])
         cell.members[member_id] = (name, federation)
         cell._sorted = None
+        if cell.federations.get(federation, 0) == 0:
+            self.federation_cells.setdefault(federation, set()).add(key)
+            self._by_federation.pop(federation, None)
+        cell.federations[federation] = cell.federations.get(federation, 0) + 1
         self.where[member_id] = key
 
     def _drop(self, member_id) -> None:
@@ -214,13 +223,23 @@ class MapIndex:
         if key is None:
             return
         cell = self.cells[key]
-        cell.members.pop(member_id, None)
+        previous = cell.members.pop(member_id, None)
+        if previous is not None:
+            self._uncount(cell, previous[1])
         cell._sorted = None
         if not cell.members:
             del self.cells[key]
-            self._all = None
             bucket = self.buckets[_bucket(cell.lat, cell.lon)]
             bucket.discard(key)
+
+    def _uncount(self, cell: Cell, federation: str) -> None:
+        left = cell.federations.get(federation, 0) - 1
+        if left > 0:
+            cell.federations[federation] = left
+            return
+        cell.federations.pop(federation, None)
+        self.federation_cells.get(federation, set()).discard(cell.key)
+        self._by_federation.pop(federation, None)
 
     # -- queries --
     def near(self, lat: float, lon: float, radius_km: float) -> list[tuple[float, Cell]]:
@@ -238,10 +257,13 @@ class MapIndex:
         found.sort(key=lambda dc: (dc[0], dc[1].key))
         return found
 
-    def everywhere(self) -> list[tuple[float, Cell]]:
-        if self._all is None:
-            self._all = sorted(((0.0, c) for c in self.cells.values()), key=lambda dc: dc[1].key)
-        return self._all
+    def of_federation(self, federation: str) -> list[tuple[float, Cell]]:
+        """(0, cell) of the cells holding members of this federation, in key order."""
+        found = self._by_federation.get(federation)
+        if found is None:
+            keys = sorted(self.federation_cells.get(federation, ()))
+            found = self._by_federation[federation] = [(0.0, self.cells[k]) for k in keys]
+        return found
 
     def member_count(self) -> int:
         return len(self.where)
@@ -272,7 +294,7 @@ def search(index: MapIndex, query: MapQuery, page: PageRequest) -> dict:
     in it: a federation's two members in a crowded cell are shown, one member alone
     in a cell is only ever a count."""
     if query.federation is not None:
-        candidates = index.everywhere()
+        candidates = index.of_federation(query.federation)
         wanted = query.federation
     else:
         candidates = index.near(query.lat, query.lon, query.radius_km)

@@ -181,3 +181,14 @@ def test_forgetting_a_member_takes_them_off_every_index(app):
     with app.read() as conn:
         row = conn.execute(table.select().where(table.c.member_id == ids[0])).mappings().one()
     assert (row["display_name"], row["federation_code"], row["visible"]) == ("", "", False)
+
+
+def test_a_member_who_chooses_another_federation_moves_in_the_federation_filter(app):
+    ids = add_members(app, LYON_03, 5)
+    assert len(app.map_members(federation="69")["items"]) == 5  # the index is loaded here, then kept in step
+    app.update_profile(UpdateProfile(member_id=ids[0], federation_code="2A"), Context())
+    assert [i["member_id"] for i in app.map_members(federation="2A")["items"]] == [ids[0]]
+    assert ids[0] not in {i["member_id"] for i in app.map_members(federation="69")["items"]}
+    app.update_profile(UpdateProfile(member_id=ids[0], map_visible=False), Context())
+    assert app.map_members(federation="2A")["items"] == []
+    assert app.map_index.federation_cells.get("2A") == set()
