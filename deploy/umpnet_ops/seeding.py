@@ -68,6 +68,10 @@ def seed_members(count: int, password: str, batch: int = 5000, seed: int | None 
     from umpnet_kernel.projections import KeyedProjection
 
     rng = random.Random(seed)
+
+    def new_id() -> str:  # a version-4 UUID from the seeded generator: repeatable, and no os.urandom per event
+        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
     places, cumulative = commune_weights(rng)
     residences = {}
     themes = [t.slug for t in THEMES]
@@ -84,7 +88,7 @@ def seed_members(count: int, password: str, batch: int = 5000, seed: int | None 
                 size = min(batch, count - done)
                 appends = []
                 for _ in range(size):
-                    member_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                    member_id = new_id()
                     postcode = rng.choices(places, cum_weights=cumulative)[0]
                     residence = residences.get(postcode) or residences.setdefault(postcode, residence_for(postcode))
                     member = Member.register(
@@ -96,7 +100,8 @@ def seed_members(count: int, password: str, batch: int = 5000, seed: int | None 
                         member.update_profile(map_visible=True)
                     base, events = member.collect_pending()
                     events = [*events, EmailVerified(member_id=member_id)]
-                    appends.append((member.stream_id, base, events, [Metadata(actor_id="umpnet-seed") for _ in events]))
+                    metas = [Metadata(event_id=new_id(), actor_id="umpnet-seed") for _ in events]
+                    appends.append((member.stream_id, base, events, metas))
                 with db.write() as conn:
                     if db.is_sqlite:  # the indexes of a million random ids outgrow SQLite's 2 MB page cache
                         conn.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB, this connection

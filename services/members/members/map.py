@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, bindparam, func, select
 
@@ -64,6 +65,7 @@ map_members = Table(
 Index("ix_map_members_version", map_members.c.version)
 
 
+@lru_cache(maxsize=65536)  # pure, and ~52,000 (postcode, commune) pairs exist: rebuilds and seeding ask often
 def cell_of(postcode: str, city: str) -> tuple[float, float]:
     """The snapped position of a commune: its centre's cell (CELL_KM grid). (0, 0) if unknown."""
     places = lookup_postcode_all(postcode)
