@@ -33,7 +33,7 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert set(rows) == set(service_names())
     assert rows["members"].startswith("| members | Contact, Member, Session | register, verify_email, ")
     assert "| MemberRegistered, EmailVerificationRequested," in rows["members"]
-    assert rows["members"].endswith("| — | members, sessions, pending_links, contacts |")
+    assert rows["members"].endswith("| — | members, sessions, pending_links, contacts, map_members |")
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
     assert rows["mailer"] == ("| mailer | OutgoingEmail | (operations only) | — | members.DuplicateSignUpAttempted, "
                               "members.EmailVerificationRequested, members.PasswordResetRequested | emails |")
