@@ -21,6 +21,7 @@ from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
 from .api.invitations import InvitationsApi
+from .api.map import MapApi
 from .api.members import MembersApi
 from .api.talents import TalentsApi
 from .api.privacy import PrivacyApi
@@ -33,13 +34,14 @@ from .site.contacts import ContactsSite
 from .site.facebook import FacebookSite
 from .site.home import HomeSite
 from .site.invitations import InvitationsSite
+from .site.map import MapSite
 from .site.members import MembersSite
 from .site.pages import SitePages
 from .site.privacy import PrivacySite
 
 
-class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, PrivacyApi, HomeSite, MembersSite,
-                     ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, SitePages):
+class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, HomeSite, MembersSite,
+                     ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

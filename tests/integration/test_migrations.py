@@ -24,5 +24,5 @@ def test_every_service_is_checked_and_members_with_all_its_tables():
     # The drift test above is only as good as the manifests' table lists.
     assert {"members", "mailer", "events", "debates", "petitions"} <= set(service_names())
     tables = {name for metadata in service("members").metadata() for name in metadata.tables}
-    assert tables == {"members", "sessions", "pending_links", "contacts", "throttle_counters", "command_outcomes",
+    assert tables == {"members", "sessions", "pending_links", "contacts", "map_members", "throttle_counters", "command_outcomes",
                       "invitations", "invitation_links", "external_identities", "talents", "talent_once", "subject_keys"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
+from functools import cached_property
 
 from umpnet_geo import departement_for_postcode, lookup_postcode
 from umpnet_kernel.application import Application, UnitOfWork
@@ -17,6 +18,7 @@ from umpnet_kernel.links import LinkTokens, keyed_hash
 from umpnet_kernel.paging import PageRequest
 from umpnet_kernel.shredding import Shredder
 
+from . import map as members_map
 from . import projections, security, throttle
 from .commands import (
     AcceptContact,
@@ -39,6 +41,7 @@ from .domain.email_address import email_key, email_key_of, normalise_email
 from .domain.member import Actor, Member, Residence, roles_grantable
 from .domain.session import Session
 from .invitations import InvitationsUseCases
+from .geocoding import PostcodeLocator
 from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
 from .privacy import PrivacyUseCases
 from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
@@ -417,6 +420,35 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
     @staticmethod
     def themes() -> list[dict]:
         return [{"slug": t.slug, "name": t.name} for t in THEMES]
+
+    # -- the map of activists (members/map.py) ---------------------------------
+    @cached_property
+    def map_index(self) -> members_map.MapIndex:
+        """This process's index of the members on the map, kept in step with `map_members`."""
+        return members_map.MapIndex()
+
+    @cached_property
+    def postcodes(self) -> PostcodeLocator:
+        """Where a searched postcode is; the service sets it from `GEOCODER` (default: offline)."""
+        return PostcodeLocator()
+
+    def map_members(self, lat=None, lon=None, radius_km=None, postcode=None, federation=None,
+                    limit=None, cursor=None) -> dict:
+        """A page of the map around a point or a postcode, or of a federation (API.md
+        `GET /api/map/members`): `items`, `cells` (small cells as counts), `next_cursor`."""
+        page = PageRequest.parse(limit, cursor, default_limit=members_map.DEFAULT_PAGE)
+        if federation is not None:
+            if local_federation(federation) is None:
+                raise ValidationFailed("Fédération inconnue.", {"federation": ["Fédération inconnue."]})
+        elif postcode is not None:
+            centre = self.postcodes.locate(postcode) if isinstance(postcode, str) else None
+            if centre is None:
+                raise ValidationFailed("Code postal inconnu.", {"postcode": ["Code postal français inconnu."]})
+            lat, lon = centre
+        query = members_map.check_query(lat, lon, radius_km, federation)
+        with self.read() as conn:
+            self.map_index.refresh(conn)
+        return members_map.search(self.map_index, query, page)
 
     # -- housekeeping -------------------------------------------------------
     def prune_expired(self) -> int:

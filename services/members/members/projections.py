@@ -272,7 +272,7 @@ def all_projections(*more: Projection):
     from .invitation_projections import invitation_projections
 
     return [MembersProjection(), SessionsProjection(), PendingLinksProjection(), ContactsProjection(),
-            *invitation_projections(), *more,
+            *invitation_projections(), members_map.MapProjection(), *more,
             # last: an erased member is forgotten by every read model (forgetting.py), a rebuild's too
             ForgetSubjects(MemberErased, "member_id", FORGETTERS)]
 
@@ -445,3 +445,5 @@ def member_with_roles(row: dict) -> dict:
 
 # Invitations and external identities keep their tables in read_models too (rebuilt with them).
 from . import invitation_projections  # noqa: E402,F401
+# -- the members' map: its read model and projection are in members/map.py ------
+from . import map as members_map  # noqa: E402  (its table is defined on read_models, above)

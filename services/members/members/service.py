@@ -36,6 +36,7 @@ from .commands import (
 )
 from .commands import LogInWithProvider, SendInvitation
 from .domain.member import Actor
+from .geocoding import PostcodeLocator, geocoder_named
 from .schemas import load
 from .talent_sources import TalentSources, talent_sources
 from .throttle import RateLimits
@@ -47,7 +48,12 @@ def build(db, config) -> MembersApp:
     # RATE_LIMIT_SCALE multiplies every rate limit: for a party whose members
     # come through one address (a proxy, a meeting hall), and for benchmarks.
     scale = float(config.get("RATE_LIMIT_SCALE") or os.environ.get("RATE_LIMIT_SCALE") or 1)
-    return MembersApp(db, config.get("SECRET_KEY") or secret_key(), RateLimits().scaled(scale))
+    app = MembersApp(db, config.get("SECRET_KEY") or secret_key(), RateLimits().scaled(scale))
+    # GEOCODER: who finds a searched postcode on the map (members/geocoding.py); offline by default
+    setting = lambda name: config.get(name) or os.environ.get(name) or None  # noqa: E731
+    app.postcodes = PostcodeLocator(geocoder_named(setting("GEOCODER"), setting("GEOCODER_DOMAIN"),
+                                                   setting("GEOCODER_SCHEME")))
+    return app
 
 
 class MembersService(Operations):
@@ -171,6 +177,12 @@ class MembersService(Operations):
     @command
     def erase_member(self, member_id, password):
         return self.app.erase_member(EraseMember(member_id, password), self.context)
+
+    # -- the map (members/map.py): `query` is {lat, lon, radius_km}, {postcode, radius_km} or {federation}
+    @command
+    def map_members(self, query, limit=None, cursor=None):
+        wanted = {k: query.get(k) for k in ("lat", "lon", "radius_km", "postcode", "federation")}
+        return self.app.map_members(**wanted, limit=limit, cursor=cursor)
 
     @timer(interval=600)
     def prune_expired(self):
