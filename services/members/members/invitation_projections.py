@@ -59,6 +59,16 @@ Index("ix_external_identities_member", external_identities.c.member_id)
 _i = invitations.c
 
 
+def invitations_naming(conn, member_id: str, email_lower: str | None) -> list[str]:
+    """The ids of the invitations that hold something of this member: those
+    they sent (their name), those addressed to `email_lower` and those they
+    signed up through (their address). Their keys go at the member's erasure."""
+    naming = or_(_i.inviter_id == member_id, _i.member_id == member_id)
+    if email_lower:
+        naming = or_(naming, _i.email_lower == email_lower)
+    return list(conn.execute(select(_i.invitation_id).where(naming).order_by(_i.invitation_id)).scalars())
+
+
 def forget_member(conn, member_id: str) -> None:
     """Everything these read models hold about a member, gone: the invitations
     they sent, the ones they received (followed, or addressed to their address
@@ -85,6 +95,10 @@ class InvitationsProjection(Projection):
 
     @handles(InvitationSent)
     def sent(self, conn, e: InvitationSent, recorded):
+        if not e.email:
+            # Its key was destroyed: its inviter or its invitee was erased, and
+            # its row forgotten then (`forget_member`). A rebuild leaves it out too.
+            return
         conn.execute(self._insert, {
             "invitation_id": e.invitation_id, "inviter_id": e.inviter_id, "email": e.email,
             "email_lower": email_key(e.email), "nonce_hash": nonce_hash(e.link_nonce), "member_id": None,
