@@ -71,16 +71,19 @@ def invitations_naming(conn, member_id: str, email_lower: str | None) -> list[st
 
 def forget_member(conn, member_id: str) -> None:
     """Everything these read models hold about a member, gone: the invitations
-    they sent, the ones they received (followed, or addressed to their address
-    while it is still known), their personal link and their provider accounts.
-    Call it from the handler of `members.MemberErased`, before the member's row goes."""
-    row = conn.execute(select(members.c.email_lower).where(members.c.member_id == member_id)).first()
-    received = _i.member_id == member_id
-    if row is not None:
-        received = or_(received, _i.email_lower == row.email_lower)
-    conn.execute(delete(invitations).where(or_(_i.inviter_id == member_id, received)))
+    they sent or signed up through, their personal link and their provider
+    accounts. Those addressed to them but not followed are forgotten by
+    `forget_invitations` at the erasure (the members row, and so the address,
+    is gone before the registry runs), and left out of a rebuild as their key is gone."""
+    conn.execute(delete(invitations).where(or_(_i.inviter_id == member_id, _i.member_id == member_id)))
     conn.execute(delete(invitation_links).where(invitation_links.c.member_id == member_id))
     conn.execute(delete(external_identities).where(external_identities.c.member_id == member_id))
+
+
+def forget_invitations(conn, invitation_ids: list[str]) -> None:
+    """These invitations' rows, gone (their keys are destroyed with them: privacy.py)."""
+    if invitation_ids:
+        conn.execute(delete(invitations).where(_i.invitation_id.in_(invitation_ids)))
 
 
 class InvitationsProjection(Projection):

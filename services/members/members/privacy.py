@@ -108,10 +108,11 @@ class PrivacyUseCases:
                 raise NotFound("Membre introuvable.")
             for session in uow.get_many(Session, projections.sessions_of_member(uow.conn, member_id)).values():
                 session.close()
-            # before `member.erase()`: its projections forget the rows that name them
+            # while the members row still gives their address
             invitations = invitation_projections.invitations_naming(uow.conn, member_id, row["email_lower"])
             member.erase()
             self._forget_outside_read_models(uow, member_id, row["email_lower"])
+            invitation_projections.forget_invitations(uow.conn, invitations)
             for subject in (member_id, *invitations):  # the personal fields of every event of theirs
                 uow.store.shredder.forget(uow.conn, subject)
                 # events from before sealing existed: overwritten in place
