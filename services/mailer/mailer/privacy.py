@@ -19,7 +19,8 @@ The mailer needs the invitee's address only until the email is out:
 - when a member is erased, the invitation emails still pending to one of their
   addresses (those of their account emails' rows) lose their key, their
   address and inputs, and become "forgotten" (never sent); the sink's `.eml`
-  files addressed to them are deleted.
+  files addressed to them are deleted (one queued in clear, before sealing
+  existed, is overwritten in place: `redact_clear_events` with its email id).
 An email whose key is gone loads with an empty address: the projection makes
 it "forgotten" in a rebuild as well, so a rebuild gives the same rows. The
 inviter's erasure needs nothing here: the mailer never learns who invited, and
@@ -82,19 +83,21 @@ class DoneEmailKeys(Projection):
 
 
 _OWN_KEY_EMAILS = select(emails.c.email_id, emails.c.recipient).where(
-    emails.c.member_id.is_(None), emails.c.recipient != "")
+    emails.c.kind == "invitation", emails.c.member_id.is_(None), emails.c.recipient != "")
 
 
-def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> list[str]:
-    """The emails keyed to themselves still holding one of `addresses`: key,
-    address and inputs gone, never sent; their ids."""
+def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[list[str], int]:
+    """The invitation emails still holding one of `addresses`: key, address and
+    inputs gone, never sent; their ids, and how many clear events were overwritten."""
     ids = [r.email_id for r in uow.conn.execute(_OWN_KEY_EMAILS) if r.recipient.casefold() in addresses]
+    redacted = 0
     for email_id in ids:
         uow.store.shredder.forget(uow.conn, email_id)
+        redacted += uow.store.redact_clear_events(uow.conn, email_id)  # one queued before sealing existed
     if ids:
         uow.conn.execute(emails.update().where(emails.c.email_id.in_(ids)).values(
             recipient="", inputs=None, status="forgotten", next_attempt_at=None))
-    return ids
+    return ids, redacted
 
 
 def forgotten_stream(member_id: str) -> str:
@@ -125,9 +128,10 @@ class MailerPrivacy:
             own = uow.conn.execute(select(emails.c.email_id, emails.c.recipient)
                                    .where(emails.c.member_id == member_id)).all()
             addresses = {r.recipient.casefold() for r in own if r.recipient}
-            email_ids = [r.email_id for r in own] + _forget_invitation_emails(uow, addresses)
+            invitation_emails, redacted = _forget_invitation_emails(uow, addresses)
+            email_ids = [r.email_id for r in own] + invitation_emails
             uow.store.shredder.forget(uow.conn, member_id)
-            redacted = uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
+            redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
             stream = forgotten_stream(member_id)
             uow.append(stream, uow.store.stream_version(uow.conn, stream), [RecipientForgotten(member_id=member_id)])
             return email_ids, addresses, redacted

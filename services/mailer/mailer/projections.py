@@ -78,7 +78,7 @@ class EmailsProjection(KeyedProjection):
 
     # An email whose recipient was erased (privacy.py) has no row: its
     # outcome, recorded by a postman that was sending it meanwhile, changes nothing.
-    # An email keyed to itself (no member: an invitation) keeps no address once done.
+    # An invitation email (keyed to itself: no member) keeps no address once done.
     @handles(EmailSent)
     def sent(self, row, e, recorded):
         if row is None:
@@ -99,7 +99,8 @@ class EmailsProjection(KeyedProjection):
 
 
 def _no_address_if_own_key(row: dict) -> dict:
-    return {"recipient": ""} if row["member_id"] is None else {}
+    # by kind: emails of no member from before member ids existed were stored in clear, and keep theirs
+    return {"recipient": ""} if row["kind"] == "invitation" and row["member_id"] is None else {}
 
 
 def all_projections():
