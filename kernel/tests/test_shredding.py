@@ -14,7 +14,7 @@ from umpnet_kernel.events import DomainEvent, Metadata, describe
 from umpnet_kernel.fast import recorded_from_row
 from umpnet_kernel.relay import envelope
 from umpnet_kernel.shredding import (
-    KeyUnusable, Shredder, open_rows, personal_fields, shredding_metadata, subject_field, subject_keys,
+    KeyUnusable, Shredder, open_rows, personal_fields, shredding_metadata, subject_field, subject_fields, subject_keys,
 )
 from umpnet_kernel.store import EventStore, create_kernel_tables, events_table
 from umpnet_kernel.testing import InMemoryDatabase, temporary_database
@@ -42,6 +42,13 @@ class PersonJoined(DomainEvent, name="test.PersonJoined", version=2):
 class ThingNoted(DomainEvent, name="test.ThingNoted", subject="owner"):
     owner: str
     note: str = field(metadata=describe("free text", personal=True))
+
+
+@dataclass(frozen=True)
+class LetterWritten(DomainEvent, name="test.LetterWritten", subject=("member_id", "letter_id")):
+    letter_id: str
+    to: str = field(metadata=describe("address", personal=True))
+    member_id: str | None = None
 
 
 def joined(member_id="m1", **extra):
@@ -93,6 +100,17 @@ def backend(request, tmp_path):
 def test_the_class_says_which_fields_are_personal_and_whose():
     assert personal_fields(PersonJoined) == ("email", "first_name", "nickname", "details", "skills", "blog")
     assert subject_field(PersonJoined) == "member_id" and subject_field(ThingNoted) == "owner"
+
+
+def test_a_subject_of_several_fields_is_the_first_set_one(backend):
+    assert subject_fields(LetterWritten) == ("member_id", "letter_id")
+    backend.append("letter-l1", LetterWritten(letter_id="l1", to="m1@example.org", member_id="m1"),
+                   LetterWritten(letter_id="l2", to="nobody@example.org"))
+    assert [jsontext.decode(raw)["__sealed__"]["s"] for raw in backend.raw_data()] == ["m1", "l2"]
+    assert backend.forget("l2") and not backend.forget("l1")  # the first's key is its member's
+    assert [e.to for e in backend.load("letter-l1")] == ["m1@example.org", ""]
+    backend.forget("m1")
+    assert [e.to for e in backend.load("letter-l1")] == ["", ""]
 
 
 def test_personal_fields_are_stored_sealed_and_load_as_appended(backend):

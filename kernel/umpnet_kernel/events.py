@@ -53,12 +53,14 @@ class DomainEvent:
     upcasters: ClassVar[dict[int, Callable[[dict], dict]]] = {}
     # The field naming whose personal data the event holds (a member id): its
     # personal fields are stored encrypted with that subject's key
-    # (shredding.py). None: `member_id` when the class has one.
-    subject: ClassVar[str | None] = None
+    # (shredding.py). None: `member_id` when the class has one. A tuple of
+    # names: the first that is set.
+    subject: ClassVar[str | tuple[str, ...] | None] = None
 
     _registry: ClassVar[dict[str, type["DomainEvent"]]] = {}
 
-    def __init_subclass__(cls, *, name: str, version: int = 1, public: bool = True, subject: str | None = None,
+    def __init_subclass__(cls, *, name: str, version: int = 1, public: bool = True,
+                          subject: str | tuple[str, ...] | None = None,
                           **kw):
         super().__init_subclass__(**kw)
         if subject is not None:

@@ -12,7 +12,8 @@ from them too).
   personal event, kept in `subject_keys` **wrapped** with a key derived from the
   installation's SECRET_KEY (HKDF-SHA256): a copy of the database alone opens nothing.
 - An event class names its subject field (`subject=` on the class; by default
-  its `member_id` field). An event whose subject is None is stored as it is
+  its `member_id` field), or several: `subject=("member_id", "email_id")`, the
+  first that is set (an email to a member, else one keyed to itself). An event whose subject is None is stored as it is
   (`sealable` tells which classes have personal fields and no subject).
 - Stored payload: the plain fields as before; each sealed personal field is
   kept in place as null (the payload keeps its field order, so loading keeps
@@ -87,15 +88,31 @@ def personal_fields(cls: type[DomainEvent]) -> tuple[str, ...]:
 
 
 @cache
-def subject_field(cls: type[DomainEvent]) -> str | None:
-    """The field naming whose personal data an event holds: `cls.subject`, else `member_id`."""
+def subject_fields(cls: type[DomainEvent]) -> tuple[str, ...]:
+    """The fields naming whose personal data an event holds, the first set one
+    deciding: `cls.subject` (a name or a tuple of names), else `member_id`."""
     if not personal_fields(cls):
-        return None
+        return ()
     declared = getattr(cls, "subject", None)
     if declared:
-        return declared
+        return (declared,) if isinstance(declared, str) else tuple(declared)
     names = {f.name for f in dataclasses.fields(cls)}
-    return "member_id" if "member_id" in names else None
+    return ("member_id",) if "member_id" in names else ()
+
+
+def subject_field(cls: type[DomainEvent]) -> str | None:
+    """The (first) field naming whose personal data an event holds, or None."""
+    fields = subject_fields(cls)
+    return fields[0] if fields else None
+
+
+def subject_of(cls: type[DomainEvent], get: Callable[[str], Any]) -> str | None:
+    """The subject of an event (`get` reads a field: `getattr` of the event, or a payload's `get`)."""
+    for name in subject_fields(cls):
+        value = get(name)
+        if value:
+            return str(value)
+    return None
 
 
 def unsealable_classes() -> list[str]:
@@ -208,11 +225,9 @@ class Shredder:
         """The payloads to store for `events` (their `to_data()`), personal fields sealed."""
         wanted: dict[int, str] = {}
         for i, event in enumerate(events):
-            field = subject_field(type(event))
-            if field is not None:
-                subject = getattr(event, field, None)
-                if subject:
-                    wanted[i] = str(subject)
+            subject = subject_of(type(event), lambda name: getattr(event, name, None))
+            if subject:
+                wanted[i] = subject
         if not wanted:
             return payloads
         keys = self._keys_creating(conn, set(wanted.values()))
@@ -276,7 +291,7 @@ def redacted(event_type: str, raw: str, subject: str) -> str | None:
         return None
     cls = DomainEvent.lookup(event_type)
     payload = jsontext.decode(raw)
-    if str(payload.get(subject_field(cls))) != subject:
+    if subject_of(cls, payload.get) != subject:
         return None
     known = {f.name for f in dataclasses.fields(cls)}
     for name, value in payload.items():

@@ -21,7 +21,9 @@ from mailer.projections import emails
 from mailer.transports import FileSink
 from members import security
 from members.application import MembersApp
-from members.commands import AcceptContact, EraseMember, OpenSession, RequestContact, UpdateProfile, VerifyEmail
+from members.commands import (
+    AcceptContact, EraseMember, OpenSession, RequestContact, SendInvitation, UpdateProfile, VerifyEmail,
+)
 from members.events import EmailVerificationRequested
 from umpnet_kernel.database import Database
 from umpnet_kernel.messages import IncomingEvent
@@ -55,6 +57,7 @@ class Platform:
             "members.EmailVerificationRequested": (mailer_service.VerificationRequested(),
                                                    self.mailer.queue_verification_email),
             "members.MemberErased": (mailer_service.MemberErased(), self.mailer.forget_member),
+            "members.InvitationSent": (mailer_service.InvitationSent(), self.mailer.queue_invitation_email),
         }
         self.delivered = []
 
@@ -78,22 +81,24 @@ class Platform:
         self.mailer.db.dispose()
 
 
-def play_until_erasure(platform):
+def sign_up(platform, email, first, last, invitation_token=None):
     members = platform.members
     from members.commands import Register
 
-    def sign_up(email, first, last):
-        members.register(Register(email=email, password=PASSWORD, first_name=first, last_name=last,
-                                  postcode="69003"), Context())
-        platform.relay()
-        with members.read() as conn:
-            [event] = [r.event for r in members.store.read_all(conn)
-                       if isinstance(r.event, EmailVerificationRequested) and r.event.email == email]
-        return members.verify_email(VerifyEmail(members.links.token("verify-email", event.link_nonce)),
-                                    Context())["member_id"]
+    members.register(Register(email=email, password=PASSWORD, first_name=first, last_name=last,
+                              postcode="69003", invitation_token=invitation_token), Context())
+    platform.relay()
+    with members.read() as conn:
+        [event] = [r.event for r in members.store.read_all(conn)
+                   if isinstance(r.event, EmailVerificationRequested) and r.event.email == email]
+    return members.verify_email(VerifyEmail(members.links.token("verify-email", event.link_nonce)),
+                                Context())["member_id"]
 
-    zephyrine = sign_up(EMAIL, "Zephyrine", "Quintavalle")
-    lea = sign_up("lea@example.org", "Lea", "Martin")
+
+def play_until_erasure(platform):
+    members = platform.members
+    zephyrine = sign_up(platform, EMAIL, "Zephyrine", "Quintavalle")
+    lea = sign_up(platform, "lea@example.org", "Lea", "Martin")
     members.update_profile(UpdateProfile(zephyrine, first_name="Zephyrina", bio="Zephyrine Quintavalle, Lyon"),
                            Context(actor_id=zephyrine))
     members.request_contact(RequestContact(zephyrine, lea), Context(actor_id=zephyrine))
@@ -177,5 +182,48 @@ def test_an_erased_member_leaves_no_byte_of_their_email_or_name(backend, migrate
         # the other member is still whole
         assert platform.members.own_profile(lea)["email"] == "lea@example.org"
         assert holding(read(), [b"lea@example.org"]) != []
+    finally:
+        platform.close()
+
+
+CAMILLE, LUCAS = "camille.oudinot-vargas@example.org", "lucas.berthelemy-noor@example.org"
+CAMILLES = [b"camille.oudinot-vargas", b"Camille", b"Oudinot"]
+LUCASES = [b"lucas.berthelemy-noor", b"Lucas", b"Berthelemy"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_invited_member_then_their_inviter_erased_leave_no_byte_of_theirs(backend, migrated_url, tmp_path):
+    """Camille invites Lucas, who signs up through it and verifies; Lucas erases,
+    then Camille: the invitation (his address, her name) goes with each."""
+    data_dir = str(tmp_path)
+    members_url, mailer_url = migrated_url("members", backend), migrated_url("mailer", backend)
+    platform = Platform(members_url, mailer_url, data_dir)
+    members = platform.members
+    read = (lambda: {**sqlite_bytes(data_dir)}) if backend == "sqlite" else (
+        lambda: {**postgres_bytes(members_url), **postgres_bytes(mailer_url)})
+    try:
+        camille = sign_up(platform, CAMILLE, "Camille", "Oudinot")
+        token = members.invite(SendInvitation(camille, LUCAS), Context(actor_id=camille))["token"]
+        platform.relay()  # the invitation email, sent
+        with platform.mailer.read() as conn:
+            [(invitation_email, status)] = conn.execute(
+                select(emails.c.email_id, emails.c.status).where(emails.c.kind == "invitation")).all()
+        assert status == "sent"
+        sink_copy = os.path.join(data_dir, "mail", f"{invitation_email}.eml")
+        assert LUCAS.encode() in open(sink_copy, "rb").read()
+        lucas = sign_up(platform, LUCAS, "Lucas", "Berthelemy", invitation_token=token)
+        assert [i["status"] for i in members.list_invitations(camille)["items"]] == ["accepted"]
+        before = holding(read(), LUCASES + CAMILLES)
+        assert {secret for _, secret in before} >= {"lucas.berthelemy-noor", "Berthelemy", "Oudinot"}
+
+        members.erase_member(EraseMember(lucas, PASSWORD), Context(actor_id=lucas))
+        platform.relay()
+        assert holding(read(), LUCASES) == []
+        assert not os.path.exists(sink_copy)  # the sink's invitation to him too
+        assert members.own_profile(camille)["email"] == CAMILLE
+
+        members.erase_member(EraseMember(camille, PASSWORD), Context(actor_id=camille))
+        platform.relay()
+        assert holding(read(), LUCASES + CAMILLES) == []
     finally:
         platform.close()

@@ -27,8 +27,14 @@ def _queued_v1_to_v2(data: dict) -> dict:
     }
 
 
+# Whose key seals an email's address and inputs: its member's, else (an
+# invitation, to someone who is nobody here yet) the email's own, destroyed once
+# it is delivered or given up, or at the erasure of the member with its address (privacy.py).
+EMAIL_SUBJECT = ("member_id", "email_id")
+
+
 @dataclass(frozen=True)
-class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False):
+class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False, subject=EMAIL_SUBJECT):
     email_id: str
     kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists'"))
     to: str = field(metadata=describe("recipient address", personal=True))
@@ -42,7 +48,7 @@ class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=Fals
 
 
 @dataclass(frozen=True)
-class EmailSuppressed(DomainEvent, name="mailer.EmailSuppressed", public=False):
+class EmailSuppressed(DomainEvent, name="mailer.EmailSuppressed", public=False, subject=EMAIL_SUBJECT):
     """An email that was not sent, and never will be: `reason` says why ('rate-limited')."""
 
     email_id: str

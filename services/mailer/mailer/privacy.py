@@ -9,6 +9,23 @@ finds the event processed and does nothing), in one transaction:
   their rows (`FORGETTERS`, run again at the end of a rebuild);
 then the database files are scrubbed, and the `.eml` files of the development
 sink holding their emails are deleted. A pending email of theirs is never sent.
+
+Invitation emails go to someone who is nobody here yet: they have no member id,
+so each is sealed with a key of its own, its email id (`events.EMAIL_SUBJECT`).
+The mailer needs the invitee's address only until the email is out:
+- once it is delivered or given up, `DoneEmailKeys` destroys its key in the
+  outcome's transaction, and the read model blanks its address (its inviter's
+  name went with its inputs);
+- when a member is erased, the invitation emails still pending to one of their
+  addresses (those of their account emails' rows) lose their key, their
+  address and inputs, and become "forgotten" (never sent); the sink's `.eml`
+  files addressed to them are deleted (one queued in clear, before sealing
+  existed, is overwritten in place: `redact_clear_events` with its email id).
+An email whose key is gone loads with an empty address: the projection makes
+it "forgotten" in a rebuild as well, so a rebuild gives the same rows. The
+inviter's erasure needs nothing here: the mailer never learns who invited, and
+keeps their name only while the email is pending (seconds, unless the mail
+server is down).
 """
 from __future__ import annotations
 
@@ -16,13 +33,18 @@ import logging
 import os
 from typing import Callable
 
-from sqlalchemy import Connection, delete, select
+from email import message_from_binary_file
+from email.policy import default as default_policy
+from email.utils import getaddresses
+
+from sqlalchemy import Connection, bindparam, delete, select
 
 from umpnet_kernel.application import UnitOfWork
 from umpnet_kernel.messages import IncomingEvent
-from umpnet_kernel.shredding import scrub
+from umpnet_kernel.projections import Projection, handles
+from umpnet_kernel.shredding import scrub, subject_keys
 
-from .events import RecipientForgotten
+from .events import EmailDeliveryFailed, EmailSent, RecipientForgotten
 from .projections import emails
 
 log = logging.getLogger(__name__)
@@ -39,6 +61,43 @@ def forgets(forgetter):
 @forgets
 def forget_emails(conn: Connection, member_id: str) -> None:
     conn.execute(delete(emails).where(emails.c.member_id == member_id))
+
+
+class DoneEmailKeys(Projection):
+    """An email sealed with its own key (no member: an invitation) loses it
+    once delivered or given up, in the outcome's transaction. A member's email
+    has no key of its own: nothing happens. Nothing in a rebuild (the keys are
+    not a read model, and they are gone already)."""
+
+    name = "done_email_keys"
+    tables = ()
+    _forget = delete(subject_keys).where(subject_keys.c.subject_id == bindparam("email_id"))
+
+    @handles(EmailSent, EmailDeliveryFailed)
+    def done(self, conn, e, recorded):
+        if isinstance(e, EmailSent) or e.retry_at is None:
+            conn.execute(self._forget, {"email_id": e.email_id})
+
+    def replay(self, conn, recorded) -> None:
+        return None
+
+
+_OWN_KEY_EMAILS = select(emails.c.email_id, emails.c.recipient).where(
+    emails.c.kind == "invitation", emails.c.member_id.is_(None), emails.c.recipient != "")
+
+
+def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[list[str], int]:
+    """The invitation emails still holding one of `addresses`: key, address and
+    inputs gone, never sent; their ids, and how many clear events were overwritten."""
+    ids = [r.email_id for r in uow.conn.execute(_OWN_KEY_EMAILS) if r.recipient.casefold() in addresses]
+    redacted = 0
+    for email_id in ids:
+        uow.store.shredder.forget(uow.conn, email_id)
+        redacted += uow.store.redact_clear_events(uow.conn, email_id)  # one queued before sealing existed
+    if ids:
+        uow.conn.execute(emails.update().where(emails.c.email_id.in_(ids)).values(
+            recipient="", inputs=None, status="forgotten", next_attempt_at=None))
+    return ids, redacted
 
 
 def forgotten_stream(member_id: str) -> str:
@@ -66,28 +125,53 @@ class MailerPrivacy:
         def command(uow: UnitOfWork):
             if not uow.first_delivery("mailer.erasure", incoming.event_id):
                 return None
-            email_ids = uow.conn.execute(select(emails.c.email_id).where(emails.c.member_id == member_id)).scalars().all()
+            own = uow.conn.execute(select(emails.c.email_id, emails.c.recipient)
+                                   .where(emails.c.member_id == member_id)).all()
+            addresses = {r.recipient.casefold() for r in own if r.recipient}
+            invitation_emails, redacted = _forget_invitation_emails(uow, addresses)
+            email_ids = [r.email_id for r in own] + invitation_emails
             uow.store.shredder.forget(uow.conn, member_id)
-            redacted = uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
+            redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
             stream = forgotten_stream(member_id)
             uow.append(stream, uow.store.stream_version(uow.conn, stream), [RecipientForgotten(member_id=member_id)])
-            return list(email_ids), redacted
+            return email_ids, addresses, redacted
 
         done = self.execute(incoming.context(), command)
         if done is None:
             return False
-        email_ids, redacted = done
+        email_ids, addresses, redacted = done
         scrub(self.db, keep=() if redacted else ("events",))
-        self._delete_sink_files(email_ids)
+        self._delete_sink_files(email_ids, addresses)
         return True
 
-    def _delete_sink_files(self, email_ids: list[str]) -> None:
+    def _delete_sink_files(self, email_ids: list[str], addresses: set[str] = frozenset()) -> None:
+        """The sink's copies of these emails, and of any other addressed to
+        `addresses` (a delivered invitation's row no longer says to whom)."""
         if not self.mail_dir:
             return
-        for email_id in email_ids:
+        for email_id in [*email_ids, *self._sink_files_to(addresses)]:
             try:
                 os.remove(os.path.join(self.mail_dir, f"{email_id}.eml"))
             except FileNotFoundError:
                 pass
             except OSError as exc:
                 log.warning("the sent copy of email %s could not be deleted: %s", email_id, type(exc).__name__)
+
+    def _sink_files_to(self, addresses: set[str]) -> list[str]:
+        """The ids of the sink's `.eml` files whose `To` is one of `addresses`."""
+        if not addresses:
+            return []
+        found = []
+        try:
+            names = [n for n in os.listdir(self.mail_dir) if n.endswith(".eml")]
+        except FileNotFoundError:
+            return []
+        for name in names:
+            try:
+                with open(os.path.join(self.mail_dir, name), "rb") as f:
+                    to = message_from_binary_file(f, policy=default_policy).get_all("To", [])
+            except OSError:
+                continue
+            if any(address.casefold() in addresses for _, address in getaddresses([str(v) for v in to])):
+                found.append(name[: -len(".eml")])
+        return found

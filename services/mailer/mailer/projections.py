@@ -23,7 +23,7 @@ emails = Table(
     Column("recipient", String(320), nullable=False),
     Column("template", String(50)),  # None for a suppressed email
     Column("inputs", Text),  # JSON; None once the email is no longer pending
-    Column("status", String(20), nullable=False),  # pending | sent | failed | suppressed
+    Column("status", String(20), nullable=False),  # pending | sent | failed | suppressed | forgotten
     Column("attempts", Integer, nullable=False),
     Column("next_attempt_at", DateTime(timezone=True)),
     Column("queued_at", DateTime(timezone=True), nullable=False),
@@ -42,6 +42,10 @@ class EmailsProjection(KeyedProjection):
 
     @handles(EmailQueued)
     def queued(self, row, e: EmailQueued, recorded):
+        if not e.to:  # its key is gone (privacy.py): nothing to send it to, ever
+            return {"email_id": e.email_id, "kind": e.kind, "member_id": e.member_id, "recipient": "",
+                    "template": e.template, "inputs": None, "status": "forgotten", "attempts": 0,
+                    "next_attempt_at": None, "queued_at": recorded.meta.occurred_at, "sent_at": None}
         return {
             "email_id": e.email_id,
             "kind": e.kind,
@@ -74,26 +78,36 @@ class EmailsProjection(KeyedProjection):
 
     # An email whose recipient was erased (privacy.py) has no row: its
     # outcome, recorded by a postman that was sending it meanwhile, changes nothing.
+    # An invitation email (keyed to itself: no member) keeps no address once done.
     @handles(EmailSent)
     def sent(self, row, e, recorded):
         if row is None:
             return None
-        return {**row, "status": "sent", "inputs": None, "next_attempt_at": None, "sent_at": recorded.meta.occurred_at}
+        return {**row, "status": "sent", "inputs": None, "next_attempt_at": None, "sent_at": recorded.meta.occurred_at,
+                **_no_address_if_own_key(row)}
 
     @handles(EmailDeliveryFailed)
     def failed(self, row, e: EmailDeliveryFailed, recorded):
         if row is None:
             return None
         if e.retry_at is None:  # given up: nothing left to render
-            return {**row, "status": "failed", "inputs": None, "attempts": e.attempt, "next_attempt_at": None}
+            return {**row, "status": "failed", "inputs": None, "attempts": e.attempt, "next_attempt_at": None,
+                    **_no_address_if_own_key(row)}
+        if row["status"] == "forgotten":  # an attempt that was under way when its address was forgotten
+            return {**row, "attempts": e.attempt}
         return {**row, "status": "pending", "attempts": e.attempt, "next_attempt_at": e.retry_at}
+
+
+def _no_address_if_own_key(row: dict) -> dict:
+    # by kind: emails of no member from before member ids existed were stored in clear, and keep theirs
+    return {"recipient": ""} if row["kind"] == "invitation" and row["member_id"] is None else {}
 
 
 def all_projections():
     from umpnet_kernel.shredding import ForgetSubjects
 
     from .events import RecipientForgotten
-    from .privacy import FORGETTERS
+    from .privacy import FORGETTERS, DoneEmailKeys
 
     # last: an erased member's emails are forgotten, in a rebuild too (privacy.py)
-    return [EmailsProjection(), ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]
+    return [EmailsProjection(), DoneEmailKeys(), ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]

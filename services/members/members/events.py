@@ -213,12 +213,14 @@ class ContactRemoved(DomainEvent, name="members.ContactRemoved", version=1):
 
 # -- invitations: one stream per invitation (domain/invitation.py) ------------
 @dataclass(frozen=True)
-class InvitationSent(DomainEvent, name="members.InvitationSent", version=1, subject="inviter_id"):
+class InvitationSent(DomainEvent, name="members.InvitationSent", version=1, subject="invitation_id"):
     """A member invited someone by email. The mailer renders `link_nonce` into
     the sign-up link's token (umpnet_kernel.links, purpose "invitation"): the
     store never holds a usable token. `emailed` is false when the address was
     already sent enough invitations lately: the invitation counts, no email goes.
-    Sealed with the inviter's key: the address is what the inviter typed."""
+    Sealed with the invitation's own key: it holds two people's data (the
+    invitee's address, the inviter's name), and either one's erasure destroys
+    it (privacy.py). Those stored before were sealed with the inviter's key."""
 
     invitation_id: str
     inviter_id: str = field(metadata=describe("member id of who invites"))

@@ -37,7 +37,6 @@ def forgets(forgetter: Forgetter) -> Forgetter:
     return forgetter
 
 
-# First: the invitations find the ones a member received by the address on their row.
 forgets(invitation_projections.forget_member)
 forgets(talents.forget_member)
 

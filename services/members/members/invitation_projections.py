@@ -59,18 +59,31 @@ Index("ix_external_identities_member", external_identities.c.member_id)
 _i = invitations.c
 
 
+def invitations_naming(conn, member_id: str, email_lower: str | None) -> list[str]:
+    """The ids of the invitations that hold something of this member: those
+    they sent (their name), those addressed to `email_lower` and those they
+    signed up through (their address). Their keys go at the member's erasure."""
+    naming = or_(_i.inviter_id == member_id, _i.member_id == member_id)
+    if email_lower:
+        naming = or_(naming, _i.email_lower == email_lower)
+    return list(conn.execute(select(_i.invitation_id).where(naming).order_by(_i.invitation_id)).scalars())
+
+
 def forget_member(conn, member_id: str) -> None:
     """Everything these read models hold about a member, gone: the invitations
-    they sent, the ones they received (followed, or addressed to their address
-    while it is still known), their personal link and their provider accounts.
-    Call it from the handler of `members.MemberErased`, before the member's row goes."""
-    row = conn.execute(select(members.c.email_lower).where(members.c.member_id == member_id)).first()
-    received = _i.member_id == member_id
-    if row is not None:
-        received = or_(received, _i.email_lower == row.email_lower)
-    conn.execute(delete(invitations).where(or_(_i.inviter_id == member_id, received)))
+    they sent or signed up through, their personal link and their provider
+    accounts. Those addressed to them but not followed are forgotten by
+    `forget_invitations` at the erasure (the members row, and so the address,
+    is gone before the registry runs), and left out of a rebuild as their key is gone."""
+    conn.execute(delete(invitations).where(or_(_i.inviter_id == member_id, _i.member_id == member_id)))
     conn.execute(delete(invitation_links).where(invitation_links.c.member_id == member_id))
     conn.execute(delete(external_identities).where(external_identities.c.member_id == member_id))
+
+
+def forget_invitations(conn, invitation_ids: list[str]) -> None:
+    """These invitations' rows, gone (their keys are destroyed with them: privacy.py)."""
+    if invitation_ids:
+        conn.execute(delete(invitations).where(_i.invitation_id.in_(invitation_ids)))
 
 
 class InvitationsProjection(Projection):
@@ -85,6 +98,10 @@ class InvitationsProjection(Projection):
 
     @handles(InvitationSent)
     def sent(self, conn, e: InvitationSent, recorded):
+        if not e.email:
+            # Its key was destroyed: its inviter or its invitee was erased, and
+            # its row forgotten then (`forget_member`). A rebuild leaves it out too.
+            return
         conn.execute(self._insert, {
             "invitation_id": e.invitation_id, "inviter_id": e.inviter_id, "email": e.email,
             "email_lower": email_key(e.email), "nonce_hash": nonce_hash(e.link_nonce), "member_id": None,

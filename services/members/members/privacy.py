@@ -8,6 +8,11 @@ Mixed into `MembersApp`. What is erased, and how (docs/privacy.md, docs/architec
 - every read model forgets the member in the same transaction (`forgetting.py`:
   the members row, sessions, pending links, both sides of their contacts, and
   whatever other read models joined the registry);
+- the keys of the invitations that hold something of theirs (each
+  `InvitationSent` is its own subject: the invitee's address and the inviter's
+  name): those they sent, those addressed to their address and the one they
+  signed up through, found in the invitations read model before it forgets
+  them; a rebuild leaves out an invitation whose key is gone;
 - tables that are not read models: the rate-limit counters keyed on the
   member (HMACs of their address or id) and the recorded command outcomes that
   name them;
@@ -27,7 +32,7 @@ from umpnet_kernel.events import Context
 from umpnet_kernel.idempotency import command_outcomes
 from umpnet_kernel.shredding import scrub
 
-from . import projections, security, throttle
+from . import invitation_projections, projections, security, throttle
 from .commands import EraseMember
 from .domain.member import Member
 from .domain.session import Session
@@ -103,11 +108,15 @@ class PrivacyUseCases:
                 raise NotFound("Membre introuvable.")
             for session in uow.get_many(Session, projections.sessions_of_member(uow.conn, member_id)).values():
                 session.close()
+            # while the members row still gives their address
+            invitations = invitation_projections.invitations_naming(uow.conn, member_id, row["email_lower"])
             member.erase()
             self._forget_outside_read_models(uow, member_id, row["email_lower"])
-            uow.store.shredder.forget(uow.conn, member_id)  # the personal fields of every event of theirs
-            # events from before sealing existed: overwritten in place
-            redacted.append(uow.store.redact_clear_events(uow.conn, member_id))
+            invitation_projections.forget_invitations(uow.conn, invitations)
+            for subject in (member_id, *invitations):  # the personal fields of every event of theirs
+                uow.store.shredder.forget(uow.conn, subject)
+                # events from before sealing existed: overwritten in place
+                redacted.append(uow.store.redact_clear_events(uow.conn, subject))
             return ERASED
 
         redacted: list[int] = []
@@ -119,6 +128,7 @@ class PrivacyUseCases:
         """Rate-limit counters keyed on the member, and command outcomes naming them."""
         keys = [self._key(purpose, email_key) for purpose in (
             "login-account", "login-pace", "mail-address:verification", "mail-address:password-reset")]
-        keys += [self._key(purpose, member_id) for purpose in ("duplicate-notice", "contact-requests")]
+        keys.append(self._key("invitation-emails", email_key))
+        keys += [self._key(purpose, member_id) for purpose in ("duplicate-notice", "contact-requests", "invitations")]
         uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
         uow.conn.execute(delete(command_outcomes).where(command_outcomes.c.outcome.contains(member_id)))

@@ -73,3 +73,74 @@ def test_an_erasure_drops_the_members_emails_and_key_once_and_a_rebuild_keeps_th
         assert dump_tables(conn, read_models.sorted_tables) == live
     # an erasure of a member the mailer never wrote to is harmless
     assert app.forget_member(erased(str(uuid.uuid4()))) is True
+
+
+def invitation_to(app, email, inviter_name="Camille M."):
+    from mailer.service import InvitationSent
+
+    invitation_id = str(uuid.uuid4())
+    app.queue_invitation_email(IncomingEvent.from_envelope({
+        "event_id": str(uuid.uuid4()), "event_type": "members.InvitationSent", "schema_version": 1,
+        "stream_id": f"invitation-{invitation_id}", "stream_version": 1, "position": 1,
+        "occurred_at": datetime.now(timezone.utc).isoformat(), "actor_id": None, "correlation_id": None,
+        "causation_id": None, "data": {
+            "invitation_id": invitation_id, "inviter_id": str(uuid.uuid4()), "email": email,
+            "inviter_name": inviter_name, "link_nonce": "inv-nonce",
+            "expires_at": datetime.now(timezone.utc).isoformat(), "emailed": True}}, InvitationSent()))
+
+
+def invitation_rows(app):
+    with app.read() as conn:
+        return sorted((r.recipient, r.status, r.inputs) for r in conn.execute(
+            select(emails.c.recipient, emails.c.status, emails.c.inputs).where(emails.c.kind == "invitation")))
+
+
+def queued_invitations(app):
+    with app.read() as conn:
+        return sorted((e.to, e.inputs.get("inviter_name")) for e in
+                      (r.event for r in app.store.read_all(conn)) if isinstance(e, EmailQueued) and e.kind == "invitation")
+
+
+def assert_rebuild_gives_the_same_rows(app):
+    with app.read() as conn:
+        live = dump_tables(conn, read_models.sorted_tables)
+    app.rebuild_read_models()
+    with app.read() as conn:
+        assert dump_tables(conn, read_models.sorted_tables) == live
+
+
+def test_an_invitation_email_keeps_its_address_until_it_is_delivered(app, tmp_path):
+    from mailer.transports import FileSink
+
+    invitation_to(app, "lucas@example.org")
+    assert queued_invitations(app) == [("lucas@example.org", "Camille M.")]
+    with app.read() as conn:  # sealed with its own key: the email's id
+        [email_id] = conn.execute(select(emails.c.email_id)).scalars().all()
+        assert conn.execute(select(subject_keys.c.subject_id)).scalars().all() == [email_id]
+    assert app.deliver_due(FileSink(str(tmp_path))) == 1
+    assert (tmp_path / f"{email_id}.eml").exists()
+    assert invitation_rows(app) == [("", "sent", None)]
+    assert queued_invitations(app) == [("", None)]  # its key is gone
+    with app.read() as conn:
+        assert conn.execute(select(subject_keys.c.subject_id)).scalars().all() == []
+    assert_rebuild_gives_the_same_rows(app)
+
+
+def test_an_erased_members_pending_invitation_emails_are_forgotten_and_never_sent(app, tmp_path):
+    from mailer.transports import FileSink
+
+    sink = FileSink(str(tmp_path))
+    app.mail_dir = str(tmp_path)
+    verification_for(app, ZOE, "zoe@example.org", "Zoé")
+    invitation_to(app, "Zoe@example.org")  # delivered: the sink's copy is addressed to her
+    invitation_to(app, "lea@example.org")
+    assert app.deliver_due(sink) == 3
+    invitation_to(app, "zoe@example.org", "Léa M.")  # still pending at her erasure
+    assert len(list(tmp_path.glob("*.eml"))) == 3
+    assert app.forget_member(erased(ZOE)) is True
+    assert invitation_rows(app) == [("", "forgotten", None), ("", "sent", None), ("", "sent", None)]
+    assert queued_invitations(app) == [("", None)] * 3
+    assert app.deliver_due(sink) == 0
+    remaining = list(tmp_path.glob("*.eml"))  # Léa's invitation only
+    assert [b"lea@example.org" in p.read_bytes() for p in remaining] == [True]
+    assert_rebuild_gives_the_same_rows(app)

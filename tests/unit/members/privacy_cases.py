@@ -155,3 +155,64 @@ def test_a_rebuild_after_an_erasure_gives_the_same_rows_and_the_member_stays_gon
     assert rebuilt == live
     assert camille not in repr(rebuilt["members"]) and camille not in repr(rebuilt["contacts"])
     assert lea in repr(rebuilt["members"])
+
+
+def invited_circle(app):
+    """Camille invites Lucas (who signs up through it and verifies) and Noé;
+    Léa (named "Camille D." too) invites Lucas's address as well (he never follows hers)."""
+    from members.commands import SendInvitation
+
+    from .invitation_cases import lucas_signs_up_with
+
+    camille, lea, _ = two_contacts(app)
+    invite = lambda by, email: app.invite(SendInvitation(by, email), Context(actor_id=by))  # noqa: E731
+    token = invite(camille, "lucas@example.org")["token"]
+    invite(lea, "Lucas@example.org")
+    invite(camille, "noe@example.org")
+    return camille, lea, lucas_signs_up_with(app, token)
+
+
+def invitations_readable(app):
+    """(inviter name, address) of each InvitationSent as the store loads it: "" once shredded."""
+    from members.events import InvitationSent
+
+    return sorted((e.inviter_name, e.email) for e in events_of(app, InvitationSent))
+
+
+def assert_rebuild_gives_the_same_rows(app):
+    with app.read() as conn:
+        live = dump_tables(conn, read_models.sorted_tables)
+    app.rebuild_read_models()
+    with app.read() as conn:
+        assert dump_tables(conn, read_models.sorted_tables) == live
+    return live
+
+
+def test_each_invitation_is_its_own_subject_shredded_at_the_invitees_then_the_inviters_erasure(app):
+    camille, lea, lucas = invited_circle(app)
+    assert invitations_readable(app) == [
+        ("Camilla D.", "lucas@example.org"), ("Camilla D.", "noe@example.org"), ("Camille D.", "Lucas@example.org")]
+    # Lucas erases: the two invitations to his address lose their key (the
+    # followed one, and Léa's to the same address in other letters)
+    app.erase_member(EraseMember(lucas, PASSWORD), Context(actor_id=lucas))
+    assert invitations_readable(app) == [("", ""), ("", ""), ("Camilla D.", "noe@example.org")]
+    assert [i["email"] for i in app.list_invitations(camille)["items"]] == ["noe@example.org"]
+    assert app.list_invitations(lea)["items"] == []
+    live = assert_rebuild_gives_the_same_rows(app)
+    assert "lucas" not in repr(live).casefold()
+    # Camille erases: the invitation she sent to Noé goes too
+    app.erase_member(EraseMember(camille, PASSWORD), Context(actor_id=camille))
+    assert invitations_readable(app) == [("", ""), ("", ""), ("", "")]
+    live = assert_rebuild_gives_the_same_rows(app)
+    assert live["invitations"] == []
+    with app.read() as conn:
+        assert conn.execute(select(subject_keys.c.subject_id)).scalars().all() == [lea]
+
+
+def test_the_inviters_erasure_alone_shreds_what_they_sent(app):
+    camille, lea, lucas = invited_circle(app)
+    app.erase_member(EraseMember(camille, PASSWORD), Context(actor_id=camille))
+    assert invitations_readable(app) == [("", ""), ("", ""), ("Camille D.", "Lucas@example.org")]
+    assert [i["email"] for i in app.list_invitations(lea)["items"]] == ["Lucas@example.org"]
+    assert app.own_profile(lucas)["email"] == "lucas@example.org"
+    assert_rebuild_gives_the_same_rows(app)
