@@ -1,24 +1,9 @@
 """Contacts (contact_cases.py) on the in-memory database."""
 import pytest
-from argon2 import PasswordHasher
 
-from members import security
-from members.application import MembersApp
-from members.projections import read_models
-from members.throttle import throttle_metadata
-from umpnet_kernel.testing import in_memory
 
 from .contact_cases import *  # noqa: F401,F403 (the scenarios, collected here)
-from .use_cases import SECRET
 
 
-@pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch):
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("quick_password_hashing")
 
-
-@pytest.fixture
-def app():
-    app = in_memory(lambda db: MembersApp(db, SECRET), read_models, throttle_metadata)
-    yield app
-    app.db.dispose()

@@ -5,22 +5,13 @@ import threading
 
 import pytest
 
-from members.application import MembersApp
 from members.geocoding import PostcodeLocator, geocoder_named
 from members.projections import read_models
-from members.throttle import throttle_metadata
 from umpnet_geo import OfflineGeocoder, lookup_postcode
-from umpnet_kernel.testing import InMemoryDatabase, in_memory
+from umpnet_kernel.testing import InMemoryDatabase
 
 from .map_cases import *  # noqa: F401,F403 (the scenarios, collected here)
 from .use_cases import SECRET
-
-
-@pytest.fixture
-def app():
-    app = in_memory(lambda db: MembersApp(db, SECRET), read_models, throttle_metadata)
-    yield app
-    app.db.dispose()
 
 
 def test_geocoder_is_chosen_by_name_without_any_network():

@@ -1,10 +1,8 @@
 """Talents (talent_cases.py) on the in-memory database; the registry and the
 subscription wiring of other services' events (service.add_talent_subscribers)."""
 import pytest
-from argon2 import PasswordHasher
 from nameko.testing.services import worker_factory
 
-from members import security
 from members.application import MembersApp
 from members.projections import read_models
 from members.service import MembersService, add_talent_subscribers
@@ -20,9 +18,7 @@ from .talent_cases import NATIONAL, SOURCES, at_recording_time, contacts, incomi
 from .use_cases import SECRET
 
 
-@pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch):
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+pytestmark = pytest.mark.usefixtures("quick_password_hashing")
 
 
 @pytest.fixture

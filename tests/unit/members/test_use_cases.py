@@ -9,9 +9,7 @@ import re
 from datetime import datetime
 
 import pytest
-from argon2 import PasswordHasher
 
-from members import security
 from members.application import MembersApp
 from members.commands import (
     CloseSession,
@@ -26,27 +24,17 @@ from members.commands import (
 from members.domain.member import Actor
 from members.events import EmailVerificationRequested, PasswordResetRequested
 from members.projections import read_models
-from members.throttle import throttle_counters, throttle_metadata
+from members.throttle import throttle_counters
 from umpnet_kernel.database import Database
 from umpnet_kernel.errors import Unauthorized
 from umpnet_kernel.events import Context
-from umpnet_kernel.testing import InMemoryDatabase, dump_tables, in_memory
+from umpnet_kernel.testing import InMemoryDatabase, dump_tables
 
 from .use_cases import *  # noqa: F401,F403 (the scenarios, collected here)
 from .use_cases import PASSWORD, SECRET, link_token, register
 
 
-@pytest.fixture(autouse=True)
-def quick_password_hashing(monkeypatch):
-    """argon2 at its cheapest: the use cases' logic, not the hash's cost, is under test here."""
-    monkeypatch.setattr(security, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
-
-
-@pytest.fixture
-def app():
-    app = in_memory(lambda db: MembersApp(db, SECRET), read_models, throttle_metadata)
-    yield app
-    app.db.dispose()
+pytestmark = pytest.mark.usefixtures("quick_password_hashing")
 
 
 def test_the_in_memory_app_keeps_its_events_in_python_not_in_sql(app):
