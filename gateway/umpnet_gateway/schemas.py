@@ -256,6 +256,13 @@ InvitationList = list_of(Invitation)
 
 # -- privacy (api/privacy.py) -------------------------------------------------
 class EraseRequest(Strict):
-    """`DELETE /api/members/me`: the member's password confirms the erasure."""
+    """`DELETE /api/members/me`: the session is enough (API.md); a password given
+    must be the member's (403 otherwise), and the body may be empty."""
+
+    password = fields.String(validate=validate.Length(min=1, max=limits.PASSWORD_MAX))
+
+
+class EraseForm(Strict):
+    """The site's account deletion: the password is asked, always."""
 
     password = fields.String(required=True, validate=validate.Length(min=1, max=limits.PASSWORD_MAX))

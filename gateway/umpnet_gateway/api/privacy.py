@@ -45,10 +45,11 @@ class PrivacyApi:
         return json_response(personal_data_of(self.services, actor["member_id"]), headers=EXPORT_HEADERS)
 
     @api("DELETE", "/api/members/me")
-    @documented("Erase me: my password confirms it; afterwards no service holds my personal data",
+    @documented("Erase me: afterwards no service holds my personal data. The session is enough; "
+                "a password given must be mine (403 otherwise)",
                 body=schemas.EraseRequest, responses={204: None}, auth=True)
     def erase_me(self, request):
         actor, _ = require_actor(self.services, request)
         data = json_body(request, schemas.EraseRequest())
-        self.services.call("members", "erase_member", actor["member_id"], data["password"])
+        self.services.call("members", "erase_member", actor["member_id"], data.get("password"))
         return 204, ""

@@ -13,7 +13,7 @@ from umpnet_kernel.errors import DomainError
 from ..api.privacy import EXPORT_HEADERS, personal_data_of
 from ..auth import SESSION_COOKIE
 from ..http import form_data, json_response, load
-from ..schemas import EraseRequest
+from ..schemas import EraseForm
 from .pages import Page, page
 
 
@@ -34,7 +34,7 @@ class PrivacySite:
                 if form.get("confirm") != "on":
                     raise DomainError("Cochez la case pour confirmer la suppression de votre compte.",
                                       {"confirm": ["Cochez cette case pour confirmer."]})
-                valid = load(EraseRequest(), {"password": form.get("password", "")})
+                valid = load(EraseForm(), {"password": form.get("password", "")})
                 self.services.call("members", "erase_member", actor["member_id"], valid["password"])
             except DomainError as error:
                 if error.status >= 429:

@@ -164,7 +164,8 @@ class LogInWithProvider:
 # -- erasure (privacy.py) ---------------------------------------------------------
 @dataclass(frozen=True)
 class EraseMember:
-    """Forget me: `password` confirms it is the member, not a borrowed session."""
+    """Forget me. `password`, when given (the site always asks it), must be the
+    member's: it shows the member is at the keyboard, not only their session."""
 
     member_id: str
-    password: str
+    password: str | None = None

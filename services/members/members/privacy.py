@@ -84,7 +84,10 @@ class PrivacyUseCases:
         }
 
     def erase_member(self, command: EraseMember, context: Context) -> dict:
-        """Forget the member, once their password confirms it (403 otherwise)."""
+        """Forget the member; a password given must be theirs (403 otherwise).
+
+        API.md asks only for the member's session (`DELETE /api/members/me`), so
+        the password is optional over the API; the site's form always sends it."""
         with self.read() as conn:
             row = projections.member_by_id(conn, command.member_id)
         if row is None:
@@ -96,7 +99,7 @@ class PrivacyUseCases:
             if throttle.count(conn, account_key, now) >= limit.count:
                 raise RateLimited("Trop de tentatives échouées : réessayez dans quelques minutes.",
                                   retry_after=int(limit.window.total_seconds()))
-        if not security.password_matches(row["password_hash"], command.password):
+        if command.password is not None and not security.password_matches(row["password_hash"], command.password):
             self.execute(Context(), lambda uow: throttle.hit(uow.conn, account_key, limit, now))
             raise Forbidden("Mot de passe incorrect : votre compte n’a pas été supprimé.",
                             {"password": ["Mot de passe incorrect."]})

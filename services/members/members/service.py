@@ -175,7 +175,7 @@ class MembersService(Operations):
         return self.app.export_personal_data(member_id)
 
     @command
-    def erase_member(self, member_id, password):
+    def erase_member(self, member_id, password=None):
         return self.app.erase_member(EraseMember(member_id, password), self.context)
 
     # -- the map (members/map.py): `query` is {lat, lon, radius_km}, {postcode, radius_km} or {federation}

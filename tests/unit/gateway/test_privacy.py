@@ -21,13 +21,13 @@ def test_the_export_asks_every_service_that_holds_personal_data_and_is_an_attach
     assert len(asked) == len(services_holding_personal_data()) and all(c.args == ("m1",) for c in asked)
 
 
-def test_erasure_needs_a_session_and_the_password(gateway):
+def test_erasure_needs_a_session_and_a_password_given_must_be_right(gateway):
     url = gateway.url + "/api/members/me"
     assert requests.delete(url, json={"password": "Correct-horse-9"}).status_code == 401
     token, auth = gateway.log_in()
-    assert requests.delete(url, headers=auth).status_code == 400  # no body
-    missing = requests.delete(url, headers=auth, json={})
-    assert missing.status_code == 400 and "password" in missing.json()["error"]["fields"]
+    malformed = requests.delete(url, headers=auth, json={"password": ""})
+    assert malformed.status_code == 400 and "password" in malformed.json()["error"]["fields"]
+    assert requests.delete(url, headers=auth, json={"password": 42}).status_code == 400
     wrong = requests.delete(url, headers=auth, json={"password": "Wrong-password-1"})
     assert wrong.status_code == 403 and wrong.json()["error"]["message"]
     assert requests.get(url, headers=auth).status_code == 200  # still there
@@ -36,6 +36,16 @@ def test_erasure_needs_a_session_and_the_password(gateway):
     assert requests.get(url, headers=auth).status_code == 401  # the session went with the member
     erased = [c for c in gateway.calls if c.method == "erase_member"]
     assert [c.args for c in erased] == [("m1", "Wrong-password-1"), ("m1", "Correct-horse-9")]
+
+
+def test_the_session_alone_erases_as_api_md_asks(gateway):
+    """API.md: `DELETE /api/members/me`, member → erase me; no body is needed."""
+    url = gateway.url + "/api/members/me"
+    token, auth = gateway.log_in()
+    done = requests.delete(url, headers=auth)
+    assert done.status_code == 204 and done.content == b""
+    assert requests.get(url, headers=auth).status_code == 401
+    assert [c.args for c in gateway.calls if c.method == "erase_member"] == [("m1", None)]
 
 
 def test_the_my_data_page_needs_a_login_csrf_a_tick_and_the_password(gateway):

@@ -58,6 +58,15 @@ def test_a_wrong_password_erases_nothing(app):
     assert app.resolve_session(token)["member_id"] == camille
 
 
+def test_the_session_alone_erases_without_a_password(app):
+    camille, lea, token = two_contacts(app)
+    assert app.erase_member(EraseMember(camille), Context(actor_id=camille)) == {"status": "erased"}
+    assert app.resolve_session(token) is None
+    with pytest.raises(NotFound):
+        app.own_profile(camille)
+    assert app.list_contacts(lea)["items"] == []
+
+
 def test_an_erased_member_is_gone_from_every_read_model_and_their_events_are_shredded(app):
     camille, lea, token = two_contacts(app)
     assert app.erase_member(EraseMember(camille, PASSWORD), Context(actor_id=camille)) == {"status": "erased"}
