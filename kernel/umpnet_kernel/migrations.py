@@ -55,6 +55,21 @@ def drop_kernel_tables_v1(op) -> None:
         op.drop_table(table)
 
 
+def create_subject_keys_v1(op) -> None:
+    """The keyring of crypto-shredding (`umpnet_kernel.shredding.subject_keys`), for a
+    service whose events hold personal fields; its own migration calls this once."""
+    op.create_table(
+        "subject_keys",
+        sa.Column("subject_id", sa.String(200), primary_key=True),
+        sa.Column("wrapped_key", sa.String(100), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_subject_keys_v1(op) -> None:
+    op.drop_table("subject_keys")
+
+
 ALEMBIC_ENVIRONMENT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "alembic")
 
 

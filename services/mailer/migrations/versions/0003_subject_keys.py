@@ -3,8 +3,9 @@
 Revision ID: 0003
 Revises: 0002
 """
-import sqlalchemy as sa
 from alembic import op
+
+from umpnet_kernel.migrations import create_subject_keys_v1, drop_subject_keys_v1
 
 revision = "0003"
 down_revision = "0002"
@@ -13,13 +14,8 @@ depends_on = None
 
 
 def upgrade():
-    op.create_table(
-        "subject_keys",
-        sa.Column("subject_id", sa.String(200), primary_key=True),
-        sa.Column("wrapped_key", sa.String(100), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    create_subject_keys_v1(op)
 
 
 def downgrade():
-    op.drop_table("subject_keys")
+    drop_subject_keys_v1(op)
