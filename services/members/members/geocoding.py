@@ -51,24 +51,30 @@ class PostcodeLocator:
     def __init__(self, geocoder: Geocoder | None = None):
         self.geocoder = geocoder or OfflineGeocoder()
         self.offline = isinstance(self.geocoder, OfflineGeocoder)
-        self.locate = lru_cache(maxsize=4096)(self._locate)
+        # Only the online geocoder's answers are remembered: lru_cache keeps no
+        # exception, so a postcode asked during an outage is asked again later.
+        self._online = lru_cache(maxsize=4096)(self._ask_online)
 
-    def _locate(self, postcode: str) -> tuple[float, float] | None:
+    def locate(self, postcode: str) -> tuple[float, float] | None:
         place = lookup_postcode(postcode)
         if place is None:
             return None  # not a French postcode we know: no need to ask anyone
         if not self.offline:
             try:
-                location = self.geocoder.geocode(self._query(place), exactly_one=True)
+                found = self._online(place.postcode, place.city)
             except GeopyError as error:
                 log.warning("geocoder %s failed (%s): the offline data answers", type(self.geocoder).__name__,
                             type(error).__name__)
-                location = None
-            if location is not None:
-                return location.latitude, location.longitude
+            else:
+                if found is not None:
+                    return found
         return place.lat, place.lon
 
-    def _query(self, place):
+    def _ask_online(self, postcode: str, city: str) -> tuple[float, float] | None:
+        location = self.geocoder.geocode(self._query(postcode, city), exactly_one=True)
+        return None if location is None else (location.latitude, location.longitude)
+
+    def _query(self, postcode: str, city: str):
         if type(self.geocoder).__name__ == "Nominatim":
-            return {"postalcode": place.postcode, "country": "France"}
-        return f"{place.postcode} {place.city}"
+            return {"postalcode": postcode, "country": "France"}
+        return f"{postcode} {city}"

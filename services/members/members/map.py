@@ -252,7 +252,10 @@ class MapIndex:
                     d = haversine_km(lat, lon, cell.lat, cell.lon)
                     if d <= radius_km:
                         found.append((d, cell))
-        found.sort(key=lambda dc: (dc[0], dc[1].key))
+        # The order the paging cursor walks: whole metres, then the cell's key. Sorting by
+        # the exact distance instead would let two cells that round to the same metre come
+        # in the other order than the cursor compares them, and a page would skip one.
+        found.sort(key=lambda dc: (int(dc[0] * 1000), dc[1].key))
         return found
 
     def of_federation(self, federation: str) -> list[tuple[float, Cell]]:

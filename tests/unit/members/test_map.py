@@ -2,6 +2,7 @@
 import http.server
 import json
 import threading
+from functools import lru_cache
 
 import pytest
 
@@ -71,6 +72,16 @@ def test_an_online_geocoder_that_is_down_falls_back_to_the_shipped_data():
     locator = PostcodeLocator(geocoder_named("banfrance", domain="127.0.0.1:9", scheme="http", timeout=0.5))
     place = lookup_postcode("33000")
     assert locator.locate("33000") == (place.lat, place.lon)
+
+
+def test_a_postcode_asked_during_an_outage_is_asked_again_once_it_is_over(ban_server):
+    locator = PostcodeLocator(geocoder_named("banfrance", domain=ban_server, scheme="http"))
+    down = PostcodeLocator(geocoder_named("banfrance", domain="127.0.0.1:9", scheme="http", timeout=0.5))
+    locator._online = down._online  # the same locator, its geocoder away for one call
+    place = lookup_postcode("69003")
+    assert locator.locate("69003") == (place.lat, place.lon)
+    locator._online = lru_cache(maxsize=16)(locator._ask_online)  # back
+    assert locator.locate("69003") == (45.76, 4.85) and len(_BanLike.asked) == 1
 
 
 def test_the_service_builds_its_locator_from_geocoder(monkeypatch):
