@@ -30,7 +30,12 @@ def actor_of(services, request, token: str | None) -> dict | None:
         memo[token] = services.call("members", "resolve_session", token)
     actor = memo[token]
     if actor:
+        # Sent with every call of this request (nameko context data): the
+        # services decide who may do what from them (umpnet_kernel CallContext).
         services.context["actor_id"] = actor["member_id"]
+        services.context["actor_roles"] = ",".join(actor.get("roles") or ())
+        if actor.get("federation_code"):
+            services.context["actor_federation"] = actor["federation_code"]
     return actor
 
 

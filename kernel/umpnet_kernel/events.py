@@ -130,6 +130,11 @@ class Context:
     # a redelivered request answer its first outcome instead of running again.
     source: str | None = None
     idempotency_key: str | None = None
+    # The actor's roles and local federation, as the gateway found them when
+    # it authenticated the request: services other than members decide who
+    # may do what from these, without asking members at request time.
+    actor_roles: tuple[str, ...] = ()
+    actor_federation: str | None = None
 
     def metadata(self) -> Metadata:
         return Metadata(

@@ -179,8 +179,8 @@ class ReplyListener(nameko_rpc.ReplyListener):
 class CallContext(DependencyProvider):
     """The caller's `Context` for an RPC worker: `self.context.actor_id`, ...
 
-    The caller (the gateway) writes `actor_id` and `source` in its worker's
-    context data, which nameko sends as headers with every call. The
+    The caller (the gateway) writes `actor_id`, `actor_roles` (comma-joined),
+    `actor_federation` and `source` in its worker's context data, which nameko sends as headers with every call. The
     correlation id is the id of the call that started the chain; the
     idempotency key is the request message's correlation id, which a
     redelivery of the same request keeps.
@@ -193,4 +193,6 @@ class CallContext(DependencyProvider):
             correlation_id=worker_ctx.origin_call_id or worker_ctx.call_id,
             source=data.get("source"),
             idempotency_key=data.get(CALL_KEY),
+            actor_roles=tuple(r for r in (data.get("actor_roles") or "").split(",") if r),
+            actor_federation=data.get("actor_federation"),
         )

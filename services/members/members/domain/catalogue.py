@@ -4,31 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from umpnet_geo import DEPARTEMENTS, DIGITAL_FEDERATION, get_departement
-
-
-@dataclass(frozen=True)
-class Theme:
-    slug: str
-    name: str
-
-
-THEMES = (
-    Theme("economie", "Économie et entreprises"),
-    Theme("emploi", "Emploi et travail"),
-    Theme("education", "Éducation"),
-    Theme("sante", "Santé"),
-    Theme("securite", "Sécurité"),
-    Theme("justice", "Justice"),
-    Theme("environnement", "Environnement et énergie"),
-    Theme("agriculture", "Agriculture et ruralité"),
-    Theme("europe", "Europe et international"),
-    Theme("culture", "Culture et patrimoine"),
-    Theme("logement", "Logement et ville"),
-    Theme("numerique", "Numérique"),
-    Theme("famille", "Famille et solidarités"),
-    Theme("finances-publiques", "Finances publiques"),
-)
-THEME_SLUGS = frozenset(t.slug for t in THEMES)
+# The themes are shared by every service that tags content with them (umpnet_geo.themes).
+from umpnet_geo.themes import THEME_SLUGS, THEMES, Theme  # noqa: F401
 
 MEMBER = "member"
 ORGANIZER = "organizer"
