@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import bindparam, func, or_, select, text
+from sqlalchemy import or_, select
 
-from umpnet_kernel import jsontext
+from umpnet_kernel import jsontext, throttle
 from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.database import Database
 from umpnet_kernel.events import Context
@@ -19,7 +20,7 @@ from umpnet_kernel.shredding import Shredder
 from . import composer
 from .domain.email import OutgoingEmail
 from .events import EmailQueued
-from .privacy import MailerPrivacy
+from .privacy import MailerPrivacy, recipient_key
 from .projections import all_projections, emails
 from .transports import TransportError
 
@@ -32,7 +33,7 @@ EMAIL_ID_NAMESPACE = uuid.UUID("6f1c3f5e-5d0e-4a39-9f55-0d3c1b1ad6a1")
 # The emails anyone can make us send to an address by typing it into a form
 # (sign-up, resend, password reset): the members service limits the requests,
 # the mailer caps what one address receives whatever happens upstream.
-ACCOUNT_EMAILS = ("verification", "password-reset", "account-exists")
+CAPPED_EMAILS = ("verification", "password-reset", "account-exists")
 
 
 def email_id_for(event_id: str, kind: str) -> str:
@@ -41,18 +42,10 @@ def email_id_for(event_id: str, kind: str) -> str:
 
 @dataclass(frozen=True)
 class RateLimit:
-    """At most `count` account emails to one address within `window`."""
+    """At most `count` capped emails (`CAPPED_EMAILS`) to one address within `window`."""
 
     count: int = 5
     window: timedelta = timedelta(hours=1)
-
-
-_RECENT_ACCOUNT_EMAILS = select(func.count()).where(
-    emails.c.recipient == bindparam("recipient"),
-    emails.c.kind.in_(ACCOUNT_EMAILS),
-    emails.c.status != "suppressed",
-    emails.c.queued_at > bindparam("since"),
-)
 
 
 class MailerApp(MailerPrivacy, Application):
@@ -65,6 +58,8 @@ class MailerApp(MailerPrivacy, Application):
         self.sender = sender
         self.links = LinkTokens(secret_key)
         self.rate_limit = rate_limit
+        self._secret_key = secret_key
+        self._next_prune = 0.0
 
     # -- queueing: what is stored is the template and its inputs, never a link token
     # Each event's command is built by one method (`_verification`, ...) and run
@@ -125,7 +120,7 @@ class MailerApp(MailerPrivacy, Application):
         def command(uow: UnitOfWork):
             if not uow.first_delivery(consumer or f"mailer.{kind}", incoming.event_id):
                 return  # a redelivery: the email was queued (or suppressed) the first time
-            if kind in ACCOUNT_EMAILS and self._over_limit(uow, to):
+            if kind in CAPPED_EMAILS and self._over_limit(uow, to):
                 log.info("email %s suppressed: rate limit of its recipient reached", email_id)
                 uow.add(OutgoingEmail.suppress(email_id, kind, to, "rate-limited", member_id))
             else:
@@ -134,14 +129,25 @@ class MailerApp(MailerPrivacy, Application):
         return incoming.context(), command
 
     def _over_limit(self, uow: UnitOfWork, to: str) -> bool:
-        if self.db.is_postgresql:
-            # Two concurrent requests for one address would each count the
-            # other's email as absent; serialise per address (SQLite has
-            # one writer at a time already).
-            uow.conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"mailer.rate:{to}"})
-        since = datetime.now(timezone.utc) - self.rate_limit.window
-        recent = uow.conn.execute(_RECENT_ACCOUNT_EMAILS, {"recipient": to, "since": since}).scalar()
-        return recent >= self.rate_limit.count
+        """Count one more email to `to` in its window; True beyond the limit.
+
+        A counter, not a count of the `emails` rows: an email keyed to itself
+        (a petition signer's) loses its address once delivered, and would no
+        longer be counted. One upsert that returns the new count, in the
+        command's transaction: two transactions for one address get distinct
+        counts (PostgreSQL's row lock), and a command decided again counts again
+        from scratch (rolled back with it)."""
+        limit = throttle.Limit(self.rate_limit.count, self.rate_limit.window)
+        count, _ = throttle.hit(uow.conn, recipient_key(self._secret_key, to), limit, datetime.now(timezone.utc))
+        return count > limit.count
+
+    def prune_counters(self, every: float = 60.0) -> int:
+        """Drop the rate-limit counters whose window has ended (at most once every `every` seconds)."""
+        now = time.monotonic()
+        if now < self._next_prune:
+            return 0
+        self._next_prune = now + every
+        return self.execute(Context(), lambda uow: throttle.prune(uow.conn, datetime.now(timezone.utc)))
 
     # -- delivery ----------------------------------------------------------
     def deliver_due(self, transport, limit: int = 100) -> int:

@@ -7,6 +7,7 @@ finds the event processed and does nothing), in one transaction:
   events load as placeholders from now on (umpnet_kernel.shredding);
 - `mailer.RecipientForgotten` is recorded, and the emails read model drops
   their rows (`FORGETTERS`, run again at the end of a rebuild);
+- the rate-limit counters of their addresses go (they last an hour anyway);
 then the database files are scrubbed, and the `.eml` files of the development
 sink holding their emails are deleted. A pending email of theirs is never sent.
 
@@ -40,9 +41,11 @@ from email.utils import getaddresses
 from sqlalchemy import Connection, bindparam, delete, select
 
 from umpnet_kernel.application import UnitOfWork
+from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.projections import Projection, handles
 from umpnet_kernel.shredding import scrub, subject_keys
+from umpnet_kernel.throttle import throttle_counters
 
 from .events import EmailDeliveryFailed, EmailSent, RecipientForgotten
 from .projections import emails
@@ -100,6 +103,12 @@ def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[lis
     return ids, redacted
 
 
+def recipient_key(secret_key: str, address: str) -> str:
+    """An address's rate-limit counter (umpnet_kernel.throttle): a keyed hash, so
+    the counters say nothing of who was written to; case-insensitive, as mailboxes are."""
+    return keyed_hash(secret_key, "mailer.recipient", address.casefold())
+
+
 def forgotten_stream(member_id: str) -> str:
     return f"forgotten-{member_id}"
 
@@ -129,6 +138,9 @@ class MailerPrivacy:
                                    .where(emails.c.member_id == member_id)).all()
             addresses = {r.recipient.casefold() for r in own if r.recipient}
             invitation_emails, redacted = _forget_invitation_emails(uow, addresses)
+            if addresses:  # their rate-limit counters (an hour's at most) go too
+                keys = [recipient_key(self._secret_key, address) for address in addresses]
+                uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
             email_ids = [r.email_id for r in own] + invitation_emails
             uow.store.shredder.forget(uow.conn, member_id)
             redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing

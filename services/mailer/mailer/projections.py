@@ -30,8 +30,6 @@ emails = Table(
     Column("sent_at", DateTime(timezone=True)),
 )
 Index("ix_emails_due", emails.c.status, emails.c.next_attempt_at)
-# The rate limit counts a recipient's recent emails.
-Index("ix_emails_recipient", emails.c.recipient, emails.c.queued_at)
 
 
 class EmailsProjection(KeyedProjection):

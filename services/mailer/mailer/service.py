@@ -120,6 +120,7 @@ def postman(app: MailerApp, config: dict) -> Job:
         transport = InPoolThread(transport)
 
     def deliver_due():
+        app.prune_counters()  # the rate limit's ended windows, once a minute
         try:
             # Small batches, yielding in between: message handlers get
             # their turn while a backlog is being delivered.
