@@ -6,8 +6,9 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from umpnet_kernel import jsontext, throttle
 from umpnet_kernel.application import Application, UnitOfWork
@@ -16,12 +17,14 @@ from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens
 from umpnet_kernel.messages import IncomingEvent, PermanentFailure
 from umpnet_kernel.shredding import Shredder
+from umpnet_kernel.store import processed_table
 
 from . import composer
 from .domain.email import OutgoingEmail
+from .domain.follower import PetitionFollower
 from .events import EmailQueued
 from .privacy import MailerPrivacy, recipient_key
-from .projections import all_projections, emails
+from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after
 from .transports import TransportError
 
 log = logging.getLogger(__name__)
@@ -33,7 +36,13 @@ EMAIL_ID_NAMESPACE = uuid.UUID("6f1c3f5e-5d0e-4a39-9f55-0d3c1b1ad6a1")
 # The emails anyone can make us send to an address by typing it into a form
 # (sign-up, resend, password reset): the members service limits the requests,
 # the mailer caps what one address receives whatever happens upstream.
-CAPPED_EMAILS = ("verification", "password-reset", "account-exists")
+# A petition's confirmation too: someone typing a stranger's address into many
+# petitions must not flood them.
+CAPPED_EMAILS = ("verification", "password-reset", "account-exists", "petition-confirmation")
+
+
+_PROCESSED = select(processed_table.c.event_id).where(
+    processed_table.c.consumer == bindparam("consumer"), processed_table.c.event_id == bindparam("event_id"))
 
 
 def email_id_for(event_id: str, kind: str) -> str:
@@ -111,8 +120,10 @@ class MailerApp(MailerPrivacy, Application):
             self.execute(*self._queue(incoming, "invitation",
                                       {"inviter_name": data["inviter_name"], "link_nonce": data["link_nonce"]}))
 
-    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None):
-        """The (context, command) that queues `incoming`'s email, for `execute` or `execute_many`."""
+    def _queue(self, incoming: IncomingEvent, kind: str, inputs: dict, consumer: str | None = None,
+               also: Callable[[UnitOfWork], None] | None = None):
+        """The (context, command) that queues `incoming`'s email, for `execute` or `execute_many`;
+        `also(uow)` is done in the same command, once (not for a redelivery)."""
         data = incoming.payload
         to, member_id = data["email"], data.get("member_id")
         email_id = email_id_for(incoming.event_id, kind)
@@ -120,6 +131,8 @@ class MailerApp(MailerPrivacy, Application):
         def command(uow: UnitOfWork):
             if not uow.first_delivery(consumer or f"mailer.{kind}", incoming.event_id):
                 return  # a redelivery: the email was queued (or suppressed) the first time
+            if also is not None:
+                also(uow)
             if kind in CAPPED_EMAILS and self._over_limit(uow, to):
                 log.info("email %s suppressed: rate limit of its recipient reached", email_id)
                 uow.add(OutgoingEmail.suppress(email_id, kind, to, "rate-limited", member_id))
@@ -127,6 +140,88 @@ class MailerApp(MailerPrivacy, Application):
                 uow.add(OutgoingEmail.queue(email_id, kind, to, kind, inputs, member_id))
 
         return incoming.context(), command
+
+    # -- petitions: the signer's confirmation email, the followers, the milestones
+    # A signer has no account: their emails are keyed to themselves (events.EMAIL_SUBJECT),
+    # their follower record to their signature (domain/follower.py).
+    def queue_petition_confirmation_emails(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._petition_confirmation(incoming) for incoming in incomings])
+
+    def _petition_confirmation(self, incoming: IncomingEvent):
+        data = incoming.payload
+        inputs = {"first_name": data["first_name"], "petition_title": data["petition_title"],
+                  "link_nonce": data["link_nonce"], "expires_at": data["expires_at"].isoformat()}
+
+        def follow(uow: UnitOfWork):  # the address is kept only for a signer who agreed to hear from the petition
+            if data["contact_consent"]:
+                self._follower(uow, data["signature_id"]).address(data["petition_id"], data["email"], data["first_name"])
+
+        return self._queue(incoming, "petition-confirmation", inputs, also=follow)
+
+    def record_signature_confirmations(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._follower_command(incoming, lambda follower, data: follower.confirm(
+            data["petition_id"], data["contact_consent"])) for incoming in incomings])
+
+    def record_signature_invalidations(self, incomings: list[IncomingEvent]) -> None:
+        self.execute_many([self._follower_command(incoming, lambda follower, data: follower.invalidate(
+            data["petition_id"])) for incoming in incomings])
+
+    def _follower_command(self, incoming: IncomingEvent, decide: Callable[[PetitionFollower, dict], bool]):
+        data = incoming.payload
+
+        def command(uow: UnitOfWork):
+            if not uow.first_delivery("mailer.petition-follower", incoming.event_id):
+                return
+            if decide(self._follower(uow, data["signature_id"]), data):
+                # dropped: the signature's key goes, its sealed address with it (the read model's row too)
+                uow.store.shredder.forget(uow.conn, data["signature_id"])
+
+        return incoming.context(), command
+
+    @staticmethod
+    def _follower(uow: UnitOfWork, signature_id: str) -> PetitionFollower:
+        follower = uow.get(PetitionFollower, signature_id)
+        if follower is None:
+            follower = PetitionFollower(signature_id)
+            uow.add(follower)
+        return follower
+
+    def queue_milestone_emails(self, incoming: IncomingEvent, page_size: int = FOLLOWERS_PAGE) -> int:
+        """One email to each follower of the petition; returns how many were queued.
+
+        A petition may have 100,000 followers: they are paged through,
+        `FOLLOWERS_PAGE` a transaction, each email's id derived from the event
+        and the signature, so a redelivery (a crash halfway) queues only the
+        ones not queued yet. The event is recorded as processed at the end:
+        a redelivery after that does nothing at all."""
+        consumer, data = "mailer.petition-milestone", incoming.payload
+        with self.read() as conn:
+            if conn.execute(_PROCESSED, {"consumer": consumer, "event_id": incoming.event_id}).first():
+                return 0
+        inputs = {"petition_id": data["petition_id"], "petition_title": data["petition_title"],
+                  "milestone": data["milestone"], "signature_count": data["signature_count"], "goal": data["goal"]}
+
+        def page(after: str):
+            def command(uow: UnitOfWork):
+                followers = followers_after(uow.conn, data["petition_id"], after, page_size)
+                ids = {f.signature_id: email_id_for(f"{incoming.event_id}:{f.signature_id}", "petition-milestone")
+                       for f in followers}
+                queued = uow.get_many(OutgoingEmail, ids.values())  # by an earlier delivery of this event
+                for f in followers:
+                    if ids[f.signature_id] not in queued:
+                        uow.add(OutgoingEmail.queue(ids[f.signature_id], "petition-milestone", f.recipient,
+                                                    "petition-milestone", {**inputs, "first_name": f.first_name}))
+                last = followers[-1].signature_id if len(followers) == page_size else None
+                return last, len(followers) - len(queued)
+
+            return command
+
+        total, after = 0, ""
+        while after is not None:
+            after, queued = self.execute(incoming.context(), page(after))
+            total += queued
+        self.execute(incoming.context(), lambda uow: uow.first_delivery(consumer, incoming.event_id))
+        return total
 
     def _over_limit(self, uow: UnitOfWork, to: str) -> bool:
         """Count one more email to `to` in its window; True beyond the limit.

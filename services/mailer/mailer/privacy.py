@@ -47,7 +47,7 @@ from umpnet_kernel.projections import Projection, handles
 from umpnet_kernel.shredding import scrub, subject_keys
 from umpnet_kernel.throttle import throttle_counters
 
-from .events import EmailDeliveryFailed, EmailSent, RecipientForgotten
+from .events import EmailDeliveryFailed, EmailSent, EmailSuppressed, RecipientForgotten
 from .projections import emails
 
 log = logging.getLogger(__name__)
@@ -67,18 +67,19 @@ def forget_emails(conn: Connection, member_id: str) -> None:
 
 
 class DoneEmailKeys(Projection):
-    """An email sealed with its own key (no member: an invitation) loses it
-    once delivered or given up, in the outcome's transaction. A member's email
-    has no key of its own: nothing happens. Nothing in a rebuild (the keys are
-    not a read model, and they are gone already)."""
+    """An email sealed with its own key (no member: an invitation, a petition
+    signer's email) loses it once delivered or given up, in the outcome's
+    transaction, or at once when it is suppressed (its address was needed only
+    to count it). A member's email has no key of its own: nothing happens.
+    Nothing in a rebuild (the keys are not a read model, and they are gone already)."""
 
     name = "done_email_keys"
     tables = ()
     _forget = delete(subject_keys).where(subject_keys.c.subject_id == bindparam("email_id"))
 
-    @handles(EmailSent, EmailDeliveryFailed)
+    @handles(EmailSent, EmailDeliveryFailed, EmailSuppressed)
     def done(self, conn, e, recorded):
-        if isinstance(e, EmailSent) or e.retry_at is None:
+        if not isinstance(e, EmailDeliveryFailed) or e.retry_at is None:
             conn.execute(self._forget, {"email_id": e.email_id})
 
     def replay(self, conn, recorded) -> None:

@@ -76,6 +76,45 @@ class InvitationSent(Schema):
     emailed = fields.Boolean(load_default=True)
 
 
+# What the mailer reads of the petitions events (docs/events.md, petitions).
+class _OfSignature(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    signature_id = fields.String(required=True)
+    petition_id = fields.String(required=True)
+
+
+class SignatureRequested(_OfSignature):
+    """`petitions.SignatureRequested`: a signer has no account (no member_id)."""
+
+    petition_title = fields.String(required=True)
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True)
+    link_nonce = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    contact_consent = fields.Boolean(load_default=False)  # unsaid: no consent
+
+
+class SignatureConfirmed(_OfSignature):
+    contact_consent = fields.Boolean(load_default=False)
+
+
+class SignatureInvalidated(_OfSignature):
+    pass
+
+
+class MilestoneReached(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    petition_id = fields.String(required=True)
+    petition_title = fields.String(required=True)
+    milestone = fields.Integer(required=True, strict=True)  # percent of the goal
+    signature_count = fields.Integer(required=True, strict=True)
+    goal = fields.Integer(required=True, strict=True)
+
+
 class MemberErased(Schema):
     """`members.MemberErased`: only the id is read."""
 
@@ -158,6 +197,23 @@ class MailerService(Operations):
     @subscribe("members", "members.InvitationSent", schema=InvitationSent())
     def on_invitation_sent(self, incoming):
         self.app.queue_invitation_email(incoming)
+
+    # -- petitions: a signer's confirmation email; a petition's followers and its milestones
+    @subscribe("petitions", "petitions.SignatureRequested", schema=SignatureRequested(), batch=EVENT_BATCH)
+    def on_signature_requested(self, incomings):
+        self.app.queue_petition_confirmation_emails(incomings)
+
+    @subscribe("petitions", "petitions.SignatureConfirmed", schema=SignatureConfirmed(), batch=EVENT_BATCH)
+    def on_signature_confirmed(self, incomings):
+        self.app.record_signature_confirmations(incomings)
+
+    @subscribe("petitions", "petitions.SignatureInvalidated", schema=SignatureInvalidated(), batch=EVENT_BATCH)
+    def on_signature_invalidated(self, incomings):
+        self.app.record_signature_invalidations(incomings)
+
+    @subscribe("petitions", "petitions.MilestoneReached", schema=MilestoneReached())
+    def on_milestone_reached(self, incoming):
+        self.app.queue_milestone_emails(incoming)
 
     # -- privacy.py: the member's rights over what the mailer holds --------------
     @subscribe("members", "members.MemberErased", schema=MemberErased())
