@@ -5,10 +5,12 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from functools import cache
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import bindparam, case, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from umpnet_kernel import jsontext, throttle
 from umpnet_kernel.application import Application, UnitOfWork
@@ -43,6 +45,22 @@ CAPPED_EMAILS = ("verification", "password-reset", "account-exists", "petition-c
 
 _PROCESSED = select(processed_table.c.event_id).where(
     processed_table.c.consumer == bindparam("consumer"), processed_table.c.event_id == bindparam("event_id"))
+
+
+@cache
+def _counter_hit(dialect: str):
+    """`umpnet_kernel.throttle.hit`'s upsert, built once with its values bound per
+    call: `hit` builds its statement per call, ~0.38 ms of SQLAlchemy each time
+    (against ~0.07 for a built one), and petition confirmations come at 1,000/s.
+    (To go once `throttle.hit` binds its values.)"""
+    c = throttle.throttle_counters.c
+    expired = c.window_ends_at <= bindparam("now")
+    upsert = (postgresql if dialect == "postgresql" else sqlite).insert(throttle.throttle_counters)
+    upsert = upsert.values(key=bindparam("key"), count=1, window_ends_at=bindparam("ends"))
+    return upsert.on_conflict_do_update(index_elements=[c.key], set_={
+        "count": case((expired, 1), else_=c.count + 1),
+        "window_ends_at": case((expired, bindparam("ends")), else_=c.window_ends_at),
+    }).returning(c.count)
 
 
 def email_id_for(event_id: str, kind: str) -> str:
@@ -232,9 +250,10 @@ class MailerApp(MailerPrivacy, Application):
         command's transaction: two transactions for one address get distinct
         counts (PostgreSQL's row lock), and a command decided again counts again
         from scratch (rolled back with it)."""
-        limit = throttle.Limit(self.rate_limit.count, self.rate_limit.window)
-        count, _ = throttle.hit(uow.conn, recipient_key(self._secret_key, to), limit, datetime.now(timezone.utc))
-        return count > limit.count
+        now = datetime.now(timezone.utc)
+        values = {"key": recipient_key(self._secret_key, to), "now": now, "ends": now + self.rate_limit.window}
+        count = uow.conn.execute(_counter_hit(uow.conn.dialect.name), values).scalar_one()
+        return count > self.rate_limit.count
 
     def prune_counters(self, every: float = 60.0) -> int:
         """Drop the rate-limit counters whose window has ended (at most once every `every` seconds)."""
