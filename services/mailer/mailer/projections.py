@@ -124,7 +124,7 @@ petition_followers = Table(
     Column("signature_id", String(36), primary_key=True),
     Column("petition_id", String(36), nullable=False),
     Column("recipient", String(320), nullable=False),  # "" until the address is known
-    Column("first_name", String(200), nullable=False),
+    Column("first_name", Text, nullable=False),
     Column("confirmed", Boolean, nullable=False),
     Column("following", Boolean, nullable=False),  # confirmed, consenting, its address known
 )

@@ -5,7 +5,7 @@ import logging
 import os
 
 import eventlet
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from umpnet_kernel.config import public_url, secret_key
 from umpnet_kernel.green import run_blocking
@@ -77,12 +77,17 @@ class InvitationSent(Schema):
 
 
 # What the mailer reads of the petitions events (docs/events.md, petitions).
+# Ids are uuids (the read model's columns hold 36 characters): anything longer is
+# parked as malformed, for an operator, rather than failing its batch at the database.
+_ID = validate.Length(min=1, max=36)
+
+
 class _OfSignature(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    signature_id = fields.String(required=True)
-    petition_id = fields.String(required=True)
+    signature_id = fields.String(required=True, validate=_ID)
+    petition_id = fields.String(required=True, validate=_ID)
 
 
 class SignatureRequested(_OfSignature):
@@ -108,7 +113,7 @@ class MilestoneReached(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    petition_id = fields.String(required=True)
+    petition_id = fields.String(required=True, validate=_ID)
     petition_title = fields.String(required=True)
     milestone = fields.Integer(required=True, strict=True)  # percent of the goal
     signature_count = fields.Integer(required=True, strict=True)

@@ -16,3 +16,17 @@ def app():
                     throttle_metadata)
     yield app
     app.db.dispose()
+
+
+
+def test_a_petitions_event_the_mailer_cannot_read_is_refused_as_malformed():
+    from mailer.service import SignatureRequested
+    from umpnet_kernel.messages import PermanentFailure
+
+    from .petition_cases import petitions_event, requested
+
+    data = requested("lea@example.org").data
+    for wrong in ({"petition_id": "p" * 37}, {"expires_at": "2026-12-09T13:05:00"}, {"email": "pas-une-adresse"}):
+        with pytest.raises(PermanentFailure):  # parked by the subscriber, never retried
+            petitions_event("petitions.SignatureRequested", {**data, **wrong}, SignatureRequested())
+    assert petitions_event("petitions.SignatureRequested", data, SignatureRequested()).payload["contact_consent"] is True

@@ -21,7 +21,7 @@ def upgrade():
         sa.Column("signature_id", sa.String(36), primary_key=True),
         sa.Column("petition_id", sa.String(36), nullable=False),
         sa.Column("recipient", sa.String(320), nullable=False),
-        sa.Column("first_name", sa.String(200), nullable=False),
+        sa.Column("first_name", sa.Text, nullable=False),
         sa.Column("confirmed", sa.Boolean, nullable=False),
         sa.Column("following", sa.Boolean, nullable=False),
     )
