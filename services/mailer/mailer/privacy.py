@@ -41,6 +41,7 @@ from email.utils import getaddresses
 from sqlalchemy import Connection, bindparam, delete, select
 
 from umpnet_kernel.application import UnitOfWork
+from umpnet_kernel.email_address import email_key
 from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.projections import Projection, handles
@@ -106,8 +107,9 @@ def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[lis
 
 def recipient_key(secret_key: str, address: str) -> str:
     """An address's rate-limit counter (umpnet_kernel.throttle): a keyed hash, so
-    the counters say nothing of who was written to; case-insensitive, as mailboxes are."""
-    return keyed_hash(secret_key, "mailer.recipient", address.casefold())
+    the counters say nothing of who was written to; of its `email_key`, so one
+    mailbox written in two cases is counted once."""
+    return keyed_hash(secret_key, "mailer.recipient", email_key(address))
 
 
 def forgotten_stream(member_id: str) -> str:
