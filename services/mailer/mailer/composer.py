@@ -9,7 +9,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -60,12 +61,52 @@ def _invitation(inputs, public_url, links):
         "link": link, "inviter_name": inviter}
 
 
+_MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre")
+_PARIS = ZoneInfo("Europe/Paris")
+
+
+def _french_moment(iso: str) -> str:
+    """'3 décembre 2026 à 14 h 05', Paris time ('1er' for the first of a month)."""
+    local = datetime.fromisoformat(iso).astimezone(_PARIS)
+    day = "1er" if local.day == 1 else str(local.day)
+    return f"{day} {_MONTHS[local.month - 1]} {local.year} à {local.hour} h {local.minute:02d}"
+
+
+def _french_number(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")  # 12 345, with a narrow no-break space
+
+
+def _one_line(text: str) -> str:
+    # A title goes into the Subject header: a line break there would start a header of its own.
+    return " ".join(text.split())
+
+
+def _petition_confirmation(inputs, public_url, links):
+    token = links.token("petition-signature", inputs["link_nonce"])
+    title = _one_line(inputs["petition_title"])
+    return f"Confirmez votre signature : « {title} »", {
+        "link": _link(f"{public_url}/petitions/confirm", token), "petition_title": title,
+        "expires": _french_moment(inputs["expires_at"])}
+
+
+def _petition_milestone(inputs, public_url, links):
+    title, milestone = _one_line(inputs["petition_title"]), int(inputs["milestone"])
+    reached = "a atteint son objectif" if milestone == 100 else f"a atteint {milestone}\u00a0% de son objectif"
+    return f"La pétition « {title} » {reached}", {
+        "link": f"{public_url}/petitions/{quote(inputs['petition_id'], safe='')}", "petition_title": title,
+        "reached": reached, "signature_count": _french_number(int(inputs["signature_count"])),
+        "goal": _french_number(int(inputs["goal"]))}
+
+
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
 _TEMPLATES = {
     "verification": _verification,
     "password-reset": _password_reset,
     "account-exists": _account_exists,
     "invitation": _invitation,
+    "petition-confirmation": _petition_confirmation,
+    "petition-milestone": _petition_milestone,
 }
 
 

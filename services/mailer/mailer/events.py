@@ -28,15 +28,17 @@ def _queued_v1_to_v2(data: dict) -> dict:
 
 
 # Whose key seals an email's address and inputs: its member's, else (an
-# invitation, to someone who is nobody here yet) the email's own, destroyed once
-# it is delivered or given up, or at the erasure of the member with its address (privacy.py).
+# invitation, or a petition signer's email: to someone who is nobody here yet)
+# the email's own, destroyed once it is delivered, given up or suppressed, or
+# (an invitation) at the erasure of the member with its address (privacy.py).
 EMAIL_SUBJECT = ("member_id", "email_id")
 
 
 @dataclass(frozen=True)
 class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False, subject=EMAIL_SUBJECT):
     email_id: str
-    kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists'"))
+    kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists', "
+                                        "'invitation', 'petition-confirmation', 'petition-milestone'"))
     to: str = field(metadata=describe("recipient address", personal=True))
     template: str = field(metadata=describe("the template the message is rendered from when it is sent"))
     inputs: dict = field(
@@ -80,3 +82,35 @@ class RecipientForgotten(DomainEvent, name="mailer.RecipientForgotten", public=F
     `EmailQueued` and `EmailSuppressed` load as placeholders (privacy.py)."""
 
     member_id: str
+
+
+# -- a petition's followers: the signers who agreed to hear from it (followers.py) --------
+@dataclass(frozen=True)
+class FollowerAddressed(DomainEvent, name="mailer.PetitionFollowerAddressed", public=False, subject="signature_id"):
+    """A signer agreed to hear about the petition (`contact_consent` of
+    `petitions.SignatureRequested`): where its news go once the signature is
+    confirmed. Sealed with the signature's own key, destroyed when the
+    follower is dropped."""
+
+    signature_id: str
+    petition_id: str
+    email: str = field(metadata=describe("the signer's address", personal=True))
+    first_name: str = field(metadata=describe("the signer's first name", personal=True))
+
+
+@dataclass(frozen=True)
+class FollowerConfirmed(DomainEvent, name="mailer.PetitionFollowerConfirmed", public=False):
+    """The signature was confirmed, its signer still agreeing to hear from the petition."""
+
+    signature_id: str
+    petition_id: str
+
+
+@dataclass(frozen=True)
+class FollowerDropped(DomainEvent, name="mailer.PetitionFollowerDropped", public=False):
+    """No news of the petition to this signer, ever: `reason` is 'no-consent' (the
+    signature was confirmed without it) or 'invalidated'. Its key is destroyed."""
+
+    signature_id: str
+    petition_id: str
+    reason: str

@@ -7,6 +7,7 @@ finds the event processed and does nothing), in one transaction:
   events load as placeholders from now on (umpnet_kernel.shredding);
 - `mailer.RecipientForgotten` is recorded, and the emails read model drops
   their rows (`FORGETTERS`, run again at the end of a rebuild);
+- the rate-limit counters of their addresses go (they last an hour anyway);
 then the database files are scrubbed, and the `.eml` files of the development
 sink holding their emails are deleted. A pending email of theirs is never sent.
 
@@ -40,11 +41,14 @@ from email.utils import getaddresses
 from sqlalchemy import Connection, bindparam, delete, select
 
 from umpnet_kernel.application import UnitOfWork
+from umpnet_kernel.email_address import email_key
+from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.projections import Projection, handles
 from umpnet_kernel.shredding import scrub, subject_keys
+from umpnet_kernel.throttle import throttle_counters
 
-from .events import EmailDeliveryFailed, EmailSent, RecipientForgotten
+from .events import EmailDeliveryFailed, EmailSent, EmailSuppressed, RecipientForgotten
 from .projections import emails
 
 log = logging.getLogger(__name__)
@@ -64,18 +68,19 @@ def forget_emails(conn: Connection, member_id: str) -> None:
 
 
 class DoneEmailKeys(Projection):
-    """An email sealed with its own key (no member: an invitation) loses it
-    once delivered or given up, in the outcome's transaction. A member's email
-    has no key of its own: nothing happens. Nothing in a rebuild (the keys are
-    not a read model, and they are gone already)."""
+    """An email sealed with its own key (no member: an invitation, a petition
+    signer's email) loses it once delivered or given up, in the outcome's
+    transaction, or at once when it is suppressed (its address was needed only
+    to count it). A member's email has no key of its own: nothing happens.
+    Nothing in a rebuild (the keys are not a read model, and they are gone already)."""
 
     name = "done_email_keys"
     tables = ()
     _forget = delete(subject_keys).where(subject_keys.c.subject_id == bindparam("email_id"))
 
-    @handles(EmailSent, EmailDeliveryFailed)
+    @handles(EmailSent, EmailDeliveryFailed, EmailSuppressed)
     def done(self, conn, e, recorded):
-        if isinstance(e, EmailSent) or e.retry_at is None:
+        if not isinstance(e, EmailDeliveryFailed) or e.retry_at is None:
             conn.execute(self._forget, {"email_id": e.email_id})
 
     def replay(self, conn, recorded) -> None:
@@ -98,6 +103,13 @@ def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[lis
         uow.conn.execute(emails.update().where(emails.c.email_id.in_(ids)).values(
             recipient="", inputs=None, status="forgotten", next_attempt_at=None))
     return ids, redacted
+
+
+def recipient_key(secret_key: str, address: str) -> str:
+    """An address's rate-limit counter (umpnet_kernel.throttle): a keyed hash, so
+    the counters say nothing of who was written to; of its `email_key`, so one
+    mailbox written in two cases is counted once."""
+    return keyed_hash(secret_key, "mailer.recipient", email_key(address))
 
 
 def forgotten_stream(member_id: str) -> str:
@@ -129,6 +141,9 @@ class MailerPrivacy:
                                    .where(emails.c.member_id == member_id)).all()
             addresses = {r.recipient.casefold() for r in own if r.recipient}
             invitation_emails, redacted = _forget_invitation_emails(uow, addresses)
+            if addresses:  # their rate-limit counters (an hour's at most) go too
+                keys = [recipient_key(self._secret_key, address) for address in addresses]
+                uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
             email_ids = [r.email_id for r in own] + invitation_emails
             uow.store.shredder.forget(uow.conn, member_id)
             redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing

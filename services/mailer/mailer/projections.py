@@ -1,4 +1,5 @@
-"""The mailer's read models: the delivery queue and its history.
+"""The mailer's read models: the delivery queue and its history; each
+petition's followers.
 
 No rendered body is kept (issue 6, item 8): a pending email keeps its template
 and inputs (a first name, a link nonce useless without the secret key), and
@@ -6,11 +7,19 @@ even those are dropped once it is sent or given up.
 """
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, bindparam, select, true
 
 from umpnet_kernel.projections import KeyedProjection, handles
 
-from .events import EmailDeliveryFailed, EmailQueued, EmailSent, EmailSuppressed
+from .events import (
+    EmailDeliveryFailed,
+    EmailQueued,
+    EmailSent,
+    EmailSuppressed,
+    FollowerAddressed,
+    FollowerConfirmed,
+    FollowerDropped,
+)
 
 read_models = MetaData()
 
@@ -30,8 +39,6 @@ emails = Table(
     Column("sent_at", DateTime(timezone=True)),
 )
 Index("ix_emails_due", emails.c.status, emails.c.next_attempt_at)
-# The rate limit counts a recipient's recent emails.
-Index("ix_emails_recipient", emails.c.recipient, emails.c.queued_at)
 
 
 class EmailsProjection(KeyedProjection):
@@ -62,11 +69,13 @@ class EmailsProjection(KeyedProjection):
 
     @handles(EmailSuppressed)
     def suppressed(self, row, e: EmailSuppressed, recorded):
+        # an email keyed to itself loses its key at once (privacy.DoneEmailKeys), its address with it
+        own_key = e.kind in OWN_KEY_KINDS and e.member_id is None
         return {
             "email_id": e.email_id,
             "kind": e.kind,
             "member_id": e.member_id,
-            "recipient": e.to,
+            "recipient": "" if own_key else e.to,
             "template": None,
             "inputs": None,
             "status": "suppressed",
@@ -98,9 +107,68 @@ class EmailsProjection(KeyedProjection):
         return {**row, "status": "pending", "attempts": e.attempt, "next_attempt_at": e.retry_at}
 
 
+# The kinds of email sent to someone who is nobody here (no member id): each is
+# sealed with its own key, gone once the email is done (privacy.DoneEmailKeys).
+OWN_KEY_KINDS = ("invitation", "petition-confirmation", "petition-milestone")
+
+
 def _no_address_if_own_key(row: dict) -> dict:
     # by kind: emails of no member from before member ids existed were stored in clear, and keep theirs
-    return {"recipient": ""} if row["kind"] == "invitation" and row["member_id"] is None else {}
+    return {"recipient": ""} if row["kind"] in OWN_KEY_KINDS and row["member_id"] is None else {}
+
+
+# -- a petition's followers: the signers to write to when it reaches a milestone --
+petition_followers = Table(
+    "petition_followers",
+    read_models,
+    Column("signature_id", String(36), primary_key=True),
+    Column("petition_id", String(36), nullable=False),
+    Column("recipient", String(320), nullable=False),  # "" until the address is known
+    Column("first_name", Text, nullable=False),
+    Column("confirmed", Boolean, nullable=False),
+    Column("following", Boolean, nullable=False),  # confirmed, consenting, its address known
+)
+# A milestone pages through a petition's followers in signature order.
+Index("ix_petition_followers_following", petition_followers.c.petition_id, petition_followers.c.following,
+      petition_followers.c.signature_id)
+
+
+class FollowersProjection(KeyedProjection):
+    """One row per follower (domain/follower.py); a dropped one has none."""
+
+    name = "petition_followers"
+    table = petition_followers
+    key_column = "signature_id"
+
+    @handles(FollowerAddressed)
+    def addressed(self, row, e: FollowerAddressed, recorded):
+        confirmed = bool(row and row["confirmed"])
+        return {"signature_id": e.signature_id, "petition_id": e.petition_id, "recipient": e.email,
+                "first_name": e.first_name, "confirmed": confirmed, "following": confirmed and bool(e.email)}
+
+    @handles(FollowerConfirmed)
+    def confirmed(self, row, e: FollowerConfirmed, recorded):
+        row = row or {"signature_id": e.signature_id, "petition_id": e.petition_id, "recipient": "", "first_name": ""}
+        return {**row, "confirmed": True, "following": bool(row["recipient"])}
+
+    @handles(FollowerDropped)
+    def dropped(self, row, e, recorded):
+        return None
+
+
+_f = petition_followers.c
+FOLLOWERS_PAGE = 500  # followers emailed in one transaction
+_FOLLOWERS_AFTER = (
+    select(_f.signature_id, _f.recipient, _f.first_name)
+    .where(_f.petition_id == bindparam("petition_id"), _f.following == true(), _f.signature_id > bindparam("after"))
+    .order_by(_f.signature_id)
+    .limit(bindparam("limit", type_=Integer))
+)
+
+
+def followers_after(conn, petition_id: str, after: str = "", limit: int = FOLLOWERS_PAGE) -> list:
+    """The next page of a petition's followers, after signature id `after` (keyset)."""
+    return conn.execute(_FOLLOWERS_AFTER, {"petition_id": petition_id, "after": after, "limit": limit}).all()
 
 
 def all_projections():
@@ -110,4 +178,5 @@ def all_projections():
     from .privacy import FORGETTERS, DoneEmailKeys
 
     # last: an erased member's emails are forgotten, in a rebuild too (privacy.py)
-    return [EmailsProjection(), DoneEmailKeys(), ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]
+    return [EmailsProjection(), FollowersProjection(), DoneEmailKeys(),
+            ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]

@@ -5,7 +5,7 @@ import logging
 import os
 
 import eventlet
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from umpnet_kernel.config import public_url, secret_key
 from umpnet_kernel.green import run_blocking
@@ -76,6 +76,50 @@ class InvitationSent(Schema):
     emailed = fields.Boolean(load_default=True)
 
 
+# What the mailer reads of the petitions events (docs/events.md, petitions).
+# Ids are uuids (the read model's columns hold 36 characters): anything longer is
+# parked as malformed, for an operator, rather than failing its batch at the database.
+_ID = validate.Length(min=1, max=36)
+
+
+class _OfSignature(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    signature_id = fields.String(required=True, validate=_ID)
+    petition_id = fields.String(required=True, validate=_ID)
+
+
+class SignatureRequested(_OfSignature):
+    """`petitions.SignatureRequested`: a signer has no account (no member_id)."""
+
+    petition_title = fields.String(required=True)
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True)
+    link_nonce = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    contact_consent = fields.Boolean(load_default=False)  # unsaid: no consent
+
+
+class SignatureConfirmed(_OfSignature):
+    contact_consent = fields.Boolean(load_default=False)
+
+
+class SignatureInvalidated(_OfSignature):
+    pass
+
+
+class MilestoneReached(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    petition_id = fields.String(required=True, validate=_ID)
+    petition_title = fields.String(required=True)
+    milestone = fields.Integer(required=True, strict=True)  # percent of the goal
+    signature_count = fields.Integer(required=True, strict=True)
+    goal = fields.Integer(required=True, strict=True)
+
+
 class MemberErased(Schema):
     """`members.MemberErased`: only the id is read."""
 
@@ -120,6 +164,7 @@ def postman(app: MailerApp, config: dict) -> Job:
         transport = InPoolThread(transport)
 
     def deliver_due():
+        app.prune_counters()  # the rate limit's ended windows, once a minute
         try:
             # Small batches, yielding in between: message handlers get
             # their turn while a backlog is being delivered.
@@ -157,6 +202,23 @@ class MailerService(Operations):
     @subscribe("members", "members.InvitationSent", schema=InvitationSent())
     def on_invitation_sent(self, incoming):
         self.app.queue_invitation_email(incoming)
+
+    # -- petitions: a signer's confirmation email; a petition's followers and its milestones
+    @subscribe("petitions", "petitions.SignatureRequested", schema=SignatureRequested(), batch=EVENT_BATCH)
+    def on_signature_requested(self, incomings):
+        self.app.queue_petition_confirmation_emails(incomings)
+
+    @subscribe("petitions", "petitions.SignatureConfirmed", schema=SignatureConfirmed(), batch=EVENT_BATCH)
+    def on_signature_confirmed(self, incomings):
+        self.app.record_signature_confirmations(incomings)
+
+    @subscribe("petitions", "petitions.SignatureInvalidated", schema=SignatureInvalidated(), batch=EVENT_BATCH)
+    def on_signature_invalidated(self, incomings):
+        self.app.record_signature_invalidations(incomings)
+
+    @subscribe("petitions", "petitions.MilestoneReached", schema=MilestoneReached())
+    def on_milestone_reached(self, incoming):
+        self.app.queue_milestone_emails(incoming)
 
     # -- privacy.py: the member's rights over what the mailer holds --------------
     @subscribe("members", "members.MemberErased", schema=MemberErased())

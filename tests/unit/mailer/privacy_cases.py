@@ -144,3 +144,16 @@ def test_an_erased_members_pending_invitation_emails_are_forgotten_and_never_sen
     remaining = list(tmp_path.glob("*.eml"))  # Léa's invitation only
     assert [b"lea@example.org" in p.read_bytes() for p in remaining] == [True]
     assert_rebuild_gives_the_same_rows(app)
+
+
+def test_an_erasure_takes_the_rate_limit_counters_of_the_members_addresses(app):
+    from umpnet_kernel.throttle import throttle_counters
+
+    two_members(app)
+    with app.read() as conn:
+        assert len(conn.execute(select(throttle_counters.c.key)).scalars().all()) == 2  # one per address
+    app.forget_member(erased(ZOE))
+    with app.read() as conn:
+        [left] = conn.execute(select(throttle_counters.c.key)).scalars().all()
+    from mailer.privacy import recipient_key
+    assert left == recipient_key(SECRET, "lea@example.org")

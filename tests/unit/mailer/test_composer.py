@@ -138,3 +138,39 @@ def test_an_invitation_from_a_member_without_a_first_name_says_a_member():
     assert subject == "Un(e) adhérent(e) vous invite à rejoindre la fédération numérique"
     assert "Un(e) adhérent(e) de la fédération numérique vous invite à la rejoindre." in text
     assert "<strong></strong>" not in html
+
+
+def petition_confirmation(title="Sauvons la ligne 14", first_name="Léa", expires_at="2026-12-01T09:30:00+00:00"):
+    return composer.render("petition-confirmation", {"first_name": first_name, "petition_title": title,
+                                                     "link_nonce": "p-1", "expires_at": expires_at}, SITE, LINKS)
+
+
+def test_a_petition_confirmation_links_to_the_confirm_page_with_a_token_only_for_signatures():
+    subject, text, html = petition_confirmation()
+    token = LINKS.token("petition-signature", "p-1")
+    assert subject == "Confirmez votre signature : « Sauvons la ligne 14 »"
+    assert f"https://umpnet.example/petitions/confirm?token={token}" in text
+    assert f'href="https://umpnet.example/petitions/confirm?token={token}"' in html
+    assert LINKS.nonce_of("verify-email", token) is None and LINKS.nonce_of("petition-signature", token) == "p-1"
+    for body in (text, html):  # Paris time, the first of the month as the French write it
+        assert "Bonjour Léa" in body and "1er décembre 2026 à 10 h 30" in body and "ignorez" in body
+
+
+def test_a_petitions_title_is_escaped_in_html_and_kept_on_one_line_in_the_subject():
+    subject, text, html = petition_confirmation(title="<i>Eau</i>\nBcc: eve@example.org", first_name="<b>Eve</b>")
+    assert subject == "Confirmez votre signature : « <i>Eau</i> Bcc: eve@example.org »"
+    assert "<i>Eau</i>" not in html and "&lt;i&gt;Eau&lt;/i&gt;" in html and "&lt;b&gt;Eve&lt;/b&gt;" in html
+    parsed = read_back(composer.mime_message("id-8", SENDER, "a@example.org", subject, text, html))
+    assert parsed["Bcc"] is None and parsed["Subject"] == subject
+
+
+def test_a_milestone_email_says_how_far_the_petition_got_in_french():
+    inputs = {"first_name": "Zoé", "petition_id": "p/1", "petition_title": "Sauvons la ligne 14", "milestone": 100,
+              "signature_count": 1000000, "goal": 1000000}
+    subject, text, html = composer.render("petition-milestone", inputs, SITE, LINKS)
+    assert subject == "La pétition « Sauvons la ligne 14 » a atteint son objectif"
+    assert "1\u202f000\u202f000 signatures pour un objectif de 1\u202f000\u202f000" in text
+    assert "https://umpnet.example/petitions/p%2F1" in text and 'href="https://umpnet.example/petitions/p%2F1"' in html
+    assert "accepté" in text  # why they receive it
+    subject, _, _ = composer.render("petition-milestone", {**inputs, "milestone": 150}, SITE, LINKS)
+    assert subject == "La pétition « Sauvons la ligne 14 » a atteint 150\u00a0% de son objectif"

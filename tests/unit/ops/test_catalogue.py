@@ -36,7 +36,9 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert rows["members"].endswith("| — | members, sessions, pending_links, contacts, talents, talent_once, invitations, "
                                    "invitation_links, external_identities, map_members |")
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
-    assert rows["mailer"] == ("| mailer | OutgoingEmail | export_personal_data | — | members.DuplicateSignUpAttempted, "
-                              "members.EmailVerificationRequested, members.InvitationSent, members.MemberErased, "
-                              "members.PasswordResetRequested | emails |")
+    assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower | export_personal_data | — | "
+                              "members.DuplicateSignUpAttempted, members.EmailVerificationRequested, "
+                              "members.InvitationSent, members.MemberErased, petitions.MilestoneReached, "
+                              "members.PasswordResetRequested, petitions.SignatureConfirmed, "
+                              "petitions.SignatureInvalidated, petitions.SignatureRequested | emails, petition_followers |")
     assert rows["events"] == "| events | — | (operations only) | — | — | — |"
