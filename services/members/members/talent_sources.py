@@ -144,5 +144,13 @@ talent_sources.register("members.ProfileUpdated", "blog", once=True,
 # Once per new member: whatever path records their acceptance, one sign-up credits once.
 talent_sources.register("members.InvitationAccepted", "invitations", once=lambda e: e.member_id,
                         credit=lambda e: {e.inviter_id: 10})
-# Later, other services' events, the same way, e.g.:
+# Other services' events (received over RabbitMQ, credited once per event):
+# A petition counts for its author once open: at once for an admin's, when published for a proposal or a draft.
+talent_sources.register("petitions.PetitionLaunched", "petitions_launched", once=lambda e: e.petition_id,
+                        credit=lambda e: {e.author_id: 10} if e.status == "open" else {})
+talent_sources.register("petitions.PetitionPublished", "petitions_launched", once=lambda e: e.petition_id,
+                        credit=lambda e: {e.author_id: 10})
+talent_sources.register("petitions.SignatureConfirmed", "signatures_brought",
+                        credit=lambda e: {e.referred_by: 1} if e.referred_by else {})
+# Later, the same way, e.g.:
 # talent_sources.register("events.AttendanceRecorded", "attendance", credit=lambda e: {e.member_id: 2})

@@ -36,6 +36,7 @@ class PetitionPublished(DomainEvent, name="petitions.PetitionPublished", version
 
     petition_id: str
     published_by: str
+    author_id: str = field(metadata=describe("member id of who wrote it (a proposal's author is credited)"))
 
 
 @dataclass(frozen=True)

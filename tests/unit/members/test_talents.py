@@ -47,10 +47,24 @@ def test_a_source_is_one_line_and_names_its_event():
         sources.register("members.ContactAccepted", "contacts", credit=lambda e: {})
 
 
-def test_the_platform_has_no_remote_source_yet_so_no_subscription():
-    """No other service publishes such events yet: the members service subscribes to nothing."""
-    assert talent_sources.remote_event_names() == []
-    assert not any(sub.method.startswith("on_talent_") for sub in subscriptions_of(MembersService))
+def test_the_petitions_sources_are_the_members_subscriptions_to_petitions_events():
+    """Petitions launched and signatures brought by a share link: one subscription per event name."""
+    remote = ["petitions.PetitionLaunched", "petitions.PetitionPublished", "petitions.SignatureConfirmed"]
+    assert talent_sources.remote_event_names() == remote
+    subscribed = [(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
+                  if s.method.startswith("on_talent_")]
+    assert subscribed == [("petitions", name) for name in remote]
+
+
+def test_the_petitions_sources_credit_authors_once_open_and_referrers_per_signature():
+    launched = {"petition_id": "p1", "author_id": "a1", "status": "open"}
+    assert talent_sources.credits("petitions.PetitionLaunched", launched)["petitions_launched"]["points"] == {"a1": 10}
+    assert talent_sources.credits("petitions.PetitionLaunched", {**launched, "status": "proposed"}) == {}
+    published = {"petition_id": "p1", "author_id": "a1", "published_by": "n1"}
+    assert talent_sources.credits("petitions.PetitionPublished", published)["petitions_launched"]["points"] == {"a1": 10}
+    signed = {"signature_id": "s1", "petition_id": "p1", "federation_code": "75", "referred_by": "r1"}
+    assert talent_sources.credits("petitions.SignatureConfirmed", signed)["signatures_brought"]["points"] == {"r1": 1}
+    assert talent_sources.credits("petitions.SignatureConfirmed", {**signed, "referred_by": None}) == {}
 
 
 def test_a_registered_remote_source_is_a_kernel_subscription_and_its_handler_is_idempotent(app):

@@ -46,7 +46,7 @@ class Petition(Aggregate):
     def publish(self, by: str) -> None:
         if self.status not in (PROPOSED, DRAFT):
             raise Conflict("Cette pétition n'est pas en attente de publication.")
-        self._record(PetitionPublished(petition_id=self.id, published_by=by))
+        self._record(PetitionPublished(petition_id=self.id, published_by=by, author_id=self.author_id))
 
     def close(self, by: str | None, reason: str = "") -> None:
         if self.status == CLOSED:
