@@ -184,6 +184,11 @@ class MailerApp(MailerPrivacy, Application):
         self.execute_many([self._follower_command(incoming, lambda follower, data: follower.invalidate(
             data["petition_id"])) for incoming in incomings])
 
+    def record_signers_forgotten(self, incomings: list[IncomingEvent]) -> None:
+        """petitions.SignerForgotten (an erased member's signatures): the follower goes, with its key."""
+        self.execute_many([self._follower_command(incoming, lambda follower, data: follower.invalidate(
+            data["petition_id"], reason="forgotten")) for incoming in incomings])
+
     def _follower_command(self, incoming: IncomingEvent, decide: Callable[[PetitionFollower, dict], bool]):
         data = incoming.payload
 

@@ -109,6 +109,10 @@ class SignatureInvalidated(_OfSignature):
     pass
 
 
+class SignerForgotten(_OfSignature):
+    pass
+
+
 class MilestoneReached(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -215,6 +219,10 @@ class MailerService(Operations):
     @subscribe("petitions", "petitions.SignatureInvalidated", schema=SignatureInvalidated(), batch=EVENT_BATCH)
     def on_signature_invalidated(self, incomings):
         self.app.record_signature_invalidations(incomings)
+
+    @subscribe("petitions", "petitions.SignerForgotten", schema=SignerForgotten(), batch=EVENT_BATCH)
+    def on_signer_forgotten(self, incomings):
+        self.app.record_signers_forgotten(incomings)
 
     @subscribe("petitions", "petitions.MilestoneReached", schema=MilestoneReached())
     def on_milestone_reached(self, incoming):

@@ -466,16 +466,24 @@ class PetitionsApp(Application):
         self.execute(incoming.context(), run)
 
     def member_erased(self, incoming: IncomingEvent) -> None:
+        """The member is forgotten here too: their hash, and every signature their address
+        made (by the form as well as in one click) keeps counting without them."""
         member_id = incoming.payload["member_id"]
 
         def run(uow: UnitOfWork):
-            if uow.first_delivery(CONSUMER, incoming.event_id):
-                member = uow.get(KnownMember, member_id) or KnownMember(member_id)
-                member.forget()
-                uow.add(member)
-                uow.store.shredder.forget(uow.conn, member_id)
-                return True
-            return False
+            if not uow.first_delivery(CONSUMER, incoming.event_id):
+                return False
+            key = projections.email_key_of_member(uow.conn, member_id)
+            if key is not None:
+                ids = [signature_id_for(p, key) for p in projections.all_petition_ids(uow.conn)]
+                for signature_id, signature in uow.get_many(Signature, ids).items():
+                    signature.forget_signer()
+                    uow.store.shredder.forget(uow.conn, signature_id)
+            member = uow.get(KnownMember, member_id) or KnownMember(member_id)
+            member.forget()
+            uow.add(member)
+            uow.store.shredder.forget(uow.conn, member_id)
+            return True
 
         if self.execute(incoming.context(), run):
             scrub(self.db)

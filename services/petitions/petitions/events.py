@@ -95,6 +95,16 @@ class SignatureInvalidated(DomainEvent, name="petitions.SignatureInvalidated", v
 
 
 @dataclass(frozen=True)
+class SignerForgotten(DomainEvent, name="petitions.SignerForgotten", version=1):
+    """The signer is forgotten (a member erased, whose address signed): the signature
+    still counts; its personal fields are gone (its key destroyed). Subscribers drop
+    what they hold of that signer (the mailer: a follower)."""
+
+    signature_id: str
+    petition_id: str
+
+
+@dataclass(frozen=True)
 class MilestoneReached(DomainEvent, name="petitions.MilestoneReached", version=1):
     """The confirmed signatures reached a milestone (a percent of the goal)."""
 

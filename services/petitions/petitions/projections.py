@@ -32,7 +32,7 @@ from umpnet_kernel.throttle import utc_aware
 
 from .events import (
     MemberForgotten, MemberKnown, MilestoneReached, PetitionClosed, PetitionLaunched, PetitionPublished,
-    SignatureConfirmed, SignatureInvalidated, SignatureRequested,
+    SignatureConfirmed, SignatureInvalidated, SignatureRequested, SignerForgotten,
 )
 
 read_models = MetaData()
@@ -196,6 +196,13 @@ class SignaturesProjection(Projection):
             status="invalidated", invalidated_reason=e.reason))
         _add(conn, petition_tallies, {"petition_id": e.petition_id, "federation_code": e.federation_code,
                                       "slice": hour_slice(recorded.meta.occurred_at)}, "confirmed", -1)
+
+
+    @handles(SignerForgotten)
+    def _signer_forgotten(self, conn, e: SignerForgotten, recorded):
+        conn.execute(update(signatures).where(_s.signature_id == e.signature_id).values(
+            contact_consent=False, first_name=None, last_name=None, email=None, postcode=None, member_id=None,
+            referred_by=None))
 
 
 class KnownMembersProjection(Projection):
@@ -377,3 +384,7 @@ def personal_data_of(conn, member_id: str) -> dict:
 def open_petition_ids(conn, now: datetime) -> list[str]:
     return list(conn.execute(select(_p.petition_id).where(
         _p.status == "open", (_p.ends_at.is_(None)) | (_p.ends_at > now))).scalars())
+
+
+def all_petition_ids(conn) -> list[str]:
+    return list(conn.execute(select(_p.petition_id)).scalars())

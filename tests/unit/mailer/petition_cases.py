@@ -18,6 +18,7 @@ from mailer.service import (
     SignatureConfirmed,
     SignatureInvalidated,
     SignatureRequested,
+    SignerForgotten,
 )
 from mailer.transports import FileSink
 from umpnet_kernel.links import LinkTokens
@@ -188,6 +189,16 @@ def test_a_signature_confirmed_without_consent_or_invalidated_drops_the_follower
     assert [(e.email, e.first_name) for e in addressed] == [("", "")] * 3
     app.queue_petition_confirmation_emails([requested("noe@example.org", nonce="again")])  # dropped is final
     assert followers(app) == []
+    assert_rebuild_gives_the_same_rows(app)
+
+
+def test_a_forgotten_signer_is_no_longer_a_follower_and_their_key_goes(app):
+    sign_up_follower(app, "lea@example.org")
+    forgotten = petitions_event("petitions.SignerForgotten", {
+        "signature_id": signature_id("lea@example.org"), "petition_id": PETITION}, SignerForgotten())
+    app.record_signers_forgotten([forgotten, forgotten])  # redelivered too
+    assert followers(app) == []
+    assert signature_id("lea@example.org") not in keys(app)
     assert_rebuild_gives_the_same_rows(app)
 
 

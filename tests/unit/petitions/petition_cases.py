@@ -436,3 +436,20 @@ def _erased(member_id):
         "stream_id": f"member-{member_id}", "stream_version": 3, "position": 9,
         "occurred_at": datetime.now(timezone.utc).isoformat(), "actor_id": None, "correlation_id": None,
         "causation_id": None, "data": {"member_id": member_id}}, MemberErased())
+
+
+def test_an_erased_member_s_signatures_by_the_form_lose_their_personal_fields_too(app):
+    from petitions.events import SignerForgotten
+
+    outbox = Outbox(app)
+    petition = launch(app)
+    member_known(app, "m-5", "Form.Signer@example.org")
+    signed_and_confirmed(app, outbox, petition["id"], "form.signer@example.org", contact_consent=True)
+    assert [r["email"] for r in app.consenting_signers(petition["id"], NATIONAL)["items"]] == ["form.signer@example.org"]
+    app.member_erased(_erased("m-5"))
+    assert app.consenting_signers(petition["id"], NATIONAL)["items"] == []
+    assert count(app, petition["id"]) == 1
+    assert [e.petition_id for e in outbox.of(SignerForgotten)] == [petition["id"]]
+    app.rebuild_read_models()  # the request's personal fields no longer open: its key is destroyed
+    assert app.consenting_signers(petition["id"], NATIONAL)["items"] == []
+    assert count(app, petition["id"]) == 1

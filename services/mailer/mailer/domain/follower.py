@@ -44,12 +44,13 @@ class PetitionFollower(Aggregate):
             return True
         return False  # never a follower: nothing to keep, nothing recorded
 
-    def invalidate(self, petition_id: str) -> bool:
-        """The signature is invalidated: dropped (recorded even if nothing came
-        before, so a late request cannot make it a follower). True: its key must go."""
+    def invalidate(self, petition_id: str, reason: str = "invalidated") -> bool:
+        """The signature is invalidated, or its signer forgotten (`reason` "forgotten"):
+        dropped (recorded even if nothing came before, so a late request cannot
+        make it a follower). True: its key must go."""
         if self.dropped:
             return False
-        self._record(FollowerDropped(signature_id=self.id, petition_id=petition_id, reason="invalidated"))
+        self._record(FollowerDropped(signature_id=self.id, petition_id=petition_id, reason=reason))
         return True
 
     @applies(FollowerAddressed)

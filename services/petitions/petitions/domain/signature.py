@@ -15,7 +15,7 @@ from datetime import datetime
 
 from umpnet_kernel.aggregate import Aggregate, applies
 
-from ..events import SignatureConfirmed, SignatureInvalidated, SignatureRequested
+from ..events import SignatureConfirmed, SignatureInvalidated, SignatureRequested, SignerForgotten
 
 PENDING, CONFIRMED, INVALIDATED = "pending", "confirmed", "invalidated"
 
@@ -91,6 +91,14 @@ class Signature(Aggregate):
         self._record(SignatureInvalidated(signature_id=self.id, petition_id=self.petition_id,
                                           federation_code=self.federation_code, reason=reason, invalidated_by=by))
         return True
+
+    def forget_signer(self) -> None:
+        """Their personal fields go (the caller destroys the signature's key); the count stays."""
+        self._record(SignerForgotten(signature_id=self.id, petition_id=self.petition_id))
+
+    @applies(SignerForgotten)
+    def _forgotten(self, e: SignerForgotten):
+        self.contact_consent = False
 
     @applies(SignatureRequested)
     def _requested(self, e: SignatureRequested):
