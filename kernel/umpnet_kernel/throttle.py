@@ -8,19 +8,20 @@ nothing about who did what from where to whoever reads the file.
 Counting is one upsert that returns the new count, in the caller's
 transaction: thirty parallel attempts get thirty distinct counts, where a
 read-then-write let thirteen through before the lock. Several keys counted
-at once (an address and a client address) are one statement (`hit_many`).
+at once (an address and a client address): `hit_many`, in key order.
 A service that limits anything lists `throttle_metadata` in its manifest's
 `tables` and creates the table in a migration (`create_throttle_table_v1`).
 """
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Sequence
 
 import sqlalchemy as sa
-from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, case, delete, select
+from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 throttle_metadata = MetaData()
@@ -55,49 +56,42 @@ def create_throttle_table_v1(op) -> None:
     )
 
 
-def _upsert(conn: Connection):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert(throttle_counters)
-
-
-def hit(conn: Connection, key: str, limit: Limit, now: datetime) -> tuple[int, datetime]:
-    """Count one more in `key`'s window (a new window if the last one ended):
-    (the count now, when the window ends)."""
-    ends = now + limit.window
-    expired = _c.window_ends_at <= now
-    statement = _upsert(conn).values(key=key, count=1, window_ends_at=ends)
-    statement = statement.on_conflict_do_update(
-        index_elements=[_c.key],
-        set_={
-            "count": case((expired, 1), else_=_c.count + 1),
-            "window_ends_at": case((expired, ends), else_=_c.window_ends_at),
-        },
-    ).returning(_c.count, _c.window_ends_at)
-    count, window_ends_at = conn.execute(statement).one()
-    return count, utc_aware(window_ends_at)
-
-
-def hit_many(conn: Connection, hits: Sequence[tuple[str, Limit]], now: datetime) -> list[tuple[int, datetime]]:
-    """`hit` for each (key, limit), in one multi-row upsert: (count, window end) of each, in order.
-
-    The rows go in key order, so two callers counting the same keys take
-    PostgreSQL's row locks in the same order and cannot deadlock. A key given
-    twice is counted by `hit` one at a time (one upsert cannot touch a row twice)."""
-    keys = [key for key, _ in hits]
-    if len(hits) < 2 or len(set(keys)) < len(keys):
-        return [hit(conn, key, limit, now) for key, limit in hits]
-    rows = sorted(({"key": key, "count": 1, "window_ends_at": now + limit.window} for key, limit in hits),
-                  key=lambda row: row["key"])
-    expired = _c.window_ends_at <= now
-    statement = _upsert(conn).values(rows)
-    statement = statement.on_conflict_do_update(
+@lru_cache(maxsize=None)
+def _hit_statement(dialect_name: str):
+    """The upsert that counts one more, built once per dialect, its values bound per call
+    (a statement built per call made SQLAlchemy coerce and cache-key it every time:
+    ~0.3 ms against ~0.04)."""
+    insert = (postgresql if dialect_name == "postgresql" else sqlite).insert(throttle_counters)
+    statement = insert.values(key=bindparam("key"), count=1, window_ends_at=bindparam("ends"))
+    expired = _c.window_ends_at <= bindparam("now", type_=_c.window_ends_at.type)
+    return statement.on_conflict_do_update(
         index_elements=[_c.key],
         set_={
             "count": case((expired, 1), else_=_c.count + 1),
             "window_ends_at": case((expired, statement.excluded.window_ends_at), else_=_c.window_ends_at),
         },
-    ).returning(_c.key, _c.count, _c.window_ends_at)
-    counted = {row.key: (row.count, utc_aware(row.window_ends_at)) for row in conn.execute(statement)}
-    return [counted[key] for key in keys]
+    ).returning(_c.count, _c.window_ends_at)
+
+
+def hit(conn: Connection, key: str, limit: Limit, now: datetime) -> tuple[int, datetime]:
+    """Count one more in `key`'s window (a new window if the last one ended):
+    (the count now, when the window ends)."""
+    found = conn.execute(_hit_statement(conn.dialect.name),
+                         {"key": key, "ends": now + limit.window, "now": now}).one()
+    return found.count, utc_aware(found.window_ends_at)
+
+
+def hit_many(conn: Connection, hits: Sequence[tuple[str, Limit]], now: datetime) -> list[tuple[int, datetime]]:
+    """`hit` for each (key, limit): (count, window end) of each, in the order given.
+
+    Counted in key order, so two callers counting the same keys take
+    PostgreSQL's row locks in the same order and cannot deadlock; a key given
+    twice is counted twice."""
+    counted: dict[int, tuple[int, datetime]] = {}
+    for index in sorted(range(len(hits)), key=lambda i: hits[i][0]):
+        key, limit = hits[index]
+        counted[index] = hit(conn, key, limit, now)
+    return [counted[i] for i in range(len(hits))]
 
 
 def count(conn: Connection, key: str, now: datetime) -> int:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from datetime import datetime, timezone
 
 from sqlalchemy import (
@@ -118,15 +119,26 @@ def hour_slice(moment: datetime) -> int:
     return int(moment.timestamp() // 3600)
 
 
-def _upsert(conn):
-    return (postgresql if conn.dialect.name == "postgresql" else sqlite).insert
+@lru_cache(maxsize=None)
+def _adding(table: Table, keys: tuple[str, ...], column: str, dialect_name: str):
+    """`column += :delta` in the row of `keys`, made if absent: one statement, built once."""
+    insert_ = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    statement = insert_.values(**{k: bindparam(k) for k in keys}, **{column: bindparam("delta")})
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]})
 
 
-def _add(conn, table, keys: dict, column: str, delta: int) -> None:
-    """`column += delta` in the row of `keys`, made if absent: one statement."""
-    statement = _upsert(conn)(table).values(**keys, **{column: delta})
-    conn.execute(statement.on_conflict_do_update(
-        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]}))
+def _add(conn, table: Table, keys: dict, column: str, delta: int) -> None:
+    conn.execute(_adding(table, tuple(keys), column, conn.dialect.name), {**keys, "delta": delta})
+
+
+# Statements built once, their values bound per call (cheaper than building them per event).
+_INSERT_SIGNATURE = insert(signatures)
+_UPDATE_SIGNATURE = update(signatures).where(_s.signature_id == bindparam("signature_id_"))
+
+
+def _update_signature(conn, signature_id: str, **values) -> None:
+    conn.execute(_UPDATE_SIGNATURE, {"signature_id_": signature_id, **values})
 
 
 class PetitionsProjection(Projection):
@@ -170,30 +182,33 @@ class SignaturesProjection(Projection):
             nonce_hash=nonce_hash(e.link_nonce), link_expires_at=e.expires_at, requested_at=at,
             first_name=e.first_name if consented else None, last_name=e.last_name if consented else None,
             email=e.email if consented else None, postcode=e.postcode if consented else None)
-        done = conn.execute(update(signatures).where(_s.signature_id == e.signature_id).values(**row)).rowcount
-        if not done:
-            conn.execute(insert(signatures).values(signature_id=e.signature_id, **row))
+        if recorded.version == 1:  # the signature's first event: its row is new
+            conn.execute(_INSERT_SIGNATURE, {"signature_id": e.signature_id, "member_id": None,
+                                             "confirmed_at": None, "invalidated_reason": None, **row})
+        else:
+            _update_signature(conn, e.signature_id, **row)
         _add(conn, signature_networks, {"petition_id": e.petition_id, "network_key": e.network_key,
                                         "slice": hour_slice(at)}, "requests", 1)
 
     @handles(SignatureConfirmed)
     def _confirmed(self, conn, e: SignatureConfirmed, recorded):
         at = recorded.meta.occurred_at
-        done = conn.execute(update(signatures).where(_s.signature_id == e.signature_id).values(
-            status="confirmed", confirmed_at=at, member_id=e.member_id, federation_code=e.federation_code,
-            nonce_hash=None, link_expires_at=None)).rowcount
-        if not done:  # a member's one click: no request before
-            conn.execute(insert(signatures).values(
-                signature_id=e.signature_id, petition_id=e.petition_id, status="confirmed",
-                federation_code=e.federation_code, member_id=e.member_id, referred_by=e.referred_by,
-                contact_consent=False, network_key="", requested_at=at, confirmed_at=at))
+        if recorded.version == 1:  # a member's one click: no request before
+            conn.execute(_INSERT_SIGNATURE, {
+                "signature_id": e.signature_id, "petition_id": e.petition_id, "status": "confirmed",
+                "federation_code": e.federation_code, "member_id": e.member_id, "referred_by": e.referred_by,
+                "contact_consent": False, "network_key": "", "nonce_hash": None, "link_expires_at": None,
+                "requested_at": at, "confirmed_at": at, "invalidated_reason": None, "first_name": None,
+                "last_name": None, "email": None, "postcode": None})
+        else:
+            _update_signature(conn, e.signature_id, status="confirmed", confirmed_at=at, member_id=e.member_id,
+                              federation_code=e.federation_code, nonce_hash=None, link_expires_at=None)
         _add(conn, petition_tallies, {"petition_id": e.petition_id, "federation_code": e.federation_code,
                                       "slice": hour_slice(at)}, "confirmed", 1)
 
     @handles(SignatureInvalidated)
     def _invalidated(self, conn, e: SignatureInvalidated, recorded):
-        conn.execute(update(signatures).where(_s.signature_id == e.signature_id).values(
-            status="invalidated", invalidated_reason=e.reason))
+        _update_signature(conn, e.signature_id, status="invalidated", invalidated_reason=e.reason)
         _add(conn, petition_tallies, {"petition_id": e.petition_id, "federation_code": e.federation_code,
                                       "slice": hour_slice(recorded.meta.occurred_at)}, "confirmed", -1)
 
