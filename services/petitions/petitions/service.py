@@ -91,6 +91,12 @@ class PetitionsService(Operations):
         return self.app.sign(load(Sign, data, petition_id=petition_id), self.context)
 
     @command
+    def sign_many(self, requests):
+        """[{petition_id, data, source}] gathered by the gateway → [{"ok": answer} | {"error": refusal}]."""
+        commands = [(load(Sign, r["data"], petition_id=r["petition_id"]), r.get("source")) for r in requests]
+        return self.app.sign_many(commands, self.context)
+
+    @command
     def sign_as_member(self, petition_id, data):
         return self.app.sign_as_member(load(SignAsMember, data, petition_id=petition_id), self.context)
 

@@ -453,3 +453,48 @@ def test_an_erased_member_s_signatures_by_the_form_lose_their_personal_fields_to
     app.rebuild_read_models()  # the request's personal fields no longer open: its key is destroyed
     assert app.consenting_signers(petition["id"], NATIONAL)["items"] == []
     assert count(app, petition["id"]) == 1
+
+
+# -- many requests in one call (the gateway's batches) ---------------------------------------------
+def test_a_batch_of_requests_answers_each_and_refuses_only_the_bad_ones(app):
+    app.limits = SigningLimits(per_source=Limit(2, timedelta(hours=1)))
+    outbox = Outbox(app)
+    petition = launch(app)
+    closed = launch(app)
+    app.close(ClosePetition(closed["id"]), NATIONAL)
+    answers = app.sign_many([
+        (signing(petition["id"], "one@example.org"), "198.51.100.1"),
+        (signing(petition["id"], "bad", ), "198.51.100.1"),
+        (signing(closed["id"], "two@example.org"), "198.51.100.2"),
+        (signing(petition["id"], "three@example.org"), "198.51.100.1"),
+        (signing(petition["id"], "four@example.org"), "198.51.100.1"),  # a third from one source: over
+        (signing(str(uuid.uuid4()), "five@example.org"), "198.51.100.3"),
+        (signing(petition["id"], "ONE@example.org"), "198.51.100.4"),  # the first again: one signature
+    ], ANONYMOUS)
+    ok = {"ok": {"status": "pending_confirmation"}}
+    assert answers[0] == ok and answers[3] == ok and answers[6] == ok
+    assert answers[1]["error"]["type"] == "ValidationFailed" and "email" in answers[1]["error"]["fields"]
+    assert answers[2]["error"]["type"] == "Conflict"
+    assert answers[4]["error"]["type"] == "RateLimited" and answers[4]["error"]["retry_after"] > 0
+    assert answers[5]["error"]["type"] == "NotFound"
+    requested = outbox.of(SignatureRequested)
+    assert sorted(e.email for e in requested) == ["ONE@example.org", "one@example.org", "three@example.org"]
+    assert len({e.signature_id for e in requested}) == 2
+    # the refused third request of the source counted nothing: a later one is refused the same way
+    again = app.sign_many([(signing(petition["id"], "six@example.org"), "198.51.100.1")], ANONYMOUS)
+    assert again[0]["error"]["type"] == "RateLimited"
+    for token in {app.links.token("petition-signature", e.link_nonce) for e in requested[-2:]}:
+        app.confirm(ConfirmSignature(token), ANONYMOUS)
+    assert count(app, petition["id"]) == 2
+
+
+def test_a_batch_gives_what_the_same_requests_one_by_one_give(app):
+    outbox = Outbox(app)
+    batched, single = launch(app), launch(app)
+    emails = [f"same{n}@example.org" for n in range(6)] + ["same0@example.org"]
+    app.sign_many([(signing(batched["id"], e), "198.51.100.1") for e in emails], ANONYMOUS)
+    for e in emails:
+        app.sign(signing(single["id"], e), from_source("198.51.100.1"))
+    of = lambda p: sorted((e.email, e.federation_code, e.contact_consent) for e in outbox.of(SignatureRequested)  # noqa: E731
+                          if e.petition_id == p)
+    assert of(batched["id"]) == of(single["id"])
