@@ -32,9 +32,12 @@ from umpnet_kernel.events import Context
 from umpnet_kernel.idempotency import command_outcomes
 from umpnet_kernel.shredding import scrub
 
-from . import invitation_projections, projections, security, throttle
+from . import invitation_projections, projections, security, talents, throttle
 from .commands import EraseMember
+from .domain.external_identity import ExternalIdentity
+from .domain.invitation import InvitationLink
 from .domain.member import Member
+from .invitations import INVITATION_LINK
 from .domain.session import Session
 from .throttle import throttle_counters
 
@@ -66,6 +69,11 @@ class PrivacyUseCases:
                 .where(projections.pending_links.c.member_id == member_id)
             ).all()
             history = self.store.load_stream(conn, Member.stream_id_for(member_id))
+            identities = invitation_projections.identities_of_member(conn, member_id)
+            linked = self.store.load_streams(conn, [ExternalIdentity.stream_id_for(i) for i, _ in identities])
+            invitations = invitation_projections.invitations_sent_by(conn, member_id)
+            link = self.store.load_stream(conn, InvitationLink.stream_id_for(member_id))
+            talent = talents.score_of(conn, member_id, self.clock()) or {"score": 0.0, "breakdown": {}}
         return {
             "profile": {**projections.own_profile(row), "password": "argon2id hash (not exported)"},
             "contacts": [{"member_id": c.other_id, "display_name": projections.display_name(c._mapping),
@@ -74,6 +82,14 @@ class PrivacyUseCases:
                          for s in sessions],
             "pending_links": [{"purpose": link.purpose, "expires_at": projections.utc_aware(link.expires_at)}
                               for link in links],
+            # Provider accounts that log them in: which, and since when (no provider token is ever held).
+            "external_identities": [
+                {"provider": provider, "linked_at": linked[ExternalIdentity.stream_id_for(identity_id)][0].meta.occurred_at}
+                for identity_id, provider in identities],
+            "invitations": invitations,
+            # Their personal link, if they ever asked for one (asking for the export issues none).
+            "invitation_link": {"token": self.links.token(INVITATION_LINK, link[0].event.link_nonce)} if link else None,
+            "talent": talent,
             # What happened to the account, as the store keeps it. Private
             # events (a password hash, a session's token hash) by name only.
             "events": [

@@ -126,12 +126,21 @@ def ranking(conn, federation_code: str | None, page: PageRequest, now: datetime)
     factor = decay_factor(now)
 
     def item(r):
-        breakdown = jsontext.decode(r.breakdown)
         return {"member_id": r.member_id, "display_name": display_name(r._mapping),
-                "score": round(r.weight * factor, 2),
-                "breakdown": {name: round(weight * factor, 2) for name, weight in sorted(breakdown.items())}}
+                **_scored(r.weight, r.breakdown, factor)}
 
     return paginate(conn, query, RANKING_ORDER, page, row=item).as_dict()
+
+
+def score_of(conn, member_id: str, now: datetime) -> dict | None:
+    """{score, breakdown} of one member as of `now` (as `ranking` gives them), or None if never credited."""
+    found = conn.execute(_SELECT, {"key_": member_id}).first()
+    return _scored(found.weight, found.breakdown, decay_factor(now)) if found else None
+
+
+def _scored(weight: float, breakdown: str, factor: float) -> dict:
+    return {"score": round(weight * factor, 2),
+            "breakdown": {name: round(part * factor, 2) for name, part in sorted(jsontext.decode(breakdown).items())}}
 
 
 # -- use cases (mixed into MembersApp) ------------------------------------------
