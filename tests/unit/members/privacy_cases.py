@@ -5,6 +5,7 @@ Written once, run in memory (test_privacy.py here) and on SQLite and PostgreSQL
 """
 from datetime import datetime, timedelta, timezone
 
+import eventlet
 import pytest
 from sqlalchemy import select
 
@@ -20,7 +21,7 @@ from members.commands import (
 from members.events import EmailVerificationRequested, MemberErased, MemberRegistered, ProfileUpdated
 from members.projections import read_models
 from members.throttle import throttle_counters
-from umpnet_kernel.errors import Forbidden, NotFound
+from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from umpnet_kernel.events import Context
 from umpnet_kernel.idempotency import command_outcomes
 from umpnet_kernel.shredding import subject_keys
@@ -113,6 +114,41 @@ def test_a_wrong_password_erases_nothing(app):
     assert event_count(app) == before
     assert app.own_profile(camille)["email"] == "camille@example.org"
     assert app.resolve_session(token)["member_id"] == camille
+
+
+def test_parallel_wrong_passwords_at_erasure_get_exactly_the_tries_a_login_gets(app):
+    """The password was checked before it was counted: thirty guesses at once all got checked."""
+    camille = verified(app)
+    source = Context(actor_id=camille, source="203.0.113.12")
+    outcomes = []
+
+    def attempt(_):
+        try:
+            app.erase_member(EraseMember(camille, "Wrong-password-1"), source)
+        except (Forbidden, RateLimited) as exc:
+            outcomes.append(type(exc).__name__)
+
+    list(eventlet.GreenPool(30).imap(attempt, range(30)))
+    assert outcomes.count("Forbidden") == 5 and outcomes.count("RateLimited") == 25
+    assert app.own_profile(camille)["email"] == "camille@example.org"
+
+
+def test_a_wrong_password_at_erasure_is_a_failed_login_attempt(app):
+    camille = verified(app)
+    source = Context(actor_id=camille, source="203.0.113.13")
+    for _ in range(4):
+        with pytest.raises(Forbidden):
+            app.erase_member(EraseMember(camille, "Wrong-password-1"), source)
+    with pytest.raises(Unauthorized):  # the fifth try of this source at this account
+        app.open_session(OpenSession("camille@example.org", "Wrong-password-1"), Context(source="203.0.113.13"))
+    with pytest.raises(RateLimited) as caught:  # the right password too, from there, for a while
+        app.erase_member(EraseMember(camille, PASSWORD), source)
+    assert 0 < caught.value.retry_after <= 15 * 60
+    with pytest.raises(RateLimited):
+        app.open_session(OpenSession("camille@example.org", PASSWORD), Context(source="203.0.113.13"))
+    # the owner elsewhere is not locked out
+    assert app.erase_member(EraseMember(camille, PASSWORD), Context(actor_id=camille, source="198.51.100.7")) == {
+        "status": "erased"}
 
 
 def test_the_session_alone_erases_without_a_password(app):
