@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import bindparam, delete, insert, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 
 from umpnet_kernel import jsontext
 from umpnet_kernel.application import UnitOfWork
@@ -35,9 +36,10 @@ _SELECT = select(talents).where(talents.c.member_id == bindparam("key_"))
 _INSERT = insert(talents)
 _UPDATE = talents.update().where(talents.c.member_id == bindparam("key_"))
 _DELETE = delete(talents).where(talents.c.member_id == bindparam("key_"))
-_ONCE_SEEN = select(talent_once.c.once_key).where(
-    talent_once.c.member_id == bindparam("member_id"), talent_once.c.once_key == bindparam("once_key"))
-_ONCE_INSERT = insert(talent_once)
+# What a member is credited once for: one INSERT that does nothing when the row is
+# there already, its rowcount telling which (SQLite's and PostgreSQL's own statement).
+_ONCE_INSERT = {"postgresql": postgresql.insert(talent_once).on_conflict_do_nothing(),
+                "sqlite": sqlite.insert(talent_once).on_conflict_do_nothing()}
 _ONCE_DELETE = delete(talent_once).where(talent_once.c.member_id == bindparam("key_"))
 
 
@@ -84,9 +86,9 @@ class TalentsProjection(Projection):
             for member_id, points in credit["points"].items():
                 once = credit.get("once")
                 if once is not None:
-                    if conn.execute(_ONCE_SEEN, {"member_id": member_id, "once_key": once}).first():
+                    added = conn.execute(_ONCE_INSERT[conn.dialect.name], {"member_id": member_id, "once_key": once})
+                    if added.rowcount == 0:  # credited for it already
                         continue
-                    conn.execute(_ONCE_INSERT, {"member_id": member_id, "once_key": once})
                 by_member.setdefault(member_id, {})[source_name] = points
         for member_id, points_by_source in by_member.items():
             self._credit_member(conn, member_id, points_by_source, occurred_at)
