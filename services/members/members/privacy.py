@@ -37,8 +37,8 @@ from .commands import EraseMember
 from .domain.external_identity import ExternalIdentity
 from .domain.invitation import InvitationLink
 from .domain.member import Member
-from .invitations import INVITATION_LINK
 from .domain.session import Session
+from .invitations import INVITATION_LINK
 from .throttle import throttle_counters
 
 ERASED = {"status": "erased"}
