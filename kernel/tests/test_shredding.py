@@ -201,6 +201,29 @@ def test_the_relay_publishes_personal_fields_opened(backend):
     assert published["data"]["email"] == "" and published["data"]["city"] == "Lyon"
 
 
+def test_a_batch_opens_only_its_sealed_payloads(backend, monkeypatch):
+    """A batch holding one sealed event used to decode and hand every payload to the shredder."""
+    if isinstance(backend.db, InMemoryDatabase):
+        pytest.skip("the in-memory store keeps its own loader")
+    with backend.db.write() as conn:
+        EventStore().append(conn, "person-m0", 0, [joined("m0")], [Metadata()])  # stored in clear
+    backend.append("person-m1", joined("m1"))
+    shredder, given = backend.store.shredder, []
+
+    def open_all(conn, payloads):
+        given.extend(payload["member_id"] for payload in payloads)
+        return Shredder.open_all(shredder, conn, payloads)
+
+    monkeypatch.setattr(shredder, "open_all", open_all)
+    with backend.db.read() as conn:
+        loaded = [r.event for r in backend.store.read_all(conn)]
+        rows = conn.execute(select(events_table).order_by(events_table.c.position)).all()
+        published = [envelope(r)["data"] for r in open_rows(backend.db, conn, rows)]
+    assert loaded == [joined("m0"), joined("m1")]
+    assert published == [joined("m0").to_data(), joined("m1").to_data()]
+    assert given == ["m1", "m1"]  # the store's read, the relay's: the sealed one only
+
+
 def test_events_stored_in_clear_before_sealing_are_overwritten_at_erasure(backend):
     """The one rewrite of stored events: an erased subject's clear events (appended
     before sealing existed) get the placeholders; the others' are untouched."""

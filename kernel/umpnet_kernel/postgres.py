@@ -200,8 +200,6 @@ def _wait_for_older_snapshots(conn: Connection, timeout: float = 10.0) -> bool:
     """Wait until no other transaction of this database has a snapshot older than now."""
     import time
 
-    from .green import eventlet_is_patched
-
     sleep = time.sleep
     if eventlet_is_patched():
         from eventlet import sleep

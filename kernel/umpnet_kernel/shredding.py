@@ -262,6 +262,17 @@ class Shredder:
                 self._open(keys, payload)
         return payloads
 
+    def open_sealed(self, conn: Connection, texts: list[str]) -> list[str | dict]:
+        """`events.data` texts with only the sealed ones decoded and opened (a payload
+        each, as `open_all`), the others left as they are; `texts` itself when none is sealed."""
+        sealed = [i for i, text in enumerate(texts) if is_sealed(text)]
+        if not sealed:
+            return texts
+        opened: list[str | dict] = list(texts)
+        for i, payload in zip(sealed, self.open_all(conn, [jsontext.decode(texts[i]) for i in sealed])):
+            opened[i] = payload
+        return opened
+
     @staticmethod
     def _open(keys: dict[str, AESGCM], payload: dict) -> None:
         sealed = payload.pop(SEALED)
@@ -325,16 +336,16 @@ def open_rows(db, conn: Connection, rows: list) -> list:
     The application registers its shredder on its database (`db.shredder`);
     rows with nothing sealed are handed back as they are."""
     shredder = getattr(db, "shredder", None)
-    if shredder is None or not any(is_sealed(row.data) for row in rows):
+    if shredder is None:
         return rows
-    sealed = [i for i, row in enumerate(rows) if is_sealed(row.data)]
-    payloads = shredder.open_all(conn, [jsontext.decode(rows[i].data) for i in sealed])
-    out = list(rows)
-    for i, payload in zip(sealed, payloads):
-        row = rows[i]
-        out[i] = OpenedRow(row.position, row.stream_id, row.version, row.event_id, row.event_type,
-                           row.schema_version, jsontext.encode(payload), row.meta, row.recorded_at)
-    return out
+    texts = [row.data for row in rows]
+    opened = shredder.open_sealed(conn, texts)
+    if opened is texts:
+        return rows
+    return [row if data is text else OpenedRow(row.position, row.stream_id, row.version, row.event_id,
+                                               row.event_type, row.schema_version, jsontext.encode(data),
+                                               row.meta, row.recorded_at)
+            for row, text, data in zip(rows, texts, opened)]
 
 
 # -- read models: forgetting a subject ---------------------------------------------------

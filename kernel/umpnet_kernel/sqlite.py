@@ -30,7 +30,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import sqltypes
 
-from .green import eventlet_is_patched
+from .green import eventlet_is_patched, run_blocking
 
 log = logging.getLogger(__name__)
 
@@ -246,16 +246,12 @@ def checkpoint_truncate(db, attempts: int = 3) -> bool:
             raw.close()
 
     if eventlet_is_patched():
-        from eventlet import sleep, tpool
-
-        run, pause = (lambda: tpool.execute(checkpoint)), sleep
+        from eventlet import sleep as pause
     else:
-        import time
-
-        run, pause = checkpoint, time.sleep
+        from time import sleep as pause
     for _ in range(attempts):
         with db.write_lock:
-            busy, _, _ = run()
+            busy, _, _ = run_blocking(checkpoint)
         if not busy:
             return True
         pause(0.05)

@@ -71,8 +71,6 @@ from . import jsontext
 from .fast import encode_event, encode_meta, event_data, insert_returning, new_recorded, recorded_from_row, stored_value
 from .postgres import lock_appends
 
-SEALED = "__sealed__"  # shredding.SEALED: a payload with encrypted personal fields
-
 kernel_metadata = MetaData()
 
 # `position` is the rowid on SQLite (INTEGER PRIMARY KEY) and a bigserial on PostgreSQL.
@@ -193,11 +191,13 @@ def _read(conn: Connection, query, parameters: dict | None = None, shredder=None
 
 
 def _recorded(conn: Connection, rows, shredder) -> list[RecordedEvent]:
-    if shredder is None or not any(SEALED in row[5] for row in rows):
-        return [recorded_from_row(*row) for row in rows]
-    # personal fields opened first, all the batch's keys in one query (shredding.py)
-    payloads = shredder.open_all(conn, [jsontext.decode(row[5]) for row in rows])
-    return [recorded_from_row(*row[:5], payload, *row[6:]) for row, payload in zip(rows, payloads)]
+    if shredder is not None:
+        # only the sealed payloads are opened, all the batch's keys in one query (shredding.py)
+        texts = [row[5] for row in rows]
+        opened = shredder.open_sealed(conn, texts)
+        if opened is not texts:
+            return [recorded_from_row(*row[:5], data, *row[6:]) for row, data in zip(rows, opened)]
+    return [recorded_from_row(*row) for row in rows]
 
 
 # Every command loads its aggregates' streams: built once, values bound per
@@ -393,7 +393,7 @@ class EventStore:
         """At erasure: overwrite in place the subject's personal fields in events
         stored in clear, before sealing existed (`shredding.redacted`); how many.
         Their old rows' bytes must then go too (`shredding.scrub` with the events)."""
-        from .shredding import REDACTED, personal_event_types, redacted
+        from .shredding import REDACTED, SEALED, personal_event_types, redacted
 
         types = personal_event_types()
         if not types:

@@ -40,6 +40,9 @@ def test_camille_exports_then_erases_her_account(platform):
     assert data["member_id"] == camille
     assert data["members"]["profile"]["email"] == "camille.erasure@example.org"
     assert data["members"]["contacts"][0]["member_id"] == lucas
+    assert data["members"]["talent"] == {"score": 3.0, "breakdown": {"contacts": 3.0}}  # the contact made
+    assert data["members"]["invitations"] == [] and data["members"]["external_identities"] == []
+    assert data["members"]["invitation_link"] is None
     assert [e["kind"] for e in data["mailer"]["emails"]] == ["verification"]
     assert "lucas@example.org" not in export.text  # an accepted contact's address is Lucas's data, not hers
     assert db_files_holding(data_dir, "camille.erasure@example.org") != []

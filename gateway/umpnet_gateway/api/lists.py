@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
+from umpnet_kernel.errors import DomainError
 from umpnet_kernel.paging import DEFAULT_LIMIT, PageRequest, paginate_sequence
 
 # The query parameters of every list, for the OpenAPI document.
@@ -20,6 +21,15 @@ def page_request(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
     """The page a request asks for; 400 (`BadLimit`, `BadCursor`: `errors.error_answer` words
     them) for a limit out of 1..500 or a cursor not handed out here."""
     return PageRequest.parse(request.args.get("limit"), request.args.get("cursor"), default_limit)
+
+
+def page_or_first(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
+    """The page a site's list asks for (its `?cursor=`; the site sends no `?limit=`): a
+    stale or mangled cursor, from a bookmark, is the first page rather than an error page."""
+    try:
+        return PageRequest.parse(None, request.args.get("cursor"), default_limit)
+    except DomainError:
+        return PageRequest(default_limit)
 
 
 def paged(services, request, service: str, method: str, *args, default_limit: int = DEFAULT_LIMIT) -> dict:

@@ -26,7 +26,7 @@ from ..auth import require_actor
 from ..http import api, json_response
 from ..openapi import documented
 from ..schemas import list_of
-from .lists import page_request
+from .lists import paged
 
 MAX_RADIUS_KM = 100
 DEFAULT_RADIUS_KM = 20
@@ -56,10 +56,15 @@ MapMemberList = type("MapMemberList", (list_of(MapMember),), {
 MAP_QUERY = {"lat": "number", "lon": "number", "radius_km": "number", "postcode": "string", "federation": "string"}
 
 
+def _given(args, name) -> bool:
+    """A parameter with a value: `?lat=&lon=` (an empty form's) is as absent."""
+    return bool((args.get(name) or "").strip())
+
+
 def _number(args, name, low, high, fields_, message, low_open=False):
-    text = args.get(name)
-    if text is None:
+    if not _given(args, name):
         return None
+    text = args.get(name)
     value = float(text) if _NUMBER.match(text.strip()) and len(text) <= 30 else math.nan
     if math.isnan(value) or value > high or value < low or (low_open and value == low):
         fields_[name] = [message]
@@ -70,7 +75,7 @@ def _number(args, name, low, high, fields_, message, low_open=False):
 def map_query(args) -> dict:
     """The search a query string asks for, as the members service takes it; 400 with each field's message."""
     problems: dict[str, list[str]] = {}
-    given = {name for name in MAP_QUERY if args.get(name) not in (None,)}
+    given = {name for name in MAP_QUERY if _given(args, name)}
     point, postcode, federation = {"lat", "lon"} & given, "postcode" in given, "federation" in given
     if (bool(point) + postcode + federation) != 1:
         message = "Indiquez un point (lat et lon), un code postal ou une fédération."
@@ -106,6 +111,4 @@ class MapApi:
     def map_members(self, request):
         require_actor(self.services, request)
         query = map_query(request.args)
-        page = page_request(request, DEFAULT_PAGE)
-        return json_response(self.services.call("members", "map_members", query, limit=page.limit,
-                                                cursor=page.cursor))
+        return json_response(paged(self.services, request, "members", "map_members", query, default_limit=DEFAULT_PAGE))

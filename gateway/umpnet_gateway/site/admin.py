@@ -10,12 +10,12 @@ from __future__ import annotations
 from werkzeug.utils import redirect
 
 from umpnet_kernel.errors import DomainError, Forbidden
-from umpnet_kernel.paging import PageRequest
 
 from ..api.contacts import member_id_of
+from ..api.lists import page_or_first
 from ..api.talents import FEDERATION_MAX
 from ..http import form_data
-from .pages import Page, form_errors, page
+from .pages import Page, page
 
 ADMIN_ROLES = ("federation_admin", "national_admin")
 ROLE_LABELS = {
@@ -51,10 +51,7 @@ class AdminSite:
             raise Forbidden("Le classement des talents est réservé aux administrateurs.")
         national = "national_admin" in actor["roles"]
         federation = request.args.get("federation", "").strip()[:FEDERATION_MAX] if national else ""
-        try:
-            wanted = PageRequest.parse(None, request.args.get("cursor"))
-        except DomainError:
-            wanted = PageRequest()  # a stale cursor in a bookmark: the first page
+        wanted = page_or_first(request)
         ranking = self.services.call("members", "list_talents", actor, federation or None,
                                      limit=wanted.limit, cursor=wanted.cursor)
         federations = self.federations_reference()
@@ -89,22 +86,22 @@ class AdminSite:
             if not page.csrf_ok(form):
                 return self._refuse_forgery(page)
         choices = self.services.call("members", "role_choices", actor, member_id)  # 403 / 404 as an error page
-        done, errors, status = False, None, 200
+        done = False
         if request.method == "POST":
             grantable = choices["grantable"]
             asked = set(form.getlist("roles"))
             checked = [role for role in grantable if role in asked]
-            if asked - set(grantable):
-                errors, status = {"message": "Vous ne pouvez pas attribuer ce rôle.", "fields": {}}, 403
-            else:
-                kept = [role for role in choices["member"]["roles"] if role not in grantable]
-                try:
-                    updated = self.services.call("members", "set_roles", actor, member_id, kept + checked)
-                    choices = {**choices, "member": {**choices["member"], "roles": updated["roles"]}}
-                    done = True
-                except DomainError as error:
-                    if error.status >= 429:
-                        raise
-                    errors, status = form_errors(error), error.status
-        return page.render("member_roles.html", status=status, actor=actor, member=choices["member"],
-                           grantable=choices["grantable"], labels=ROLE_LABELS, done=done, errors=errors)
+            kept = [role for role in choices["member"]["roles"] if role not in grantable]
+            try:
+                if asked - set(grantable):
+                    raise Forbidden("Vous ne pouvez pas attribuer ce rôle.")
+                updated = self.services.call("members", "set_roles", actor, member_id, kept + checked)
+            except DomainError as error:
+                if error.status >= 429:
+                    raise
+                return page.refused("member_roles.html", error, actor=actor, member=choices["member"],
+                                    grantable=grantable, labels=ROLE_LABELS, done=False)
+            choices = {**choices, "member": {**choices["member"], "roles": updated["roles"]}}
+            done = True
+        return page.render("member_roles.html", actor=actor, member=choices["member"],
+                           grantable=choices["grantable"], labels=ROLE_LABELS, done=done, errors=None)

@@ -8,9 +8,9 @@ from __future__ import annotations
 from werkzeug.utils import redirect
 
 from umpnet_kernel.errors import DomainError
-from umpnet_kernel.paging import PageRequest
 
 from ..api.contacts import member_id_of
+from ..api.lists import page_or_first
 from ..http import form_data
 from .pages import Page, form_errors, page
 
@@ -37,10 +37,7 @@ class ContactsSite:
             if not page.csrf_ok(form):
                 return self._refuse_forgery(page)
             done, errors = self._contact_action(actor, form)
-        try:
-            wanted = PageRequest.parse(None, request.args.get("cursor"))
-        except DomainError:
-            wanted = PageRequest()  # a stale cursor in a bookmark: the first page
+        wanted = page_or_first(request)
         contacts = self.services.call("members", "list_contacts", actor["member_id"],
                                       limit=wanted.limit, cursor=wanted.cursor)
         return page.render("contacts.html", status=errors["status"] if errors else 200, actor=actor,

@@ -29,7 +29,7 @@ from umpnet_kernel.errors import DomainError, ValidationFailed
 
 from members import limits
 
-from ..auth import SESSION_COOKIE
+from .members import set_session_cookie
 from .pages import Page, error_page, page, secure_cookies, templates
 
 log = logging.getLogger(__name__)
@@ -120,9 +120,7 @@ class FacebookSite:
                 raise
             return self._facebook_refused(page, error.status, error.message)
         page.rotate()
-        response = page.finish(redirect("/profil", code=303))
-        response.set_cookie(SESSION_COOKIE, session["token"], httponly=True, samesite="Lax",
-                            secure=secure_cookies(), max_age=int(limits.SESSION_LIFETIME.total_seconds()))
+        response = set_session_cookie(page.finish(redirect("/profil", code=303)), session["token"])
         response.delete_cookie(STATE_COOKIE, path="/connexion/facebook")
         return response
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 from werkzeug.utils import redirect
 
 from umpnet_kernel.errors import DomainError
-from umpnet_kernel.paging import PageRequest
 
 from ..api.invitations import personal_link
-from ..errors import error_answer
+from ..api.lists import page_or_first
 from ..http import form_data, load
 from ..schemas import InvitationRequest
-from .pages import Page, form_errors, page
+from .pages import Page, page
 
 
 class InvitationsSite:
@@ -23,7 +22,7 @@ class InvitationsSite:
         actor, _ = self._visitor(request)
         if actor is None:
             return page.finish(redirect("/connexion", code=303))
-        done, errors, status, headers, email = None, None, 200, None, ""
+        done, refusal, email = None, None, ""
         if request.method == "POST":
             form = form_data(request)
             if not page.csrf_ok(form):
@@ -35,14 +34,12 @@ class InvitationsSite:
                 # The same words whether the address was invited before, or is a member's.
                 done, email = "Votre invitation est envoyée.", ""
             except DomainError as error:
-                answer = error_answer(error)  # 400 with the field's message, 429 with Retry-After
-                errors, status, headers = form_errors(error), answer.status, answer.headers
-        try:
-            wanted = PageRequest.parse(None, request.args.get("cursor"))
-        except DomainError:
-            wanted = PageRequest()  # a stale cursor in a bookmark: the first page
+                refusal = error  # 400 with the field's message, 429 with Retry-After
+        wanted = page_or_first(request)
         listed = self.services.call("members", "list_invitations", actor["member_id"],
                                     limit=wanted.limit, cursor=wanted.cursor)
-        return page.render("invitations.html", status=status, headers=headers, actor=actor,
-                           link=personal_link(self.services, actor), invitations=listed["items"],
-                           next_cursor=listed["next_cursor"], done=done, errors=errors, email=email)
+        values = {"actor": actor, "link": personal_link(self.services, actor), "invitations": listed["items"],
+                  "next_cursor": listed["next_cursor"], "done": done, "email": email}
+        if refusal is not None:
+            return page.refused("invitations.html", refusal, **values)
+        return page.render("invitations.html", errors=None, **values)

@@ -22,7 +22,7 @@ from werkzeug.wrappers import Response
 
 from umpnet_kernel.errors import DomainError, Unauthorized
 
-from ..api.lists import page_request
+from ..api.lists import paged
 from ..api.map import DEFAULT_PAGE, DEFAULT_RADIUS_KM, MAX_RADIUS_KM, map_query
 from ..errors import error_answer
 from ..http import PAGE_SECURITY_HEADERS, api, json_response
@@ -66,12 +66,13 @@ class MapSite:
         if actor is None:
             return page.finish(redirect("/connexion", code=303))
         args = request.args
-        searched = any(args.get(k) for k in ("postcode", "lat", "lon", "federation"))
+        searched = any((args.get(k) or "").strip() for k in ("postcode", "lat", "lon", "federation"))
         form = {"postcode": args.get("postcode", ""), "radius_km": args.get("radius_km", str(DEFAULT_RADIUS_KM))}
         results, errors, status, query = None, None, 200, {}
         wanted = args if searched else {"federation": actor["federation_code"]}
         try:
-            query = map_query({k: v for k, v in wanted.items() if v != "" or k != "radius_km"})
+            query = map_query(wanted)  # an empty radius_km is the default one
+            # The first page, drawn by map.js from the page itself (data-first-page): it asks the next ones only.
             results = self.services.call("members", "map_members", query, limit=DEFAULT_PAGE, cursor=None)
         except DomainError as error:
             if error.status >= 429 or not searched:
@@ -88,9 +89,8 @@ class MapSite:
         actor, _ = self._visitor(request)
         if actor is None:
             raise Unauthorized("Connectez-vous d’abord.")
-        query = map_query(request.args)
-        page = page_request(request, DEFAULT_PAGE)
-        answer = self.services.call("members", "map_members", query, limit=page.limit, cursor=page.cursor)
+        answer = paged(self.services, request, "members", "map_members", map_query(request.args),
+                       default_limit=DEFAULT_PAGE)
         return json_response(answer, headers={"Cache-Control": "private, no-store"})
 
     @page("GET", "/static/vendor/<name>/<path:filename>")

@@ -89,10 +89,7 @@ class MembersSite:
         except DomainError as error:
             return page.refused("login.html", error, form={"email": email})
         page.rotate()
-        response = page.finish(redirect("/profil", code=303))
-        response.set_cookie(SESSION_COOKIE, session["token"], httponly=True, samesite="Lax",
-                            secure=secure_cookies(), max_age=int(limits.SESSION_LIFETIME.total_seconds()))
-        return response
+        return set_session_cookie(page.finish(redirect("/profil", code=303)), session["token"])
 
     @page("POST", "/deconnexion")
     def log_out_page(self, request):
@@ -184,6 +181,13 @@ class MembersSite:
         return page.render("profile.html", status=400 if errors else 200, actor=actor, profile=profile,
                            themes=themes, federations=self._local_federations(), chosen_federation=chosen,
                            errors=errors, saved=saved)
+
+
+def set_session_cookie(response, token: str):
+    """The session's cookie on `response` (a login, with a password or with Facebook), for the session's lifetime."""
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="Lax", secure=secure_cookies(),
+                        max_age=int(limits.SESSION_LIFETIME.total_seconds()))
+    return response
 
 
 def invitation_token(value: str | None) -> str | None:

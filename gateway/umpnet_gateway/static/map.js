@@ -1,7 +1,8 @@
 // The map of /carte: Leaflet and Leaflet.markercluster, served by the gateway (no CDN).
 // A file, not an inline script: the page's CSP allows scripts from the site only.
-// What it draws comes from the map element's data-source (/carte/membres, the same
-// answer as GET /api/map/members): members of crowded cells as clustered markers,
+// What it draws is the map element's data-first-page (the page's own search), then
+// the next pages from its data-source (/carte/membres, the same answer as
+// GET /api/map/members): members of crowded cells as clustered markers,
 // the small cells as counts only. Names are set as text, never as HTML.
 (function () {
   "use strict";
@@ -43,21 +44,28 @@
     });
   }
 
+  // The page drawn, then the next ones from the data source, at most MAX_PAGES in all.
+  function show(page, pages) {
+    draw(page);
+    if (page.next_cursor && pages < MAX_PAGES) {
+      var next = new URL(element.dataset.source, window.location.href);
+      next.searchParams.set("cursor", page.next_cursor);
+      load(next.toString(), pages + 1);
+    } else if (bounds.length) {
+      map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
+    }
+  }
+
   function load(url, pages) {
     fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (page) {
-        if (!page) { return; }
-        draw(page);
-        if (page.next_cursor && pages < MAX_PAGES) {
-          var next = new URL(element.dataset.source, window.location.href);
-          next.searchParams.set("cursor", page.next_cursor);
-          load(next.toString(), pages + 1);
-        } else if (bounds.length) {
-          map.fitBounds(bounds, { maxZoom: 12, padding: [20, 20] });
-        }
-      });
+      .then(function (page) { if (page) { show(page, pages); } });
   }
 
-  load(element.dataset.source, 1);
+  // The first page came with the HTML (data-first-page): it is not asked for again.
+  if (element.dataset.firstPage) {
+    show(JSON.parse(element.dataset.firstPage), 1);
+  } else {
+    load(element.dataset.source, 1);
+  }
 })();

@@ -213,14 +213,40 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
         """Log in. Attempts are counted before the password is checked, so
         parallel guesses cannot overtake the count; see throttle.RateLimits."""
         key = email_key_of(command.email) or f"not-an-address:{command.email[:320]}"
-        source = context.source or "-"
         now = _utcnow()
-        keys = {
-            "account+source": self._key("login-account-source", f"{key}|{source}"),
+        keys = self._login_keys(key, context.source)
+        self._reserve_login_attempt(keys, now)
+        with self.read() as conn:
+            row = projections.member_by_email_key(conn, key)
+        if not security.password_matches(row["password_hash"] if row else None, command.password):
+            self._count_login_failure(keys, now)
+            raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
+        if not row["email_verified"]:
+            raise Forbidden("Confirmez d'abord votre adresse e-mail : suivez le lien que nous vous avons envoyé.")
+        token, token_hash = security.new_session_token()
+        session_id = str(uuid.uuid4())
+
+        def run(uow: UnitOfWork):
+            self._login_succeeded(uow, keys)
+            uow.add(Session.start(session_id, row["member_id"], token_hash, now + SESSION_LIFETIME))
+
+        self.execute(Context(actor_id=row["member_id"], correlation_id=context.correlation_id), run)
+        return {"token": token, "member_id": row["member_id"]}
+
+    # A password typed to log in or to erase the account (privacy.py) is one
+    # attempt: reserved (counted) before it is checked, a wrong one a failure.
+    def _login_keys(self, email_key: str, source: str | None) -> dict[str, str]:
+        """The counters of an attempt at the account with this address key, from `source`."""
+        source = source or "-"
+        return {
+            "account+source": self._key("login-account-source", f"{email_key}|{source}"),
             "source": self._key("login-source", source),
-            "account": self._key("login-account", key),
-            "pace": self._key("login-pace", key),
+            "account": self._key("login-account", email_key),
+            "pace": self._key("login-pace", email_key),
         }
+
+    def _reserve_login_attempt(self, keys: dict[str, str], now: datetime) -> None:
+        """Count the attempt, in a transaction of its own; 429 if it is over a limit."""
         limits = self.limits
 
         def reserve(uow: UnitOfWork):
@@ -242,23 +268,16 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
                 "Trop de tentatives échouées : réessayez dans quelques minutes.",
                 retry_after=throttle.seconds_until(blocked_until, now),
             )
-        with self.read() as conn:
-            row = projections.member_by_email_key(conn, key)
-        if not security.password_matches(row["password_hash"] if row else None, command.password):
-            self.execute(Context(), lambda uow: throttle.hit(uow.conn, keys["account"], limits.login_failures_per_account, now))
-            raise Unauthorized("Adresse e-mail ou mot de passe incorrect.")
-        if not row["email_verified"]:
-            raise Forbidden("Confirmez d'abord votre adresse e-mail : suivez le lien que nous vous avons envoyé.")
-        token, token_hash = security.new_session_token()
-        session_id = str(uuid.uuid4())
 
-        def run(uow: UnitOfWork):
-            throttle.clear(uow.conn, keys["account+source"])
-            throttle.refund(uow.conn, keys["source"])  # a good login is not a failure of its source
-            uow.add(Session.start(session_id, row["member_id"], token_hash, now + SESSION_LIFETIME))
+    def _count_login_failure(self, keys: dict[str, str], now: datetime) -> None:
+        limit = self.limits.login_failures_per_account
+        self.execute(Context(), lambda uow: throttle.hit(uow.conn, keys["account"], limit, now))
 
-        self.execute(Context(actor_id=row["member_id"], correlation_id=context.correlation_id), run)
-        return {"token": token, "member_id": row["member_id"]}
+    @staticmethod
+    def _login_succeeded(uow: UnitOfWork, keys: dict[str, str]) -> None:
+        """In the transaction of what the right password allowed."""
+        throttle.clear(uow.conn, keys["account+source"])
+        throttle.refund(uow.conn, keys["source"])  # a good password is not a failure of its source
 
     def close_session(self, command: CloseSession, context: Context) -> None:
         with self.read() as conn:

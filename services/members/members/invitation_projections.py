@@ -201,7 +201,26 @@ def _invitation_view(r) -> dict:
     }
 
 
+def _shown_to_inviter(inviter_id: str):
+    return and_(_i.inviter_id == inviter_id, or_(_i.personal.is_(False), _i.status == "accepted"))
+
+
 def invitations_of_member(conn, inviter_id: str, page) -> dict:
     """One page (`paging.PageRequest`) of a member's invitations, newest first."""
-    query = INVITATIONS_OF.where(_i.inviter_id == inviter_id, or_(_i.personal.is_(False), _i.status == "accepted"))
+    query = INVITATIONS_OF.where(_shown_to_inviter(inviter_id))
     return paginate(conn, query, INVITATIONS_ORDER, page, row=_invitation_view).as_dict()
+
+
+def invitations_sent_by(conn, inviter_id: str) -> list[dict]:
+    """Every invitation the inviter sees (as `invitations_of_member`), oldest first,
+    with when each expires: their part of the export (privacy.py)."""
+    query = INVITATIONS_OF.add_columns(_i.expires_at).where(_shown_to_inviter(inviter_id))
+    return [{**_invitation_view(r), "expires_at": utc_aware(r.expires_at)}
+            for r in conn.execute(query.order_by(_i.sent_at, _i.invitation_id))]
+
+
+def identities_of_member(conn, member_id: str) -> list[tuple[str, str]]:
+    """(identity id, provider) of each provider account that logs the member in."""
+    ids = external_identities.c
+    return [tuple(r) for r in conn.execute(
+        select(ids.identity_id, ids.provider).where(ids.member_id == member_id).order_by(ids.identity_id))]

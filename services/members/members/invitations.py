@@ -55,13 +55,15 @@ class InvitationsUseCases:
             again = queries.recent_invitation(uow.conn, command.member_id, key, now - INVITATION_PERIOD)
             if again is not None:
                 return {"invitation_id": again, "link_nonce": uow.get(Invitation, again).link_nonce}
-            # Counted with the invitation, in its transaction: a refused one (rolled back) does not count.
-            count, ends = throttle.hit(uow.conn, self._key("invitations", command.member_id), limit, now)
+            # Counted with the invitation, in its transaction: a refused one (rolled back) does not
+            # count; the inviter's invitations and the emails the address received, in one statement.
+            per_address = self.limits.invitation_emails_per_address
+            (count, ends), (received, _) = throttle.hit_many(uow.conn, [
+                (self._key("invitations", command.member_id), limit),
+                (self._key("invitation-emails", key), per_address)], now)
             if count > limit.count:
                 raise RateLimited(f"Vous avez envoyé {limit.count} invitations aujourd'hui : réessayez demain.",
                                   retry_after=throttle.seconds_until(ends, now))
-            per_address = self.limits.invitation_emails_per_address
-            received, _ = throttle.hit(uow.conn, self._key("invitation-emails", key), per_address, now)
             nonce = self.links.new_nonce()
             # "" for a member who has not given their first name: the email says "un(e) adhérent(e)".
             inviter_name = projections.display_name(inviter) if inviter["first_name"] else ""

@@ -27,15 +27,18 @@ from datetime import datetime, timezone
 from sqlalchemy import delete, select
 
 from umpnet_kernel.application import UnitOfWork
-from umpnet_kernel.errors import Forbidden, NotFound, RateLimited
+from umpnet_kernel.errors import Forbidden, NotFound
 from umpnet_kernel.events import Context
 from umpnet_kernel.idempotency import command_outcomes
 from umpnet_kernel.shredding import scrub
 
-from . import invitation_projections, projections, security, throttle
+from . import invitation_projections, projections, security, talents
 from .commands import EraseMember
+from .domain.external_identity import ExternalIdentity
+from .domain.invitation import InvitationLink
 from .domain.member import Member
 from .domain.session import Session
+from .invitations import INVITATION_LINK
 from .throttle import throttle_counters
 
 ERASED = {"status": "erased"}
@@ -66,6 +69,11 @@ class PrivacyUseCases:
                 .where(projections.pending_links.c.member_id == member_id)
             ).all()
             history = self.store.load_stream(conn, Member.stream_id_for(member_id))
+            identities = invitation_projections.identities_of_member(conn, member_id)
+            linked = self.store.load_streams(conn, [ExternalIdentity.stream_id_for(i) for i, _ in identities])
+            invitations = invitation_projections.invitations_sent_by(conn, member_id)
+            link = self.store.load_stream(conn, InvitationLink.stream_id_for(member_id))
+            talent = talents.score_of(conn, member_id, self.clock()) or {"score": 0.0, "breakdown": {}}
         return {
             "profile": {**projections.own_profile(row), "password": "argon2id hash (not exported)"},
             "contacts": [{"member_id": c.other_id, "display_name": projections.display_name(c._mapping),
@@ -74,6 +82,14 @@ class PrivacyUseCases:
                          for s in sessions],
             "pending_links": [{"purpose": link.purpose, "expires_at": projections.utc_aware(link.expires_at)}
                               for link in links],
+            # Provider accounts that log them in: which, and since when (no provider token is ever held).
+            "external_identities": [
+                {"provider": provider, "linked_at": linked[ExternalIdentity.stream_id_for(identity_id)][0].meta.occurred_at}
+                for identity_id, provider in identities],
+            "invitations": invitations,
+            # Their personal link, if they ever asked for one (asking for the export issues none).
+            "invitation_link": {"token": self.links.token(INVITATION_LINK, link[0].event.link_nonce)} if link else None,
+            "talent": talent,
             # What happened to the account, as the store keeps it. Private
             # events (a password hash, a session's token hash) by name only.
             "events": [
@@ -92,23 +108,25 @@ class PrivacyUseCases:
             row = projections.member_by_id(conn, command.member_id)
         if row is None:
             raise NotFound("Membre introuvable.")
-        now = datetime.now(timezone.utc)
-        account_key = self._key("login-account", row["email_lower"])
-        limit = self.limits.login_failures_per_account
-        with self.read() as conn:
-            if throttle.count(conn, account_key, now) >= limit.count:
-                raise RateLimited("Trop de tentatives échouées : réessayez dans quelques minutes.",
-                                  retry_after=int(limit.window.total_seconds()))
-        if command.password is not None and not security.password_matches(row["password_hash"], command.password):
-            self.execute(Context(), lambda uow: throttle.hit(uow.conn, account_key, limit, now))
-            raise Forbidden("Mot de passe incorrect : votre compte n’a pas été supprimé.",
-                            {"password": ["Mot de passe incorrect."]})
+        # The password is an attempt like a login's (application.py): counted
+        # before it is checked, so parallel guesses cannot overtake the limits.
+        keys = None
+        if command.password is not None:
+            now = datetime.now(timezone.utc)
+            keys = self._login_keys(row["email_lower"], context.source)
+            self._reserve_login_attempt(keys, now)
+            if not security.password_matches(row["password_hash"], command.password):
+                self._count_login_failure(keys, now)
+                raise Forbidden("Mot de passe incorrect : votre compte n’a pas été supprimé.",
+                                {"password": ["Mot de passe incorrect."]})
         member_id = command.member_id
 
         def run(uow: UnitOfWork):
             member = uow.get(Member, member_id)
             if member is None or member.erased:
                 raise NotFound("Membre introuvable.")
+            if keys is not None:
+                self._login_succeeded(uow, keys)
             for session in uow.get_many(Session, projections.sessions_of_member(uow.conn, member_id)).values():
                 session.close()
             # while the members row still gives their address

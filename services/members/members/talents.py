@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from sqlalchemy import bindparam, delete, insert, select, true
+from sqlalchemy.dialects import postgresql, sqlite
 
 from umpnet_kernel import jsontext
 from umpnet_kernel.application import UnitOfWork
@@ -35,9 +36,10 @@ _SELECT = select(talents).where(talents.c.member_id == bindparam("key_"))
 _INSERT = insert(talents)
 _UPDATE = talents.update().where(talents.c.member_id == bindparam("key_"))
 _DELETE = delete(talents).where(talents.c.member_id == bindparam("key_"))
-_ONCE_SEEN = select(talent_once.c.once_key).where(
-    talent_once.c.member_id == bindparam("member_id"), talent_once.c.once_key == bindparam("once_key"))
-_ONCE_INSERT = insert(talent_once)
+# What a member is credited once for: one INSERT that does nothing when the row is
+# there already, its rowcount telling which (SQLite's and PostgreSQL's own statement).
+_ONCE_INSERT = {"postgresql": postgresql.insert(talent_once).on_conflict_do_nothing(),
+                "sqlite": sqlite.insert(talent_once).on_conflict_do_nothing()}
 _ONCE_DELETE = delete(talent_once).where(talent_once.c.member_id == bindparam("key_"))
 
 
@@ -84,9 +86,9 @@ class TalentsProjection(Projection):
             for member_id, points in credit["points"].items():
                 once = credit.get("once")
                 if once is not None:
-                    if conn.execute(_ONCE_SEEN, {"member_id": member_id, "once_key": once}).first():
+                    added = conn.execute(_ONCE_INSERT[conn.dialect.name], {"member_id": member_id, "once_key": once})
+                    if added.rowcount == 0:  # credited for it already
                         continue
-                    conn.execute(_ONCE_INSERT, {"member_id": member_id, "once_key": once})
                 by_member.setdefault(member_id, {})[source_name] = points
         for member_id, points_by_source in by_member.items():
             self._credit_member(conn, member_id, points_by_source, occurred_at)
@@ -126,12 +128,21 @@ def ranking(conn, federation_code: str | None, page: PageRequest, now: datetime)
     factor = decay_factor(now)
 
     def item(r):
-        breakdown = jsontext.decode(r.breakdown)
         return {"member_id": r.member_id, "display_name": display_name(r._mapping),
-                "score": round(r.weight * factor, 2),
-                "breakdown": {name: round(weight * factor, 2) for name, weight in sorted(breakdown.items())}}
+                **_scored(r.weight, r.breakdown, factor)}
 
     return paginate(conn, query, RANKING_ORDER, page, row=item).as_dict()
+
+
+def score_of(conn, member_id: str, now: datetime) -> dict | None:
+    """{score, breakdown} of one member as of `now` (as `ranking` gives them), or None if never credited."""
+    found = conn.execute(_SELECT, {"key_": member_id}).first()
+    return _scored(found.weight, found.breakdown, decay_factor(now)) if found else None
+
+
+def _scored(weight: float, breakdown: str, factor: float) -> dict:
+    return {"score": round(weight * factor, 2),
+            "breakdown": {name: round(part * factor, 2) for name, part in sorted(jsontext.decode(breakdown).items())}}
 
 
 # -- use cases (mixed into MembersApp) ------------------------------------------

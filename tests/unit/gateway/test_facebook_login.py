@@ -176,3 +176,14 @@ def test_without_configuration_there_is_no_button_and_no_route(gateway, app, mon
     monkeypatch.delenv("FACEBOOK_CLIENT_ID", raising=False)
     assert "/connexion/facebook" not in requests.get(gateway.url + "/connexion").text
     assert requests.get(gateway.url + "/connexion/facebook", allow_redirects=False).status_code == 404
+
+
+def test_the_session_cookie_is_the_password_logins_one(gateway, provider, app):
+    from members.limits import SESSION_LIFETIME
+
+    verified(app, "camille@example.org")
+    page, _ = log_in_with_facebook(gateway)
+    [session_cookie] = [cookie for r in page.history for cookie in r.raw.headers.getlist("Set-Cookie")
+                        if cookie.startswith("umpnet_session=")]
+    assert "HttpOnly" in session_cookie and "SameSite=Lax" in session_cookie
+    assert f"Max-Age={int(SESSION_LIFETIME.total_seconds())}" in session_cookie

@@ -177,6 +177,13 @@ def test_the_invite_page_sends_shows_the_link_and_lists(gateway, people):
     assert [e.email for e in events_of(people.app, InvitationSent)] == ["lucas@example.org"]
 
 
+def test_the_invite_page_with_a_stale_cursor_shows_the_first_page(gateway, people):
+    browser = browser_of(people, "Camille")
+    requests.post(api(gateway, "/invitations"), json={"email": "lucas@example.org"}, headers=people.auth["Camille"])
+    page = browser.get(gateway.url + "/inviter", params={"cursor": "stale"})
+    assert page.status_code == 200 and "lucas@example.org" in page.text
+
+
 def test_the_invite_page_says_when_the_daily_limit_is_reached(gateway, people):
     people.app.limits = RateLimits(invitations_per_member=Limit(1, timedelta(days=1)))
     browser = browser_of(people, "Camille")

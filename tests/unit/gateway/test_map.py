@@ -179,3 +179,26 @@ def test_the_map_assets_are_served_by_the_gateway(gateway, path, kind):
                                   "/static/vendor/leaflet/missing.js"])
 def test_nothing_else_is_served_from_the_vendor_folders(gateway, path):
     assert requests.get(gateway.url + path).status_code == 404
+
+
+def test_empty_parameters_are_as_absent(gateway, members):
+    """An empty form's `?lat=&lon=` was counted as given: "one search only", 400."""
+    answer = get(gateway, members.auth, postcode="69003", lat="", lon=" ", federation="", radius_km="")
+    assert answer.status_code == 200, answer.text
+    assert sorted(i["member_id"] for i in answer.json()["items"]) == sorted(members.lyon)  # the default radius
+    assert get(gateway, members.auth, lat="", lon="").json()["error"]["fields"] == {
+        "query": ["Indiquez un point (lat et lon), un code postal ou une fédération."]}
+
+
+def test_the_map_page_carries_its_first_page_so_the_script_asks_only_the_next_ones(gateway, members, browser):
+    import html as html_module
+    import json
+
+    log_in(gateway, browser)
+    before = len(gateway.called("map_members"))
+    page = browser.get(gateway.url + "/carte", params={"postcode": "69003", "radius_km": "10", "lat": ""})
+    assert page.status_code == 200 and len(gateway.called("map_members")) == before + 1
+    carried = re.search(r"data-first-page='([^']*)'", page.text).group(1)
+    first = json.loads(html_module.unescape(carried))
+    assert first == browser.get(gateway.url + "/carte/membres", params={"postcode": "69003", "radius_km": "10"}).json()
+    assert sorted(i["member_id"] for i in first["items"]) == sorted(members.lyon)

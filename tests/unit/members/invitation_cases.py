@@ -177,6 +177,16 @@ def test_invitations_are_limited_per_day(app, camille):
     assert len(events_of(app, InvitationSent)) == 2
 
 
+def test_an_invitation_refused_over_the_daily_limit_is_no_email_the_address_received(app, camille):
+    app.limits = RateLimits(invitations_per_member=Limit(1, timedelta(days=1)))
+    invite(app, camille, "a@example.org")
+    with pytest.raises(RateLimited):
+        invite(app, camille, "lucas@example.org")
+    for i in range(3):
+        invite(app, member(app, f"m{i}@example.org", f"M{i}"), "lucas@example.org")
+    assert [e.emailed for e in events_of(app, InvitationSent) if e.email == "lucas@example.org"] == [True] * 3
+
+
 def test_an_expired_invitation_credits_nobody(app, camille, monkeypatch):
     token = invite(app, camille)["token"]
     import members.invitations as module

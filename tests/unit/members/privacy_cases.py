@@ -3,14 +3,25 @@
 Written once, run in memory (test_privacy.py here) and on SQLite and PostgreSQL
 (tests/integration/test_members_privacy.py); each module gives the `app` fixture.
 """
+from datetime import datetime, timedelta, timezone
+
+import eventlet
 import pytest
 from sqlalchemy import select
 
-from members.commands import AcceptContact, EraseMember, OpenSession, RequestContact, UpdateProfile
+from members.commands import (
+    AcceptContact,
+    EraseMember,
+    LogInWithProvider,
+    OpenSession,
+    RequestContact,
+    SendInvitation,
+    UpdateProfile,
+)
 from members.events import EmailVerificationRequested, MemberErased, MemberRegistered, ProfileUpdated
 from members.projections import read_models
 from members.throttle import throttle_counters
-from umpnet_kernel.errors import Forbidden, NotFound
+from umpnet_kernel.errors import Forbidden, NotFound, RateLimited, Unauthorized
 from umpnet_kernel.events import Context
 from umpnet_kernel.idempotency import command_outcomes
 from umpnet_kernel.shredding import subject_keys
@@ -48,6 +59,53 @@ def test_the_export_holds_the_profile_the_contacts_sessions_and_history(app):
         app.export_personal_data("00000000-0000-4000-8000-000000000000")
 
 
+def test_the_export_holds_the_contact_requests_either_way(app):
+    camille = verified(app)
+    lea = verified(app, "lea@example.org")
+    sacha = verified(app, "sacha@example.org")
+    app.request_contact(RequestContact(camille, lea), Context(actor_id=camille))
+    app.request_contact(RequestContact(sacha, camille), Context(actor_id=sacha))
+    contacts = {c["member_id"]: c["status"] for c in app.export_personal_data(camille)["contacts"]}
+    assert contacts == {lea: "outgoing", sacha: "incoming"}
+    assert "lea@example.org" not in repr(app.export_personal_data(camille))  # their addresses are theirs
+
+
+def test_the_export_holds_the_provider_accounts_linked_never_a_token(app):
+    camille = verified(app)
+    assert app.export_personal_data(camille)["external_identities"] == []
+    session = app.log_in_with_provider(LogInWithProvider("facebook", "fb-1", "camille@example.org", True), Context())
+    export = app.export_personal_data(camille)
+    [identity] = export["external_identities"]
+    assert set(identity) == {"provider", "linked_at"} and identity["provider"] == "facebook"
+    assert abs(identity["linked_at"] - datetime.now(timezone.utc)) < timedelta(minutes=1)
+    assert session["token"] not in repr(export)
+
+
+def test_the_export_holds_the_invitations_sent_and_the_personal_link(app):
+    camille = verified(app)
+    lea = verified(app, "lea@example.org")
+    export = app.export_personal_data(camille)
+    assert export["invitations"] == [] and export["invitation_link"] is None  # asking issues no link
+    sent = app.invite(SendInvitation(camille, "lucas@example.org"), Context(actor_id=camille))
+    app.invite(SendInvitation(lea, "sacha@example.org"), Context(actor_id=lea))  # Léa's, not Camille's
+    link = app.invitation_link(camille, Context(actor_id=camille))
+    export = app.export_personal_data(camille)
+    [invitation] = export["invitations"]
+    assert {k: invitation[k] for k in ("id", "email", "via", "status", "accepted_at")} == {
+        "id": sent["invitation_id"], "email": "lucas@example.org", "via": "email", "status": "sent",
+        "accepted_at": None}
+    assert timedelta(days=29) < invitation["expires_at"] - invitation["sent_at"] <= timedelta(days=30)
+    assert export["invitation_link"] == {"token": link["token"]}
+    assert "sacha@example.org" not in repr(export)
+
+
+def test_the_export_holds_the_talent_score_and_its_breakdown(app):
+    camille, lea, _ = two_contacts(app)
+    sacha = verified(app, "sacha@example.org")
+    assert app.export_personal_data(camille)["talent"] == {"score": 3.0, "breakdown": {"contacts": 3.0}}
+    assert app.export_personal_data(sacha)["talent"] == {"score": 0.0, "breakdown": {}}
+
+
 def test_a_wrong_password_erases_nothing(app):
     camille, _, token = two_contacts(app)
     before = event_count(app)
@@ -56,6 +114,41 @@ def test_a_wrong_password_erases_nothing(app):
     assert event_count(app) == before
     assert app.own_profile(camille)["email"] == "camille@example.org"
     assert app.resolve_session(token)["member_id"] == camille
+
+
+def test_parallel_wrong_passwords_at_erasure_get_exactly_the_tries_a_login_gets(app):
+    """The password was checked before it was counted: thirty guesses at once all got checked."""
+    camille = verified(app)
+    source = Context(actor_id=camille, source="203.0.113.12")
+    outcomes = []
+
+    def attempt(_):
+        try:
+            app.erase_member(EraseMember(camille, "Wrong-password-1"), source)
+        except (Forbidden, RateLimited) as exc:
+            outcomes.append(type(exc).__name__)
+
+    list(eventlet.GreenPool(30).imap(attempt, range(30)))
+    assert outcomes.count("Forbidden") == 5 and outcomes.count("RateLimited") == 25
+    assert app.own_profile(camille)["email"] == "camille@example.org"
+
+
+def test_a_wrong_password_at_erasure_is_a_failed_login_attempt(app):
+    camille = verified(app)
+    source = Context(actor_id=camille, source="203.0.113.13")
+    for _ in range(4):
+        with pytest.raises(Forbidden):
+            app.erase_member(EraseMember(camille, "Wrong-password-1"), source)
+    with pytest.raises(Unauthorized):  # the fifth try of this source at this account
+        app.open_session(OpenSession("camille@example.org", "Wrong-password-1"), Context(source="203.0.113.13"))
+    with pytest.raises(RateLimited) as caught:  # the right password too, from there, for a while
+        app.erase_member(EraseMember(camille, PASSWORD), source)
+    assert 0 < caught.value.retry_after <= 15 * 60
+    with pytest.raises(RateLimited):
+        app.open_session(OpenSession("camille@example.org", PASSWORD), Context(source="203.0.113.13"))
+    # the owner elsewhere is not locked out
+    assert app.erase_member(EraseMember(camille, PASSWORD), Context(actor_id=camille, source="198.51.100.7")) == {
+        "status": "erased"}
 
 
 def test_the_session_alone_erases_without_a_password(app):
