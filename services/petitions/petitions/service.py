@@ -8,6 +8,7 @@ kernel's error types. The payloads are the gateway's (API.md "Petitions").
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from marshmallow import EXCLUDE, Schema, fields
 from nameko.timer import timer
@@ -94,7 +95,10 @@ class PetitionsService(Operations):
     def sign_many(self, requests):
         """[{petition_id, data, source}] gathered by the gateway → [{"ok": answer} | {"error": refusal}]."""
         commands = [(load(Sign, r["data"], petition_id=r["petition_id"]), r.get("source")) for r in requests]
-        return self.app.sign_many(commands, self.context)
+        # The call is the gateway's, made by whichever request led the batch: none of the
+        # signatures is that request's caller's (their events name no actor).
+        anonymous = replace(self.context, actor_id=None, actor_roles=(), actor_federation=None, source=None)
+        return self.app.sign_many(commands, anonymous)
 
     @command
     def sign_as_member(self, petition_id, data):
