@@ -1,0 +1,202 @@
+"""Signing a petition through the gateway: requests a second, against the gateway's own ceiling.
+
+    .venv/bin/python bench/petition_signing_gateway.py [--connections 64] [--seconds 10] [--keep]
+
+The platform as `make run` starts it (every service and the gateway) on a fresh
+RabbitMQ vhost and data dir under var/ (deleted unless --keep), RATE_LIMIT_SCALE
+high (one source address sends everything). A seeded member is made national
+admin and launches a petition; then, in the same run:
+
+  * the ceiling: a bare eventlet WSGI process answering a tiny JSON body;
+  * the gateway's rate on a trivial endpoint (`GET /api/themes`, cached);
+  * `POST /api/petitions/{id}/signatures` from --connections keep-alive
+    connections, closed loop, each request its own address (the client is a
+    separate asyncio process on raw sockets), for --seconds after one second of
+    warm-up: answers a second, p50/p99, statuses, each process's CPU per answer;
+  * afterwards: how many signatures the petitions service stored (each 202 is a
+    committed request), and when the mailer had queued their confirmation emails.
+
+Target (issue 9): >= 1,000 accepted a second sustained, p99 < 100 ms.
+"""
+import sys
+
+if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--client":
+    import asyncio
+    import json
+    import time
+
+    class Signer(asyncio.Protocol):
+        """One closed-loop connection; each request signs with a new address."""
+
+        def __init__(self, head, number, state):
+            self.head, self.number, self.state = head, number, state
+            self.buffer, self.sent = b"", 0
+
+        def connection_made(self, transport):
+            self.transport = transport
+            self._send()
+
+        def _send(self):
+            state = self.state
+            self.started = time.perf_counter()
+            if self.started >= state["stop_at"]:
+                self.transport.close()
+                return
+            self.sent += 1
+            body = json.dumps({"email": f"signer-{self.number}-{self.sent}@example.org", "first_name": "Alice",
+                               "last_name": "Martin", "postcode": "75011"}).encode()
+            self.transport.write(self.head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+
+        def data_received(self, data):
+            self.buffer += data
+            while True:
+                end = self.buffer.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = self.buffer[:end]
+                at = head.lower().find(b"\r\ncontent-length:")
+                length = 0
+                if at >= 0:
+                    stop = head.find(b"\r\n", at + 2)
+                    length = int(head[at + 17:stop if stop >= 0 else len(head)])
+                if len(self.buffer) < end + 4 + length:
+                    return
+                self.buffer = self.buffer[end + 4 + length:]
+                if self.started >= self.state["warm_until"]:
+                    self.state["latencies"].append(time.perf_counter() - self.started)
+                    status = int(head[9:12])
+                    self.state["statuses"][status] = self.state["statuses"].get(status, 0) + 1
+                self._send()
+
+        def connection_lost(self, exc):
+            if not self.state["done"][self.number].done():
+                self.state["done"][self.number].set_result(exc)
+
+    async def load(url, connections, seconds):
+        hostport, _, path = url.removeprefix("http://").partition("/")
+        host, _, port = hostport.partition(":")
+        head = f"POST /{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n".encode()
+        loop = asyncio.get_running_loop()
+        state = {"latencies": [], "statuses": {}, "warm_until": time.perf_counter() + 1.0}
+        state["stop_at"] = state["warm_until"] + seconds
+        state["done"] = [loop.create_future() for _ in range(connections)]
+        for n in range(connections):
+            await loop.create_connection(lambda n=n: Signer(head, n, state), host, int(port))
+        await asyncio.gather(*state["done"])
+        latencies = sorted(state["latencies"])
+
+        def percentile(p):
+            return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] if latencies else float("nan")
+
+        return {"answers": len(latencies), "seconds": seconds, "statuses": state["statuses"],
+                "p50_ms": percentile(50), "p95_ms": percentile(95), "p99_ms": percentile(99),
+                "max_ms": percentile(100), "client_cpu_s": time.process_time()}
+
+    print(json.dumps(asyncio.run(load(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))))
+    raise SystemExit(0)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sqlite3  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+
+from gateway_reads import ReadsPlatform, ServerCpu, bare_ceiling, line, measure  # noqa: E402  (patches eventlet)
+from event_latency import load_average, machine, pids_named, process_seconds  # noqa: E402
+
+import argparse  # noqa: E402
+
+import requests  # noqa: E402
+
+from umpnet_ops.seeding import SYNTHETIC_PASSWORD_FILE  # noqa: E402
+
+THIS = os.path.abspath(__file__)
+REPO = os.path.dirname(os.path.dirname(THIS))
+TARGET_PER_SECOND, TARGET_P99_MS = 1000, 100
+
+
+def arguments():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--keep", action="store_true")
+    return parser.parse_args()
+
+
+def sign_load(url: str, connections: int, seconds: float) -> dict:
+    process = subprocess.Popen([sys.executable, THIS, "--client", url, str(connections), str(seconds)],
+                               stdout=subprocess.PIPE, cwd=REPO)
+    out, _ = process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError("the signing client failed")
+    return json.loads(out)
+
+
+def count_rows(path: str, sql: str) -> int:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        return conn.execute(sql).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    args = arguments()
+    print(f"machine: {machine()}; load average before: {load_average()}", flush=True)
+    ceiling = bare_ceiling(args)
+    with ReadsPlatform(args.keep) as platform:
+        platform.umpnet("migrate")
+        platform.umpnet("seed", "--members", "20")
+        admin = platform.seeded_emails()[0]
+        platform.umpnet("grant-role", admin, "national_admin")
+        platform.start_all()
+        platform.wait_healthy()
+        with open(os.path.join(platform.data_dir, SYNTHETIC_PASSWORD_FILE)) as f:
+            password = f.read().strip()
+        token = requests.post(f"{platform.url}/api/sessions", json={"email": admin, "password": password},
+                              timeout=10).json()["token"]
+        petition = requests.post(f"{platform.url}/api/petitions", headers={"Authorization": f"Bearer {token}"},
+                                 json={"title": "Banc d'essai", "body": "Des signatures en rafale.",
+                                       "theme": "economie", "goal": 1000000}, timeout=10).json()
+        gateway = platform.processes["gateway"].pid
+        with ServerCpu(gateway) as cpu:
+            trivial = measure(f"{platform.url}/api/themes", 32, min(args.seconds, 5))
+        print(line("gateway GET /api/themes (cached), 32 conn", trivial, ceiling, cpu.cores), flush=True)
+        pids = {name: p.pid for name, p in platform.processes.items()}
+        rabbit = pids_named("beam.smp")
+        before = {name: process_seconds(pid) for name, pid in pids.items()}
+        rabbit_before = sum(process_seconds(pid) for pid in rabbit)
+        started = time.monotonic()
+        with ServerCpu(gateway) as cpu:
+            result = sign_load(f"{platform.url}/api/petitions/{petition['id']}/signatures", args.connections,
+                               args.seconds)
+        wall = time.monotonic() - started
+        rate = result["answers"] / result["seconds"]
+        print(line(f"POST signatures, {args.connections} conn", result, ceiling, cpu.cores), flush=True)
+        accepted = result["statuses"].get(202, 0)
+        spent = {name: process_seconds(pid) - before[name] for name, pid in pids.items()}
+        spent["rabbitmq"] = sum(process_seconds(pid) for pid in rabbit) - rabbit_before
+        total = accepted + 0  # answers after the warm-up; the warm-up's are stored too
+        per = ", ".join(f"{name} {1000 * s / max(1, total):.2f}" for name, s in sorted(spent.items()) if s > 0.05)
+        print(f"  CPU per accepted request over {wall:.1f} s (warm-up included, ms): {per}", flush=True)
+        stored = count_rows(os.path.join(platform.data_dir, "petitions.db"),
+                            "SELECT count(*) FROM events WHERE event_type = 'petitions.SignatureRequested'")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            queued = count_rows(os.path.join(platform.data_dir, "mailer.db"),
+                                "SELECT count(*) FROM emails WHERE kind = 'petition-confirmation'")
+            if queued >= stored:
+                break
+            time.sleep(1)
+        print(f"  stored signature requests: {stored} (202 answers measured: {accepted}); confirmation emails "
+              f"queued: {queued}, {time.monotonic() - started - wall:.1f} s after the load stopped", flush=True)
+        ok = rate >= TARGET_PER_SECOND and result["p99_ms"] < TARGET_P99_MS
+        print(f"verdict: {rate:,.0f}/s (target {TARGET_PER_SECOND}), p99 {result['p99_ms']:.0f} ms "
+              f"(target {TARGET_P99_MS}): {'met' if ok else 'MISSED'}; "
+              f"{rate / ceiling:.2f} of the bare ceiling, {rate / (trivial['answers'] / trivial['seconds']):.2f} "
+              f"of the gateway's trivial endpoint; load average after: {load_average()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
