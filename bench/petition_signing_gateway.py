@@ -148,9 +148,9 @@ def main() -> int:
         platform.umpnet("migrate")
         platform.umpnet("seed", "--members", "20")
         admin = platform.seeded_emails()[0]
-        platform.umpnet("grant-role", admin, "national_admin")
         platform.start_all()
         platform.wait_healthy()
+        platform.umpnet("grant-role", admin, "national_admin")  # through the running members service
         with open(os.path.join(platform.data_dir, SYNTHETIC_PASSWORD_FILE)) as f:
             password = f.read().strip()
         token = requests.post(f"{platform.url}/api/sessions", json={"email": admin, "password": password},
