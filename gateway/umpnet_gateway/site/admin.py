@@ -31,6 +31,8 @@ SOURCE_LABELS = {
     "profile": "Profil complété",
     "blog": "Blog renseigné",
     "invitations": "Invitations acceptées",
+    "petitions_launched": "Pétitions lancées",
+    "signatures_brought": "Signatures apportées",
 }
 
 
