@@ -18,7 +18,7 @@ from umpnet_kernel.database import Database
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import LinkTokens
 from umpnet_kernel.messages import IncomingEvent, PermanentFailure
-from umpnet_kernel.shredding import Shredder
+from umpnet_kernel.shredding import Shredder, scrub
 from umpnet_kernel.store import processed_table
 
 from . import composer
@@ -185,9 +185,11 @@ class MailerApp(MailerPrivacy, Application):
             data["petition_id"])) for incoming in incomings])
 
     def record_signers_forgotten(self, incomings: list[IncomingEvent]) -> None:
-        """petitions.SignerForgotten (an erased member's signatures): the follower goes, with its key."""
+        """petitions.SignerForgotten (an erased member's signatures): the follower goes, with its key,
+        and the bytes of what it held go from the files (an erasure: `shredding.scrub`)."""
         self.execute_many([self._follower_command(incoming, lambda follower, data: follower.invalidate(
             data["petition_id"], reason="forgotten")) for incoming in incomings])
+        scrub(self.db)
 
     def _follower_command(self, incoming: IncomingEvent, decide: Callable[[PetitionFollower, dict], bool]):
         data = incoming.payload
