@@ -289,27 +289,7 @@ class PetitionsApp(Application):
             except DomainError as refused:
                 prepared.append(refused)
 
-        def run(uow: UnitOfWork):
-            now = _utcnow()
-            answers = []
-            for request in prepared:
-                if isinstance(request, DomainError):
-                    answers.append(refusal(request))
-                    continue
-                savepoint = uow.conn.begin_nested()
-                try:
-                    answer = request(uow, now)
-                except DomainError as refused:
-                    # Nothing of it is pending in the unit of work: a request records
-                    # its event last, after every check that can refuse it.
-                    savepoint.rollback()
-                    answers.append(refusal(refused))
-                else:
-                    savepoint.commit()
-                    answers.append({"ok": answer})
-            return answers
-
-        return self.execute_once(context, "sign_many", run)
+        return self.execute_once(context, "sign_many", lambda uow: self._each_in_savepoint(uow, prepared))
 
     def _signing_request(self, command: Sign, source: str | None):
         """What does not need the database (the signer's fields, the keys), checked now;
@@ -355,12 +335,54 @@ class PetitionsApp(Application):
                               retry_after=throttle.seconds_until(max(over), now))
 
     def confirm(self, command: ConfirmSignature, context: Context) -> dict:
+        confirming = self._confirmation(command)
+        confirmed = self.execute(context, lambda uow: confirming(uow, _utcnow()))
+        self.record_milestones(confirmed["petition_id"])
+        return confirmed
+
+    def confirm_many(self, commands: list[ConfirmSignature], context: Context) -> list[dict]:
+        """Many `confirm`s in one transaction, each in its own savepoint (as `sign_many`):
+        `{"ok": answer}` or `{"error": refusal}` each. A link followed twice in one batch
+        confirms once: the second finds it used."""
+        prepared = []
+        for command in commands:
+            try:
+                prepared.append(self._confirmation(command))
+            except DomainError as refused:
+                prepared.append(refused)
+        answers = self.execute(context, lambda uow: self._each_in_savepoint(uow, prepared))
+        for petition_id in {a["ok"]["petition_id"] for a in answers if "ok" in a}:
+            self.record_milestones(petition_id)
+        return answers
+
+    @staticmethod
+    def _each_in_savepoint(uow: UnitOfWork, prepared: list) -> list[dict]:
+        """Run each prepared request (or answer its refusal) in a savepoint of its own."""
+        now = _utcnow()
+        answers = []
+        for request in prepared:
+            if isinstance(request, DomainError):
+                answers.append(refusal(request))
+                continue
+            savepoint = uow.conn.begin_nested()
+            try:
+                answer = request(uow, now)
+            except DomainError as refused:
+                # Nothing of it is pending in the unit of work: a request records
+                # its event last, after every check that can refuse it.
+                savepoint.rollback()
+                answers.append(refusal(refused))
+            else:
+                savepoint.commit()
+                answers.append({"ok": answer})
+        return answers
+
+    def _confirmation(self, command: ConfirmSignature):
         nonce = self.links.nonce_of(CONFIRM_PURPOSE, command.token or "")
         if nonce is None:
             raise _invalid("token", _INVALID_LINK)
-        now = _utcnow()
 
-        def run(uow: UnitOfWork):
+        def confirming(uow: UnitOfWork, now: datetime) -> dict:
             signature_id = projections.signature_by_nonce(uow.conn, nonce)
             signature = uow.get(Signature, signature_id) if signature_id else None
             if signature is None or not signature.confirmable_with(nonce, now):
@@ -369,9 +391,7 @@ class PetitionsApp(Application):
             signature.confirm()
             return {"status": "confirmed", "petition_id": petition.id}
 
-        confirmed = self.execute(context, run)
-        self.record_milestones(confirmed["petition_id"])
-        return confirmed
+        return confirming
 
     def sign_as_member(self, command: SignAsMember, context: Context) -> dict:
         """A logged-in member, one click: counted at once (once per address, with the form's too)."""

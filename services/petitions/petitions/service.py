@@ -109,6 +109,12 @@ class PetitionsService(Operations):
         return self.app.confirm(load(ConfirmSignature, data), self.context)
 
     @command
+    def confirm_many(self, tokens):
+        """[{token}] gathered by the gateway → [{"ok": answer} | {"error": refusal}]."""
+        anonymous = replace(self.context, actor_id=None, actor_roles=(), actor_federation=None, source=None)
+        return self.app.confirm_many([load(ConfirmSignature, t) for t in tokens], anonymous)
+
+    @command
     def share_token(self, member_id):
         return {"ref": self.app.share_token(member_id)}
 

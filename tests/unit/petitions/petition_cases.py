@@ -498,3 +498,17 @@ def test_a_batch_gives_what_the_same_requests_one_by_one_give(app):
     of = lambda p: sorted((e.email, e.federation_code, e.contact_consent) for e in outbox.of(SignatureRequested)  # noqa: E731
                           if e.petition_id == p)
     assert of(batched["id"]) == of(single["id"])
+
+
+def test_a_batch_of_confirmations_confirms_each_link_once_and_refuses_the_bad(app):
+    outbox = Outbox(app)
+    petition = launch(app, goal=2)
+    for email in ("c1@example.org", "c2@example.org"):
+        app.sign(signing(petition["id"], email), from_source())
+    tokens = [app.links.token("petition-signature", e.link_nonce) for e in outbox.of(SignatureRequested)]
+    answers = app.confirm_many([ConfirmSignature(tokens[0]), ConfirmSignature("forged.x"),
+                                ConfirmSignature(tokens[1]), ConfirmSignature(tokens[0])], ANONYMOUS)
+    assert answers[0] == answers[2] == {"ok": {"status": "confirmed", "petition_id": petition["id"]}}
+    assert answers[1]["error"]["type"] == answers[3]["error"]["type"] == "ValidationFailed"
+    assert count(app, petition["id"]) == 2
+    assert [e.milestone for e in outbox.of(MilestoneReached)] == [50, 100]
