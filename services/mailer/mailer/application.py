@@ -184,11 +184,12 @@ class MailerApp(MailerPrivacy, Application):
         self.execute_many([self._follower_command(incoming, lambda follower, data: follower.invalidate(
             data["petition_id"])) for incoming in incomings])
 
-    def record_signers_forgotten(self, incomings: list[IncomingEvent]) -> None:
-        """petitions.SignerForgotten (an erased member's signatures): the follower goes, with its key,
-        and the bytes of what it held go from the files (an erasure: `shredding.scrub`)."""
+    def record_signers_forgotten(self, incomings: list[IncomingEvent], reason: str = "forgotten") -> None:
+        """petitions.SignerForgotten (an erased member's signatures) and petitions.SignatureLapsed
+        (`reason` "lapsed": never confirmed): the follower goes, with its key, and the bytes of
+        what it held go from the files (an erasure: `shredding.scrub`)."""
         self.execute_many([self._follower_command(incoming, lambda follower, data: follower.invalidate(
-            data["petition_id"], reason="forgotten")) for incoming in incomings])
+            data["petition_id"], reason=reason)) for incoming in incomings])
         scrub(self.db)
 
     def _follower_command(self, incoming: IncomingEvent, decide: Callable[[PetitionFollower, dict], bool]):

@@ -113,6 +113,10 @@ class SignerForgotten(_OfSignature):
     pass
 
 
+class SignatureLapsed(_OfSignature):
+    pass
+
+
 class MilestoneReached(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -223,6 +227,10 @@ class MailerService(Operations):
     @subscribe("petitions", "petitions.SignerForgotten", schema=SignerForgotten(), batch=EVENT_BATCH)
     def on_signer_forgotten(self, incomings):
         self.app.record_signers_forgotten(incomings)
+
+    @subscribe("petitions", "petitions.SignatureLapsed", schema=SignatureLapsed(), batch=EVENT_BATCH)
+    def on_signature_lapsed(self, incomings):
+        self.app.record_signers_forgotten(incomings, reason="lapsed")
 
     @subscribe("petitions", "petitions.MilestoneReached", schema=MilestoneReached())
     def on_milestone_reached(self, incoming):

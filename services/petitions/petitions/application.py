@@ -230,6 +230,34 @@ class PetitionsApp(Application):
             self.execute(Context(), run)
         return len(ended)
 
+    def lapse_expired(self, batch: int = 500) -> int:
+        """Destroy the personal fields of requests whose link expired unconfirmed
+        (a timer calls it); returns how many lapsed."""
+        lapsed = 0
+        while True:
+            now = _utcnow()
+            with self.read() as conn:
+                ids = projections.lapsing_signatures(conn, now, batch)
+            if not ids:
+                break
+
+            def run(uow: UnitOfWork, ids=ids, now=now):
+                done = 0
+                for signature in uow.get_many(Signature, ids).values():
+                    keys = signature.lapse(now)
+                    for request_key in keys:
+                        uow.store.shredder.forget(uow.conn, request_key)
+                    done += bool(keys)
+                return done
+
+            done = self.execute(Context(), run)
+            lapsed += done
+            if done == 0 or len(ids) < batch:
+                break
+        if lapsed:
+            scrub(self.db)
+        return lapsed
+
     def sweep_milestones(self) -> None:
         """The milestones a crash between a confirmation's commit and `record_milestones` left unrecorded."""
         with self.read() as conn:
@@ -312,7 +340,7 @@ class PetitionsApp(Application):
             petition = self._open_petition(uow, command.petition_id, now)
             self._within_limits(uow, checks, now)
             signature = uow.get(Signature, signature_id) or Signature(signature_id)
-            if signature.status not in (None, "pending"):
+            if signature.status not in (None, "pending", "lapsed"):
                 return PENDING  # signed already: nothing more, and the same answer
             (sent, _), = throttle.hit_many(uow.conn, [email_check], now)
             if sent > email_check[1].count:
@@ -537,9 +565,9 @@ class PetitionsApp(Application):
             key = projections.email_key_of_member(uow.conn, member_id)
             if key is not None:
                 ids = [signature_id_for(p, key) for p in projections.all_petition_ids(uow.conn)]
-                for signature_id, signature in uow.get_many(Signature, ids).items():
-                    signature.forget_signer()
-                    uow.store.shredder.forget(uow.conn, signature_id)
+                for signature in uow.get_many(Signature, ids).values():
+                    for request_key in signature.forget_signer():
+                        uow.store.shredder.forget(uow.conn, request_key)
             member = uow.get(KnownMember, member_id) or KnownMember(member_id)
             member.forget()
             uow.add(member)

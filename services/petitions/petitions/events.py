@@ -49,14 +49,17 @@ class PetitionClosed(DomainEvent, name="petitions.PetitionClosed", version=1):
 
 
 @dataclass(frozen=True)
-class SignatureRequested(DomainEvent, name="petitions.SignatureRequested", version=1, subject="signature_id"):
+class SignatureRequested(DomainEvent, name="petitions.SignatureRequested", version=1, subject="request_id"):
     """Someone without an account signed: a confirmation email must go (double opt-in).
 
     `link_nonce` is useless alone: the mailer renders it into the link's token
     with the installation's secret key (umpnet_kernel.links, purpose
-    "petition-signature"). Asking again while pending sends a new link."""
+    "petition-signature"). Asking again while pending sends a new link.
+    Sealed with the request's own key (`request_id`): a request that lapses
+    unconfirmed loses its personal fields alone."""
 
     signature_id: str
+    request_id: str
     petition_id: str
     petition_title: str
     email: str = field(metadata=describe("the signer's address", personal=True))
@@ -92,6 +95,15 @@ class SignatureInvalidated(DomainEvent, name="petitions.SignatureInvalidated", v
     federation_code: str
     reason: str
     invalidated_by: str
+
+
+@dataclass(frozen=True)
+class SignatureLapsed(DomainEvent, name="petitions.SignatureLapsed", version=1):
+    """A request never confirmed: its link expired, its personal fields are destroyed
+    (the keys of its requests). The address may sign again; subscribers drop what they hold."""
+
+    signature_id: str
+    petition_id: str
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ from umpnet_kernel.throttle import utc_aware
 
 from .events import (
     MemberForgotten, MemberKnown, MilestoneReached, PetitionClosed, PetitionLaunched, PetitionPublished,
-    SignatureConfirmed, SignatureInvalidated, SignatureRequested, SignerForgotten,
+    SignatureConfirmed, SignatureInvalidated, SignatureLapsed, SignatureRequested, SignerForgotten,
 )
 
 read_models = MetaData()
@@ -212,6 +212,11 @@ class SignaturesProjection(Projection):
         _add(conn, petition_tallies, {"petition_id": e.petition_id, "federation_code": e.federation_code,
                                       "slice": hour_slice(recorded.meta.occurred_at)}, "confirmed", -1)
 
+
+    @handles(SignatureLapsed)
+    def _lapsed(self, conn, e: SignatureLapsed, recorded):
+        _update_signature(conn, e.signature_id, status="lapsed", nonce_hash=None, link_expires_at=None,
+                          contact_consent=False, first_name=None, last_name=None, email=None, postcode=None)
 
     @handles(SignerForgotten)
     def _signer_forgotten(self, conn, e: SignerForgotten, recorded):
@@ -403,3 +408,9 @@ def open_petition_ids(conn, now: datetime) -> list[str]:
 
 def all_petition_ids(conn) -> list[str]:
     return list(conn.execute(select(_p.petition_id)).scalars())
+
+
+def lapsing_signatures(conn, now: datetime, limit: int) -> list[str]:
+    """Pending signatures whose link expired: their personal fields are to go."""
+    return list(conn.execute(select(_s.signature_id).where(
+        _s.status == "pending", _s.link_expires_at <= now).limit(limit)).scalars())

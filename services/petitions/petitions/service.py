@@ -152,3 +152,4 @@ class PetitionsService(Operations):
     def close_ended(self):
         self.app.close_ended()
         self.app.sweep_milestones()
+        self.app.lapse_expired()

@@ -198,6 +198,11 @@ def test_a_forgotten_signer_is_no_longer_a_follower_and_their_key_goes(app):
         "signature_id": signature_id("lea@example.org"), "petition_id": PETITION}, SignerForgotten())
     app.record_signers_forgotten([forgotten, forgotten])  # redelivered too
     assert followers(app) == []
+    sign_up_follower(app, "max@example.org")
+    lapsed = petitions_event("petitions.SignatureLapsed", {
+        "signature_id": signature_id("max@example.org"), "petition_id": PETITION}, SignerForgotten())
+    app.record_signers_forgotten([lapsed], reason="lapsed")
+    assert followers(app) == []
     assert signature_id("lea@example.org") not in keys(app)
     assert_rebuild_gives_the_same_rows(app)
 

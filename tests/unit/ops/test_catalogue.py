@@ -41,6 +41,7 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
                               "members.DuplicateSignUpAttempted, members.EmailVerificationRequested, "
                               "members.InvitationSent, members.MemberErased, petitions.MilestoneReached, "
                               "members.PasswordResetRequested, petitions.SignatureConfirmed, "
-                              "petitions.SignatureInvalidated, petitions.SignatureRequested, petitions.SignerForgotten | "
+                              "petitions.SignatureInvalidated, petitions.SignatureLapsed, petitions.SignatureRequested, "
+                              "petitions.SignerForgotten | "
                               "emails, petition_followers |")
     assert rows["events"] == "| events | — | (operations only) | — | — | — |"

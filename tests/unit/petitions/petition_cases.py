@@ -512,3 +512,28 @@ def test_a_batch_of_confirmations_confirms_each_link_once_and_refuses_the_bad(ap
     assert answers[1]["error"]["type"] == answers[3]["error"]["type"] == "ValidationFailed"
     assert count(app, petition["id"]) == 2
     assert [e.milestone for e in outbox.of(MilestoneReached)] == [50, 100]
+
+
+def test_a_request_never_confirmed_lapses_its_personal_fields_go_and_the_address_may_sign_again(app, monkeypatch):
+    from petitions.events import SignatureLapsed
+
+    outbox = Outbox(app)
+    petition = launch(app)
+    app.sign(signing(petition["id"], "late@example.org", contact_consent=True), from_source())
+    assert app.lapse_expired() == 0  # its link still works
+    later = datetime.now(timezone.utc) + timedelta(hours=49)
+    monkeypatch.setattr(petitions_application, "_utcnow", lambda: later)
+    assert app.lapse_expired() == 1
+    assert app.lapse_expired() == 0
+    [lapsed] = outbox.of(SignatureLapsed)
+    with app.read() as conn:  # the stored request's fields no longer open
+        [stored] = [r.event for r in app.store.read_all(conn) if isinstance(r.event, SignatureRequested)]
+    assert (stored.email, stored.first_name, stored.last_name) == ("", "", "")
+    # the same address signs again, with a new key for the new request
+    app.sign(signing(petition["id"], "late@example.org"), from_source())
+    app.confirm(ConfirmSignature(outbox.last_token(app)), ANONYMOUS)
+    assert count(app, petition["id"]) == 1
+    assert lapsed.signature_id == outbox.of(SignatureRequested)[-1].signature_id
+    before = app.petition(petition["id"], ANONYMOUS)
+    app.rebuild_read_models()
+    assert app.petition(petition["id"], ANONYMOUS) == before

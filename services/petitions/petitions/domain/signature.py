@@ -15,9 +15,9 @@ from datetime import datetime
 
 from umpnet_kernel.aggregate import Aggregate, applies
 
-from ..events import SignatureConfirmed, SignatureInvalidated, SignatureRequested, SignerForgotten
+from ..events import SignatureConfirmed, SignatureInvalidated, SignatureLapsed, SignatureRequested, SignerForgotten
 
-PENDING, CONFIRMED, INVALIDATED = "pending", "confirmed", "invalidated"
+PENDING, CONFIRMED, INVALIDATED, LAPSED = "pending", "confirmed", "invalidated", "lapsed"
 
 # Fixed forever: every signature id derives from it.
 _SIGNATURE_NAMESPACE = uuid.UUID("0c5e8f6a-3b7d-4f0e-9a51-7d2c4b8e1f36")
@@ -50,15 +50,16 @@ class Signature(Aggregate):
         self.expires_at: datetime | None = None
         self.contact_consent = False
         self.referred_by: str | None = None
+        self.request_ids: list[str] = []  # each request's personal fields are sealed with its own key
 
     def request(self, petition_id: str, petition_title: str, signer: Signer, link_nonce: str, expires_at: datetime,
                 network_key: str, referred_by: str | None) -> bool:
         """Ask for a confirmation (again, with a new link, while pending); True if an email is to go.
         A confirmed or struck-out signature asks nothing: the caller's answer is the same."""
-        if self.status not in (None, PENDING):
+        if self.status not in (None, PENDING, LAPSED):
             return False
         self._record(SignatureRequested(
-            signature_id=self.id, petition_id=petition_id, petition_title=petition_title, email=signer.email,
+            signature_id=self.id, request_id=str(uuid.uuid4()), petition_id=petition_id, petition_title=petition_title, email=signer.email,
             first_name=signer.first_name, last_name=signer.last_name, postcode=signer.postcode,
             federation_code=signer.federation_code, contact_consent=signer.contact_consent, link_nonce=link_nonce,
             expires_at=expires_at, network_key=network_key, referred_by=referred_by))
@@ -92,9 +93,22 @@ class Signature(Aggregate):
                                           federation_code=self.federation_code, reason=reason, invalidated_by=by))
         return True
 
-    def forget_signer(self) -> None:
-        """Their personal fields go (the caller destroys the signature's key); the count stays."""
+    def forget_signer(self) -> list[str]:
+        """Their personal fields go; the count stays. Returns the keys to destroy (its requests')."""
         self._record(SignerForgotten(signature_id=self.id, petition_id=self.petition_id))
+        return list(self.request_ids)
+
+    def lapse(self, now: datetime) -> list[str]:
+        """A request whose link expired unconfirmed: its personal fields go. Returns the keys
+        to destroy; [] if it is not lapsing (confirmed meanwhile, or its link still valid)."""
+        if self.status != PENDING or self.expires_at is None or self.expires_at > now:
+            return []
+        self._record(SignatureLapsed(signature_id=self.id, petition_id=self.petition_id))
+        return list(self.request_ids)
+
+    @applies(SignatureLapsed)
+    def _lapsed(self, e: SignatureLapsed):
+        self.status, self.link_nonce = LAPSED, None
 
     @applies(SignerForgotten)
     def _forgotten(self, e: SignerForgotten):
@@ -105,6 +119,7 @@ class Signature(Aggregate):
         self.status, self.petition_id, self.federation_code = PENDING, e.petition_id, e.federation_code
         self.link_nonce, self.expires_at = e.link_nonce, e.expires_at
         self.contact_consent, self.referred_by = e.contact_consent, e.referred_by
+        self.request_ids.append(e.request_id)
 
     @applies(SignatureConfirmed)
     def _confirmed(self, e: SignatureConfirmed):
