@@ -136,7 +136,7 @@ class PetitionsApi:
     @documented("Sign: without an account, 202 and a confirmation link by email (the same answer whether or "
                 "not the address signed already); with a bearer token and no email, the member's signature "
                 "counts at once (201; 200 if it already counted)", body=schemas.SignRequest,
-                responses={202: schemas.SignatureStatus, 201: schemas.SignatureStatus})
+                responses={202: schemas.SignatureStatus, 201: schemas.SignatureStatus, 200: schemas.SignatureStatus})
     def sign(self, request, petition_id):
         raw = json_body(request)
         if bearer_token(request) is not None and "email" not in raw:

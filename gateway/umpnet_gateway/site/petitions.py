@@ -176,7 +176,9 @@ class PetitionsSite:
         form = {name: posted.get(name, "").strip() for name in LAUNCH_FIELDS}
         try:
             goal = form["goal"]
-            body = {"title": form["title"], "body": posted.get("body", ""), "theme": form["theme"],
+            # Browsers send a textarea's line breaks as CRLF: the text's line breaks are LF.
+            text = posted.get("body", "").replace("\r\n", "\n").replace("\r", "\n")
+            body = {"title": form["title"], "body": text, "theme": form["theme"],
                     "goal": int(goal) if goal.isdigit() else goal, "ends_at": end_of_day(form["ends_at"]),
                     "federation_code": (form["federation_code"] or None) if national else None,
                     "draft": admin and posted.get("draft") == "1"}
