@@ -1,6 +1,8 @@
 """The site's petitions pages (issue 9): a national admin launches a petition on the site's
 form, a visitor finds it by theme and signs with the form (the consent box unticked), a
 member signs in one click, and a form without its CSRF token changes nothing."""
+import html
+import json
 import re
 
 import pytest
@@ -77,4 +79,6 @@ def test_a_petition_on_the_site(platform):
         member.post(f"{platform.url}/petitions/{pid}", data=click)))
     assert clicked.status_code == 200 and "Votre signature est comptée" in clicked.text, clicked.text
     assert requests.get(f"{api}/petitions/{pid}", headers=camille_auth).json()["signature_count"] == 2
-    assert "69 – Rhône" in clicked.text  # the breakdown by département
+    assert "69 – Rhône" in clicked.text  # the breakdown by département, and its map
+    points = json.loads(html.unescape(re.search(r"data-points='([^']*)'", clicked.text).group(1)))
+    assert [(p["code"], p["count"]) for p in points] == [("69", 2)] and 45 < points[0]["lat"] < 46.5

@@ -13,11 +13,12 @@ Who may do what is the petitions service's decision, as on the API.
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from werkzeug.utils import redirect
 
-from umpnet_geo import get_departement
+from umpnet_geo import all_postcodes, get_departement, lookup_postcode
 from umpnet_kernel.errors import DomainError, ValidationFailed
 from umpnet_kernel.paging import PageRequest
 
@@ -28,6 +29,7 @@ from ..api.petitions import COUNT_TTL, petition_url, share_link
 from ..caching import public_read
 from ..errors import error_answer
 from ..http import form_data, load
+from .map import TILES_CREDIT, map_page_policy, tile_url
 from .pages import Page, form_errors, page, templates
 
 # The petition forms show the limits the petitions service enforces, from the module that owns them.
@@ -53,6 +55,28 @@ def is_admin(actor) -> bool:
 def departement_name(code: str) -> str:
     found = get_departement(code) if code else None
     return found.name if found else code
+
+
+@lru_cache(maxsize=1)
+def departement_centres() -> dict[str, tuple[float, float]]:
+    """Where to put a département's count on the map: the mean of its postcodes' positions
+    (offline GeoNames data, computed once per process)."""
+    sums: dict[str, list[float]] = {}
+    for postcode in all_postcodes():
+        place = lookup_postcode(postcode)
+        if place is None or place.lat is None:
+            continue
+        total = sums.setdefault(place.departement_code, [0.0, 0.0, 0])
+        total[0] += place.lat
+        total[1] += place.lon
+        total[2] += 1
+    return {code: (round(lat / n, 4), round(lon / n, 4)) for code, (lat, lon, n) in sums.items()}
+
+
+def map_points(rows: list[dict]) -> list[dict]:
+    centres = departement_centres()
+    return [{**row, "lat": centres[row["code"]][0], "lon": centres[row["code"]][1]}
+            for row in rows if row["code"] in centres]
 
 
 def end_of_day(value: str) -> str | None:
@@ -125,7 +149,10 @@ class PetitionsSite:
         rows = sorted(({"code": row["code"], "name": departement_name(row["code"]), "count": row["count"]}
                        for row in breakdown), key=lambda row: (-row["count"], row["code"]))
         share = share_link(self.services, actor, petition_id) if actor is not None else None
+        tiles = tile_url()
+        headers = {**(headers or {}), "Content-Security-Policy": map_page_policy(tiles)}  # the map's tiles
         return page.render("petition.html", status=status, headers=headers, actor=actor, petition=petition,
+                           points=map_points(rows), tiles=tiles, tiles_credit=TILES_CREDIT if tiles else "",
                            theme_names=self._theme_names(), breakdown=rows, done=done, errors=errors, form=form,
                            share=share, admin=is_admin(actor), url=petition_url(petition_id),
                            federation_name=departement_name(petition["federation"] or ""))
