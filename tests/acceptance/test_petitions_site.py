@@ -79,6 +79,17 @@ def test_a_petition_on_the_site(platform):
         member.post(f"{platform.url}/petitions/{pid}", data=click)))
     assert clicked.status_code == 200 and "Votre signature est comptée" in clicked.text, clicked.text
     assert requests.get(f"{api}/petitions/{pid}", headers=camille_auth).json()["signature_count"] == 2
+    assert 'data-testid="petition-admin-form"' not in clicked.text  # a member administers nothing
     assert "69 – Rhône" in clicked.text  # the breakdown by département, and its map
     points = json.loads(html.unescape(re.search(r"data-points='([^']*)'", clicked.text).group(1)))
     assert [(p["code"], p["count"]) for p in points] == [("69", 2)] and 45 < points[0]["lat"] < 46.5
+
+    # A member may not close it (the service says so); its admin closes it from its page.
+    mine = member.get(f"{platform.url}/petitions/{pid}")
+    refused = member.post(f"{platform.url}/petitions/{pid}", data={"action": "close", "csrf_token": csrf_of(mine.text)})
+    assert refused.status_code == 403 and 'data-testid="petition-sign-member"' in refused.text
+    shown = admin.get(f"{platform.url}/petitions/{pid}")
+    assert 'data-testid="petition-close"' in shown.text
+    closed = admin.post(f"{platform.url}/petitions/{pid}", data={"action": "close", "csrf_token": csrf_of(shown.text)})
+    assert closed.status_code == 200 and "La pétition est close." in closed.text
+    assert 'data-testid="petition-sign-form"' not in visitor.get(f"{platform.url}/petitions/{pid}").text

@@ -129,7 +129,15 @@ class PetitionsSite:
             form = {name: posted.get(name, "").strip() for name in SIGN_FIELDS}
             form["ref"] = ref
             try:
-                if posted.get("action") == "member" and actor is not None:
+                action = posted.get("action")
+                if action in ("publish", "close") and actor is not None:  # the service checks they administer it
+                    if action == "publish":
+                        self.services.call("petitions", "publish", petition_id)
+                        done = "La pétition est publiée : elle reçoit des signatures."
+                    else:
+                        self.services.call("petitions", "close", petition_id, {"reason": ""})
+                        done = "La pétition est close."
+                elif action == "member" and actor is not None:
                     answer = self.services.call("petitions", "sign_as_member", petition_id, {"ref": ref or None})
                     done = "Votre signature est comptée. Merci !" if answer["new"] else "Vous avez déjà signé cette pétition."
                 else:
