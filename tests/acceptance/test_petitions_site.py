@@ -93,3 +93,17 @@ def test_a_petition_on_the_site(platform):
     closed = admin.post(f"{platform.url}/petitions/{pid}", data={"action": "close", "csrf_token": csrf_of(shown.text)})
     assert closed.status_code == 200 and "La pétition est close." in closed.text
     assert 'data-testid="petition-sign-form"' not in visitor.get(f"{platform.url}/petitions/{pid}").text
+
+    # A member proposes one on the same form; it waits for review, seen by its author only.
+    new = member.get(f"{platform.url}/petitions/nouvelle")
+    assert "Envoyer ma proposition" in new.text and 'name="draft"' not in new.text
+    proposed = member.post(f"{platform.url}/petitions/nouvelle", allow_redirects=False,
+                           data={**fields, "title": "Ma proposition", "csrf_token": csrf_of(new.text)})
+    assert proposed.status_code == 303, proposed.text
+    proposal = proposed.headers["Location"]
+    assert "Proposition en attente" in member.get(f"{platform.url}{proposal}").text
+    assert visitor.get(f"{platform.url}{proposal}").status_code == 404
+    shown = admin.get(f"{platform.url}{proposal}")
+    published = admin.post(f"{platform.url}{proposal}", data={"action": "publish", "csrf_token": csrf_of(shown.text)})
+    assert published.status_code == 200 and "La pétition est publiée" in published.text
+    assert visitor.get(f"{platform.url}{proposal}").status_code == 200
