@@ -23,6 +23,7 @@ from .api.contacts import ContactsApi
 from .api.invitations import InvitationsApi
 from .api.map import MapApi
 from .api.members import MembersApi
+from .api.petitions import PetitionsApi
 from .api.talents import TalentsApi
 from .api.privacy import PrivacyApi
 from .caching import PublicCache
@@ -36,12 +37,14 @@ from .site.home import HomeSite
 from .site.invitations import InvitationsSite
 from .site.map import MapSite
 from .site.members import MembersSite
+from .site.petitions import PetitionsSite
 from .site.pages import SitePages
 from .site.privacy import PrivacySite
 
 
-class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, HomeSite, MembersSite,
-                     ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite, SitePages):
+class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, HomeSite,
+                     MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
+                     PetitionsSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

@@ -107,6 +107,34 @@ def default_handlers(sessions):
         "erase_member": erase_member,
         "set_roles": lambda actor, member_id, roles: {"id": member_id, "display_name": "Camille D.",
                                                       "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
+        # petitions (api/petitions.py; tests/acceptance/test_petitions_api.py runs the real service)
+        **petitions_handlers(),
+    }
+
+
+PETITION = {"id": "p1", "title": "Pour des pistes cyclables", "body": "Texte", "theme": "europe", "goal": 10,
+            "signature_count": 1, "progress": 0.1, "status": "open", "ends_at": None, "federation": None,
+            "scope": "national", "milestones": [50, 100], "milestones_reached": [],
+            "launched_at": "2026-12-01T20:00:00+00:00", "author_id": "m1"}
+
+
+def petitions_handlers():
+    empty = {"items": [], "next_cursor": None}
+    return {
+        "list_petitions": lambda filters, limit=None, cursor=None: {"items": [dict(PETITION)], "next_cursor": None},
+        "get_petition": lambda petition_id: {**PETITION, "id": petition_id},
+        "launch": lambda data: dict(PETITION), "propose": lambda data: {**PETITION, "status": "proposed"},
+        "publish": lambda petition_id: dict(PETITION), "close": lambda petition_id, data: {**PETITION, "status": "closed"},
+        "sign": lambda petition_id, data: {"status": "pending_confirmation"},
+        "sign_as_member": lambda petition_id, data: {"status": "confirmed", "signature_id": "s1", "new": True},
+        "confirm_signature": lambda data: {"status": "confirmed", "petition_id": "p1"},
+        "breakdown": lambda petition_id: {"petition_id": petition_id, "by_federation": [{"code": "69", "count": 1}]},
+        "stats": lambda: {"open_petitions": 1, "confirmed_signatures": 1},
+        "share_token": lambda member_id: {"ref": "m1.mac"},
+        "signed_by": lambda member_id, limit=None, cursor=None: empty,
+        "consenting_signers": lambda petition_id, limit=None, cursor=None: empty,
+        "bursts": lambda petition_id, limit=None, cursor=None: empty,
+        "invalidate": lambda petition_id, data: {"invalidated": 0, "signature_count": 1},
     }
 
 
