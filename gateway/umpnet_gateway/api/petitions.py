@@ -30,6 +30,7 @@ from umpnet_kernel.errors import ValidationFailed
 
 from .. import petition_schemas as schemas
 from ..auth import actor_of, bearer_token, require_actor
+from ..batching import Gatherer
 from ..caching import public_read
 from ..http import api, json_body, json_response, load
 from ..openapi import documented
@@ -43,6 +44,9 @@ CSV_COLUMNS = ("first_name", "last_name", "email", "postcode", "federation_code"
 # A cell a spreadsheet would read as a formula (OWASP's list: = + - @, and tab or CR before them).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COUNT_TTL = 2  # seconds a public count is kept
+# Signing and confirming come in bursts: the requests of 2 ms share one call (batching.py).
+SIGNING = Gatherer("petitions", "sign_many")
+CONFIRMING = Gatherer("petitions", "confirm_many")
 
 
 def petition_url(petition_id: str, **query) -> str:
@@ -144,9 +148,8 @@ class PetitionsApi:
             data = load(schemas.SignAsMemberRequest(), raw)
             answer = self.services.call("petitions", "sign_as_member", petition_id, data)
             return json_response({"status": "confirmed", "petition_id": petition_id}, 201 if answer["new"] else 200)
-        self._caller(request)  # a member signing with the form: who they are travels with the call
         data = load(schemas.SignRequest(), raw)
-        self.services.call("petitions", "sign", petition_id, data)
+        SIGNING.call(self.services, {"petition_id": petition_id, "data": data, "source": request.remote_addr})
         return json_response({"status": "pending_confirmation"}, 202)
 
     @api("POST", "/api/signatures/confirm")
@@ -154,7 +157,7 @@ class PetitionsApi:
                 body=schemas.ConfirmSignatureRequest, responses={200: schemas.SignatureStatus})
     def confirm_signature(self, request):
         data = json_body(request, schemas.ConfirmSignatureRequest())
-        confirmed = self.services.call("petitions", "confirm_signature", data)
+        confirmed = CONFIRMING.call(self.services, data)
         return json_response({"status": "confirmed", "petition_id": confirmed["petition_id"]})
 
     # -- numbers ----------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def _invalid(field: str, message: str) -> ValidationFailed:
 
 
 def _check_text(value: str, field: str, maximum: int, *, markup_allowed: bool = True) -> str:
-    text = (value or "").strip()
+    text = (value or "").replace("\r\n", "\n").replace("\r", "\n").strip()  # browsers send CRLF
     if not text:
         raise _invalid(field, "Ce champ est obligatoire.")
     if len(text) > maximum:

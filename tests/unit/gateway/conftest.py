@@ -126,6 +126,8 @@ def petitions_handlers():
         "launch": lambda data: dict(PETITION), "propose": lambda data: {**PETITION, "status": "proposed"},
         "publish": lambda petition_id: dict(PETITION), "close": lambda petition_id, data: {**PETITION, "status": "closed"},
         "sign": lambda petition_id, data: {"status": "pending_confirmation"},
+        "sign_many": lambda requests: [{"ok": {"status": "pending_confirmation"}} for _ in requests],
+        "confirm_many": lambda tokens: [{"ok": {"status": "confirmed", "petition_id": "p1"}} for _ in tokens],
         "sign_as_member": lambda petition_id, data: {"status": "confirmed", "signature_id": "s1", "new": True},
         "confirm_signature": lambda data: {"status": "confirmed", "petition_id": "p1"},
         "breakdown": lambda petition_id: {"petition_id": petition_id, "by_federation": [{"code": "69", "count": 1}]},

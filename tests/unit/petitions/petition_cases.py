@@ -537,3 +537,8 @@ def test_a_request_never_confirmed_lapses_its_personal_fields_go_and_the_address
     before = app.petition(petition["id"], ANONYMOUS)
     app.rebuild_read_models()
     assert app.petition(petition["id"], ANONYMOUS) == before
+
+
+def test_a_petition_text_sent_with_crlf_line_breaks_keeps_them_as_lf(app):
+    petition = launch(app, body="Premier paragraphe.\r\n\r\nSecond.\rFin.")
+    assert petition["body"] == "Premier paragraphe.\n\nSecond.\nFin."
