@@ -173,14 +173,15 @@ def main() -> int:
         wall = time.monotonic() - started
         rate = result["answers"] / result["seconds"]
         print(line(f"POST signatures, {args.connections} conn", result, ceiling, cpu.cores), flush=True)
-        accepted = result["statuses"].get(202, 0)
+        accepted = int(result["statuses"].get("202", 0))  # JSON keys are text
         spent = {name: process_seconds(pid) - before[name] for name, pid in pids.items()}
         spent["rabbitmq"] = sum(process_seconds(pid) for pid in rabbit) - rabbit_before
-        total = accepted + 0  # answers after the warm-up; the warm-up's are stored too
-        per = ", ".join(f"{name} {1000 * s / max(1, total):.2f}" for name, s in sorted(spent.items()) if s > 0.05)
-        print(f"  CPU per accepted request over {wall:.1f} s (warm-up included, ms): {per}", flush=True)
         stored = count_rows(os.path.join(platform.data_dir, "petitions.db"),
                             "SELECT count(*) FROM events WHERE event_type = 'petitions.SignatureRequested'")
+        # every stored request (the warm-up's too) against the CPU of the whole run
+        per = ", ".join(f"{name} {1000 * s / max(1, stored):.2f}" for name, s in sorted(spent.items()) if s > 0.05)
+        print(f"  CPU per stored request over {wall:.1f} s (ms): {per}; total "
+              f"{1000 * sum(spent.values()) / max(1, stored):.2f}", flush=True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             queued = count_rows(os.path.join(platform.data_dir, "mailer.db"),
