@@ -20,6 +20,7 @@ from umpnet_kernel.config import public_url
 from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
+from .api.dashboard import DashboardApi
 from .api.invitations import InvitationsApi
 from .api.map import MapApi
 from .api.members import MembersApi
@@ -42,7 +43,7 @@ from .site.pages import SitePages
 from .site.privacy import PrivacySite
 
 
-class GatewayService(MembersApi, ContactsApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
                      PetitionsSite, SitePages):
     name = "gateway"
