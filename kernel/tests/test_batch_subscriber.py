@@ -168,7 +168,10 @@ def test_a_failing_message_of_a_batch_is_retried_and_parked_alone(container_fact
     done = rows(config)
     assert sorted(done) == ["AccountOpened-0", "AccountOpened-2", "AccountOpened-3", "AccountOpened-5"]
     assert all(row.batch_size == 1 for row in done.values())  # from the one-by-one fallback
-    assert batches[0] == [f"AccountOpened-{n}" for n in range(6)]  # they came as one batch
+    # they came as a batch: those delivered before the first handler ran (all six on a quiet
+    # machine; under load the broker may have handed over only the first few by then)
+    first = batches[0]
+    assert len(first) >= 2 and first == [f"AccountOpened-{n}" for n in range(len(first))]
     assert calls["AccountOpened-1"] == 4  # the batch, alone, then two delayed retries: parked
     assert calls["AccountOpened-4"] == 2  # the batch, then alone: a permanent failure is parked at once
     assert calls["AccountOpened-0"] == 2  # the batch (rolled back), then alone: its effect once
