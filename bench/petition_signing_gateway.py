@@ -120,6 +120,7 @@ def arguments():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", default="", help="a process to record with py-spy during the load (petitions, gateway...)")
     parser.add_argument("--without-mailer", action="store_true",
                         help="stop the mailer once the petition is launched: what signing costs without the emails")
     return parser.parse_args()
@@ -173,10 +174,17 @@ def main() -> int:
         before = {name: process_seconds(pid) for name, pid in pids.items()}
         rabbit_before = sum(process_seconds(pid) for pid in rabbit)
         started = time.monotonic()
+        spy = None
+        if args.profile:
+            spy = subprocess.Popen(["py-spy", "record", "-o", f"/tmp/{args.profile}.txt", "-f", "raw", "-d",
+                                    str(int(args.seconds)), "-p", str(pids[args.profile])],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         with ServerCpu(gateway) as cpu:
             result = sign_load(f"{platform.url}/api/petitions/{petition['id']}/signatures", args.connections,
                                args.seconds)
         wall = time.monotonic() - started
+        if spy is not None:
+            spy.wait(timeout=60)
         rate = result["answers"] / result["seconds"]
         print(line(f"POST signatures, {args.connections} conn", result, ceiling, cpu.cores), flush=True)
         accepted = int(result["statuses"].get("202", 0))  # JSON keys are text
