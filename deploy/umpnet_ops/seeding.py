@@ -66,6 +66,7 @@ def seed_members(count: int, password: str, batch: int = 50000, seed: int | None
     a write per event; other projections apply each event as a command would. A
     rebuild gives the same rows (tested).
     """
+    import json
     import pickle
     import subprocess
     import sys
@@ -78,15 +79,17 @@ def seed_members(count: int, password: str, batch: int = 50000, seed: int | None
     from umpnet_kernel.fast import bulk_insert, cyclic_gc_paused
     from umpnet_kernel.projections import KeyedProjection
 
-    from .seeding_rows import read_frame
+    from .seeding_rows import JOB_VARIABLE, read_frame
 
     if batch < 1:
         raise ValueError("batch: at least one member per transaction")
     started = time.perf_counter()
     job = {"count": count, "batch": batch, "seed": seed, "map_share": map_share,
            "password_hash": hash_password(password), "secret_key": secret_key()}
-    maker = subprocess.Popen([sys.executable, "-m", "umpnet_ops.seeding_rows"], stdin=subprocess.PIPE,
-                             stdout=subprocess.PIPE)
+    # the job in its environment (readable by this user alone, as the services' SECRET_KEY), not on
+    # stdin: a green pipe's write to a process that already exited waits forever under eventlet
+    maker = subprocess.Popen([sys.executable, "-m", "umpnet_ops.seeding_rows"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, env={**os.environ, JOB_VARIABLE: json.dumps(job)})
     db = Database(url_for_service("members"))
     app = MembersApp(db, job["secret_key"])
     keyed = [p for p in app.projections if isinstance(p, KeyedProjection)]
@@ -98,11 +101,6 @@ def seed_members(count: int, password: str, batch: int = 50000, seed: int | None
             others.append((projection, handled))
     done = 0
     try:
-        try:
-            maker.stdin.write(pickle.dumps(job))
-            maker.stdin.close()
-        except BrokenPipeError:  # it stopped already: its exit status is told below
-            pass
         with cyclic_gc_paused():
             while done < count:
                 frame = read_frame(maker.stdout)

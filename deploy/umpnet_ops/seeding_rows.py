@@ -1,8 +1,9 @@
 """The other half of `umpnet seed`: synthetic members' events, made and sealed in a process of their own.
 
-`seeding.seed_members` starts `python -m umpnet_ops.seeding_rows`, sends it the
-job on stdin (pickled: how many, the batch size, the seed, the share on the
-map, the shared password hash, the secret key: never on the command line, which
+`seeding.seed_members` starts `python -m umpnet_ops.seeding_rows` with the job in
+its environment (`UMPNET_SEED_JOB`, JSON: how many, the batch size, the seed, the
+share on the map, the shared password hash, the secret key: readable by this
+user alone, as the services' SECRET_KEY is; never on the command line, which
 others can read), and reads back on stdout one pickled
 `umpnet_kernel.bulk.PreparedAppends` per batch (each preceded by its length in
 8 bytes: a green pipe's read may return less than asked, which pickle.load
@@ -18,12 +19,15 @@ do), and a fork would inherit its hub and threads.
 """
 from __future__ import annotations
 
+import json
+import os
 import pickle
 import random
 import sys
 
 from .seeding import FIRST_NAMES, LAST_NAMES, commune_weights
 
+JOB_VARIABLE = "UMPNET_SEED_JOB"  # the job, as JSON, in the environment of the process
 _V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
 _V4_SET = (0x4000 << 64) | (0x8000 << 48)
 
@@ -104,7 +108,7 @@ def main() -> None:
     from umpnet_kernel.fast import cyclic_gc_paused
     from umpnet_kernel.shredding import Shredder
 
-    job = pickle.load(sys.stdin.buffer)
+    job = json.loads(os.environ.pop(JOB_VARIABLE))
     shredder = Shredder(job["secret_key"])
     out = sys.stdout.buffer
     with cyclic_gc_paused():
