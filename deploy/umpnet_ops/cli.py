@@ -216,7 +216,7 @@ def main(argv=None) -> None:
     p.set_defaults(func=grant_role)
     p = commands.add_parser("seed", help="synthetic data, in bulk")
     p.add_argument("--members", type=int, required=True)
-    p.add_argument("--batch", type=int, default=5000)
+    p.add_argument("--batch", type=int, default=50000, help="members per transaction")
     p.set_defaults(func=seed)
     p = commands.add_parser("rebuild", help="rebuild a service's read models from its events")
     p.add_argument("service", choices=service_names())

@@ -37,75 +37,81 @@ def synthetic_password(data_dir: str) -> tuple[str, str]:
     return password, path
 
 
+SQLITE_CACHE_KIB = 1 << 20  # 1 GiB: the indexes of random ids of a million members stay in memory
 MAP_SHARE = 0.2  # a fifth of the synthetic members chose to appear on the map
 # Handlers that only delete what earlier events of the member made: a new member
 # has none of it (a seeded member was never sent a link), so they are not run.
 NOTHING_TO_UNDO = {"pending_links": {"members.EmailVerified"}}
 
 
-def seed_members(count: int, password: str, batch: int = 5000, seed: int | None = None,
+def seed_members(count: int, password: str, batch: int = 50000, seed: int | None = None,
                  map_share: float = MAP_SHARE) -> tuple[int, float]:
     """`count` verified synthetic members, spread over the communes as people are
     (`commune_weights`), a fifth of them on the map; (how many, seconds).
 
     Each member's events are the ordinary ones (MemberRegistered, PasswordSet,
-    ProfileUpdated for those on the map, EmailVerified), appended `batch` members
-    per transaction with one multi-row INSERT, and projected in that transaction.
-    The one shortcut: the members are new, so the rows of the keyed read models
-    (one row per member) are made as a rebuild makes them, in memory, and written
-    in bulk, instead of a read and a write per event; other projections apply
-    each event as a command would. A rebuild gives the same rows (tested).
+    ProfileUpdated for those on the map, EmailVerified), recorded by the Member
+    aggregate. A second process (`seeding_rows`) makes them and their rows, sealed,
+    batch after batch, while this one writes: each batch of `batch` members is one
+    transaction, its events and the members' new keys one multi-row INSERT per
+    500 rows (`umpnet_kernel.bulk.append_prepared`, tested equal to the store's
+    `append_many`), projected in that transaction. Batches are large (50,000
+    members, ~10 s of the write lock a transaction, at most ~2 GB of memory with
+    SQLite's 1 GiB cache): each commit writes every index page its random ids
+    touched, nearly the whole of each index once the store is big, so fewer
+    commits write far less (5,000 per transaction took twice the time at a
+    million). The one shortcut: the members
+    are new, so the rows of the keyed read models (one row per member) are made
+    as a rebuild makes them, in memory, and written in bulk, instead of a read and
+    a write per event; other projections apply each event as a command would. A
+    rebuild gives the same rows (tested).
     """
-    from members.application import MembersApp, residence_for
-    from members.domain.catalogue import THEMES
-    from members.domain.member import Member
-    from members.events import EmailVerified
+    import json
+    import pickle
+    import subprocess
+    import sys
+
+    from members.application import MembersApp
     from members.security import hash_password
+    from umpnet_kernel.bulk import append_prepared
     from umpnet_kernel.config import secret_key
     from umpnet_kernel.database import Database, url_for_service
-    from umpnet_kernel.events import Context, Metadata
     from umpnet_kernel.fast import bulk_insert, cyclic_gc_paused
     from umpnet_kernel.projections import KeyedProjection
 
-    rng = random.Random(seed)
+    from .seeding_rows import JOB_VARIABLE, read_frame
 
-    def new_id() -> str:  # a version-4 UUID from the seeded generator: repeatable, and no os.urandom per event
-        return str(uuid.UUID(int=rng.getrandbits(128), version=4))
-
-    places, cumulative = commune_weights(rng)
-    residences = {}
-    themes = [t.slug for t in THEMES]
-    password_hash = hash_password(password)
-    db = Database(url_for_service("members"))
-    app = MembersApp(db, secret_key())
-    keyed = [p for p in app.projections if isinstance(p, KeyedProjection)]
-    others = [p for p in app.projections if not isinstance(p, KeyedProjection)]
+    if batch < 1:
+        raise ValueError("batch: at least one member per transaction")
     started = time.perf_counter()
+    job = {"count": count, "batch": batch, "seed": seed, "map_share": map_share,
+           "password_hash": hash_password(password), "secret_key": secret_key()}
+    # the job in its environment (readable by this user alone, as the services' SECRET_KEY), not on
+    # stdin: a green pipe's write to a process that already exited waits forever under eventlet
+    maker = subprocess.Popen([sys.executable, "-m", "umpnet_ops.seeding_rows"], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE, env={**os.environ, JOB_VARIABLE: json.dumps(job)})
+    db = Database(url_for_service("members"))
+    app = MembersApp(db, job["secret_key"])
+    keyed = [p for p in app.projections if isinstance(p, KeyedProjection)]
+    others = []
+    for projection in app.projections:
+        if not isinstance(projection, KeyedProjection):
+            handled = {t for t in projection.handled_types()
+                       if t.event_name not in NOTHING_TO_UNDO.get(projection.name, ())}
+            others.append((projection, handled))
     done = 0
     try:
         with cyclic_gc_paused():
             while done < count:
-                size = min(batch, count - done)
-                appends = []
-                for _ in range(size):
-                    member_id = new_id()
-                    postcode = rng.choices(places, cum_weights=cumulative)[0]
-                    residence = residences.get(postcode) or residences.setdefault(postcode, residence_for(postcode))
-                    member = Member.register(
-                        member_id, f"seed-{member_id[:13]}@members.invalid", password_hash,
-                        rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES), residence,
-                        themes=rng.sample(themes, rng.randint(0, 3)),
-                    )
-                    if rng.random() < map_share:
-                        member.update_profile(map_visible=True)
-                    base, events = member.collect_pending()
-                    events = [*events, EmailVerified(member_id=member_id)]
-                    metas = [Metadata(event_id=new_id(), actor_id="umpnet-seed") for _ in events]
-                    appends.append((member.stream_id, base, events, metas))
+                frame = read_frame(maker.stdout)
+                if frame is None:
+                    raise RuntimeError(f"the seeding_rows process stopped (exit status {maker.wait()}) "
+                                       f"after {done} members")
+                prepared = pickle.loads(frame)
                 with db.write() as conn:
                     if db.is_sqlite:  # the indexes of a million random ids outgrow SQLite's 2 MB page cache
-                        conn.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB, this connection
-                    recorded = [r for stream in app.store.append_many(conn, appends) for r in stream]
+                        conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")  # this connection's
+                    recorded = [r for stream in append_prepared(conn, app.store, prepared) for r in stream]
                     for projection in keyed:
                         projection._rows = {}
                         for r in recorded:
@@ -114,14 +120,18 @@ def seed_members(count: int, password: str, batch: int = 5000, seed: int | None 
                         projection._rows = {}
                         for i in range(0, len(rows), 2000):
                             bulk_insert(conn, projection.table, rows[i:i + 2000])
-                    for projection in others:
-                        handled = {t for t in projection.handled_types()
-                                   if t.event_name not in NOTHING_TO_UNDO.get(projection.name, ())}
+                    for projection, handled in others:
                         for r in recorded:
                             if type(r.event) in handled:
                                 projection.apply(conn, r)
-                done += size
+                done += len(prepared.appends)
+        if maker.wait() != 0:
+            raise RuntimeError(f"the seeding_rows process failed (exit status {maker.returncode})")
     finally:
+        if maker.poll() is None:
+            maker.kill()
+            maker.wait()
+        maker.stdout.close()
         db.dispose()
     return done, time.perf_counter() - started
 

@@ -50,3 +50,30 @@ def test_seeded_members_are_what_a_rebuild_makes_of_their_events(members_url):
         assert app.map_members(postcode="75011", radius_km=20)["items"]  # crowded cells show members
     finally:
         db.dispose()
+
+
+def test_the_seeders_ids_are_the_uuids_uuid_makes():
+    import random
+    import uuid
+
+    from umpnet_ops.seeding_rows import uuid4_text
+
+    rng = random.Random(3)
+    for bits in [0, (1 << 128) - 1, *(rng.getrandbits(128) for _ in range(2000))]:
+        assert uuid4_text(bits) == str(uuid.UUID(int=bits, version=4))
+
+
+def test_the_rows_process_failing_fails_the_seed(members_url, monkeypatch):
+    import sys
+
+    with pytest.raises(ValueError):
+        seed_members(10, "seed-password-for-tests", batch=0)
+    monkeypatch.setattr(sys, "executable", "/bin/false")  # the process that makes the rows exits at once, status 1
+    with pytest.raises(RuntimeError, match=r"seeding_rows process stopped \(exit status 1\) after 0 members"):
+        seed_members(10, "seed-password-for-tests", seed=7)
+    db = Database(members_url)
+    try:
+        with db.read() as conn:
+            assert conn.execute(select(func.count()).select_from(members)).scalar() == 0
+    finally:
+        db.dispose()
