@@ -13,16 +13,11 @@ import eventlet
 from marshmallow import Schema, fields
 
 from ..auth import require_actor
+from ..petition_schemas import SignedPetition
 from ..http import api, json_response
 from ..openapi import documented
 
 SHOWN = 10  # items of each part: the dashboard is a summary, each list has its own endpoint
-
-
-class SignedPetition(Schema):
-    petition_id = fields.String()
-    title = fields.String()
-    signed_at = fields.String()
 
 
 class ContactRequest(Schema):

@@ -26,6 +26,8 @@ from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.shredding import subject_keys
 from umpnet_kernel.testing import dump_tables
 
+from .privacy_cases import assert_rebuild_gives_the_same_rows
+
 SECRET = "test-secret"
 LINKS = LinkTokens(SECRET)
 PETITION = str(uuid.uuid4())
@@ -84,14 +86,6 @@ def followers(app):
 def keys(app):
     with app.read() as conn:
         return set(conn.execute(select(subject_keys.c.subject_id)).scalars())
-
-
-def assert_rebuild_gives_the_same_rows(app):
-    with app.read() as conn:
-        live = dump_tables(conn, read_models.sorted_tables)
-    app.rebuild_read_models()
-    with app.read() as conn:
-        assert dump_tables(conn, read_models.sorted_tables) == live
 
 
 def delivered(app, tmp_path):
