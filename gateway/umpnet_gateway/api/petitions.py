@@ -181,7 +181,7 @@ class PetitionsApi:
     @public_read("federations", "petitions", ttl=COUNT_TTL)
     def stats(self, request):
         federations = self.federations_reference()  # kept in memory (site/members.py)
-        digital = next(f["member_count"] for f in federations if f["kind"] == "digital")
+        digital = next((f["member_count"] for f in federations if f["kind"] == "digital"), 0)
         petitions = self.services.call("petitions", "stats")
         return json_response({"members": digital, "digital_federation_members": digital, "upcoming_meetings": 0,
                               "open_petitions": petitions["open_petitions"],

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 
-from umpnet_geo import departement_for_postcode, lookup_postcode
+from umpnet_geo import departement_for_postcode, get_departement, lookup_postcode
 from umpnet_geo.themes import THEME_SLUGS
 from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.email_address import InvalidEmail, email_key, normalise_email
@@ -130,7 +130,7 @@ class PetitionsApp(Application):
             status = DRAFT if command.draft else OPEN
         else:
             raise Forbidden("Seuls les administrateurs lancent une pétition ; proposez-la plutôt.")
-        if federation_code is not None and departement_code_known(federation_code) is False:
+        if federation_code is not None and not departement_code_known(federation_code):
             raise _invalid("federation_code", "Fédération inconnue.")
         title = _check_text(command.title, "title", TITLE_MAX)
         body = _check_text(command.body, "body", BODY_MAX)
@@ -171,7 +171,7 @@ class PetitionsApp(Application):
             raise _invalid("scope", "national ou local.")
         if theme and theme not in THEME_SLUGS:
             raise _invalid("theme", "Thème inconnu.")
-        if federation and departement_code_known(federation) is False:
+        if federation and not departement_code_known(federation):
             raise _invalid("federation", "Fédération inconnue.")
         if status in (DRAFT, PROPOSED):
             # Waiting for review: national admins see all, a federation admin their federation's.
@@ -378,7 +378,9 @@ class PetitionsApp(Application):
                 prepared.append(self._confirmation(command))
             except DomainError as refused:
                 prepared.append(refused)
-        answers = self.execute(context, lambda uow: self._each_in_savepoint(uow, prepared))
+        # Remembered like sign_many's: a retried call answers what the first did, rather than
+        # refusing as used the links the first confirmed.
+        answers = self.execute_once(context, "confirm_many", lambda uow: self._each_in_savepoint(uow, prepared))
         for petition_id in {a["ok"]["petition_id"] for a in answers if "ok" in a}:
             self.record_milestones(petition_id)
         return answers
@@ -442,7 +444,8 @@ class PetitionsApp(Application):
             return {"status": "confirmed", "signature_id": signature_id, "new": counted}
 
         answer = self.execute_once(context, "sign_as_member", run)
-        self.record_milestones(command.petition_id)
+        if answer["new"]:  # a repeated click counts nothing: no milestone to look for
+            self.record_milestones(command.petition_id)
         return answer
 
     def record_milestones(self, petition_id: str) -> None:
@@ -587,6 +590,4 @@ def refusal(error: DomainError) -> dict:
 
 
 def departement_code_known(code: str) -> bool:
-    from umpnet_geo import get_departement
-
     return get_departement(code) is not None

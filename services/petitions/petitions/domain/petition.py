@@ -62,10 +62,6 @@ class Petition(Aggregate):
                 self._record(MilestoneReached(petition_id=self.id, petition_title=self.title, milestone=milestone,
                                               signature_count=count, goal=self.goal))
 
-    def next_milestone(self) -> int | None:
-        left = [m for m in self.milestones if m not in self.reached]
-        return min(left) if left else None
-
     @applies(PetitionLaunched)
     def _launched(self, e: PetitionLaunched):
         self.status, self.title, self.goal = e.status, e.title, e.goal
