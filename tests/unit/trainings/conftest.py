@@ -1,0 +1,15 @@
+"""Fixtures of the trainings scenario module, in memory here; on SQLite and PostgreSQL
+the same scenarios get theirs from tests/integration/test_trainings_use_cases.py."""
+import pytest
+
+from events.trainings.projections import read_models
+from umpnet_kernel.testing import in_memory
+
+from .training_cases import build_app
+
+
+@pytest.fixture
+def app():
+    app = in_memory(build_app, read_models)
+    yield app
+    app.db.dispose()
