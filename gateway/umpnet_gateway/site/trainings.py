@@ -86,5 +86,8 @@ class TrainingsSite:
             except DomainError as error:
                 answer = error_answer(error)
                 errors, status, headers = form_errors(error), answer.status, answer.headers
+        if failed_module and not any(m["id"] == failed_module and m["available"] and not m["completed"]
+                                     for m in training["modules"]):
+            failed_module = None  # no form of its own on the page: the error shows on top
         return page.render("training.html", status=status, headers=headers, actor=actor, training=training,
                            done=done, errors=errors, failed_module=failed_module)
