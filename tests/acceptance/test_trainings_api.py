@@ -8,7 +8,7 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from ..conftest import wait_until
-from .test_camille_adds_lucas_as_a_contact import join
+from .test_camille_adds_lucas_as_a_contact import PASSWORD, join
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +127,11 @@ def test_nora_publishes_a_course_and_camille_completes_it(platform):
     assert wait_until(camille_talent)
     exported = requests.get(f"{api}/members/me/export", headers=camille_auth).json()
     assert [e["training_id"] for e in exported["events"]["training_enrolments"]] == [tid]
+
+    # Camille erases her account: the events service forgets her enrolments (members.MemberErased).
+    erased = requests.delete(f"{api}/members/me", headers=camille_auth, json={"password": PASSWORD})
+    assert erased.status_code == 204, erased.text
+    with ClusterRpcProxy(platform.config) as rpc:
+        wait_until(lambda: rpc.events.export_personal_data(camille) == {"training_enrolments": []})
+        assert rpc.events.trainings_of(camille)["items"] == []
+    assert requests.get(f"{api}/trainings/{tid}", headers=nora_auth).json()["module_count"] == 3  # the course stays
