@@ -23,7 +23,8 @@ class QuestionRequest(Strict):
     question = fields.String(required=True, validate=validate.Length(max=limits.QUESTION_MAX))
     choices = fields.List(fields.String(validate=validate.Length(max=limits.CHOICE_MAX)), required=True,
                           validate=_count(limits.CHOICES_MAX, limits.CHOICES_MIN))
-    answer = fields.Integer(required=True, strict=True,
+    # Required by the events service, which says so with the course's other problems at once.
+    answer = fields.Integer(strict=True, allow_none=True,
                             metadata={"description": "index of the correct choice, from 0 (never shown back)"})
 
 

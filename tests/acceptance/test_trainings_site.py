@@ -2,6 +2,7 @@
 enrols with the page's button, completes its modules in order (a wrong quiz answer is
 shown beside the quiz and changes nothing), watches her progress bar fill, and sees her
 completion; a form without its CSRF token changes nothing; visitors are sent to log in."""
+import html
 import re
 
 import pytest
@@ -70,3 +71,43 @@ def test_camille_follows_a_course_on_the_site(platform):
     assert finished.status_code == 200 and 'data-testid="training-completion"' in finished.text
     assert 'value="100"' in finished.text
     assert f'data-testid="training-completed-{tid}"' in camille.get(f"{platform.url}/formations").text
+
+
+def test_nora_publishes_a_course_with_the_site_s_form(platform):
+    _, _, nora_token = join(platform, "nora@example.org", "Nora", "33000")
+    _, _, camille_token = join(platform, "camille@example.org", "Camille", "69003")
+    with ClusterRpcProxy(platform.config) as rpc:
+        rpc.members.grant_role("nora@example.org", "national_admin")
+    url = f"{platform.url}/formations/nouvelle"
+    assert requests.get(url, allow_redirects=False).status_code == 303
+    camille = requests.Session()
+    camille.cookies.set("umpnet_session", camille_token)
+    assert camille.get(url).status_code == 403
+    assert 'data-testid="training-new"' not in camille.get(f"{platform.url}/formations").text
+    nora = requests.Session()
+    nora.cookies.set("umpnet_session", nora_token)
+    assert 'data-testid="training-new"' in nora.get(f"{platform.url}/formations").text
+    form = nora.get(url)
+    assert form.status_code == 200 and 'data-testid="training-new-form"' in form.text
+    fields = {"title": "Prendre la parole", "description": "Pour *débuter*.",
+              "module-0-title": "Respirer", "module-0-body": "Inspirez.\r\nExpirez.",
+              "module-2-title": "Le quiz", "module-2-body": "Une question.",
+              "module-2-video_url": "https://video.example.org/2",
+              "module-2-quiz": "Combien de minutes ? | Deux | *Cinq | Dix"}
+    refused = nora.post(url, data={**fields, "module-2-quiz": "Combien ? | Deux | Cinq", "module-0-video_url": "ftp://x",
+                                   "csrf_token": csrf_of(form.text)})
+    assert refused.status_code == 400
+    assert "Module 1, lien vidéo : " in html.unescape(refused.text)
+    assert "Module 3, quiz, question 1, bonne réponse : " in html.unescape(refused.text)
+    assert nora.post(url, data={**fields, "csrf_token": "x"}).status_code == 403
+    published = nora.post(url, data={**fields, "csrf_token": csrf_of(form.text)}, allow_redirects=False)
+    assert published.status_code == 303, published.text
+    tid = published.headers["Location"].rsplit("/", 1)[-1]
+    course = nora.get(f"{platform.url}/formations/{tid}")
+    assert course.status_code == 200 and "Module 2 · Le quiz" in html.unescape(course.text)
+    shown = requests.get(f"{platform.url}/api/trainings/{tid}",
+                         headers={"Authorization": f"Bearer {nora_token}"}).json()
+    assert [m["title"] for m in shown["modules"]] == ["Respirer", "Le quiz"]
+    assert shown["modules"][1]["quiz"] == {"questions": [{"question": "Combien de minutes ?",
+                                                          "choices": ["Deux", "Cinq", "Dix"]}]}
+    assert "<em>débuter</em>" in shown["description_html"]
