@@ -231,3 +231,12 @@ def test_a_rebuild_gives_the_same_read_models(app):
     with app.read() as conn:
         assert dump_tables(conn, tables) == before
     assert sum(len(rows) for rows in before.values()) == 2 + 6 + 2
+
+
+def test_a_publication_delivered_twice_publishes_one_course(app):
+    outbox = Outbox(app)
+    again = Context(actor_id="nat-1", actor_roles=("national_admin",), idempotency_key="call-1")
+    first, second = publish(app, again), publish(app, again)
+    assert first["id"] == second["id"] and len(outbox.of(TrainingPublished)) == 1
+    assert publish(app, Context(actor_id="nat-1", actor_roles=("national_admin",),
+                                idempotency_key="call-2"))["id"] != first["id"]

@@ -32,6 +32,7 @@ NATIONAL_ADMIN, FEDERATION_ADMIN = "national_admin", "federation_admin"
 SEES_EVERY_COURSE = (CANDIDATE, NATIONAL_ADMIN, FEDERATION_ADMIN)
 CONSUMER = "events.trainings.members"  # processed_messages: the members events read here
 REQUIRED = "Ce champ est obligatoire."
+_PUBLISHED = uuid.UUID("0d7f3c52-8a61-4c3e-b2f4-93a1c6e4d8b7")  # namespace of the ids of courses published by a call
 
 
 class _Problems:
@@ -166,9 +167,14 @@ class TrainingsUseCases:
         description = problems.text(command.description, "description", DESCRIPTION_MAX, required=False)
         modules = course_modules(command.modules, problems)
         problems.raise_any()
-        training_id = str(uuid.uuid4())
+        # A request delivered twice (the same call key) publishes one course: its id comes
+        # from the key, and the second finds the course there.
+        training_id = (str(uuid.uuid5(_PUBLISHED, context.idempotency_key)) if context.idempotency_key
+                       else str(uuid.uuid4()))
 
         def run(uow: UnitOfWork):
+            if uow.get(Training, training_id) is not None:
+                return
             uow.add(Training.publish(training_id, title=title, description=description,
                                      candidates_only=bool(command.candidates_only), modules=modules,
                                      published_by=actor))
