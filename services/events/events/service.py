@@ -8,7 +8,8 @@ from umpnet_kernel.application import Application
 from umpnet_kernel.events import Context
 from umpnet_kernel.nameko import CallContext, EventSourcing, Operations
 
-from .trainings.rpc import TrainingsRpc, command, trainings_personal_data, training_projections
+from .trainings.projections import training_projections
+from .trainings.rpc import TrainingsRpc, command, trainings_personal_data
 
 
 def build(db, config) -> Application:

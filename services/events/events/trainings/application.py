@@ -195,7 +195,7 @@ class TrainingsUseCases:
             return projections.list_courses(conn, page, context.actor_id, self._sees_every_course(context))
 
     # -- enrolling and completing ---------------------------------------------------
-    def _course(self, uow: UnitOfWork, training_id: str, context: Context) -> Training:
+    def _course(self, uow: UnitOfWork, training_id: str) -> Training:
         training = uow.get(Training, training_id)
         if training is None:
             raise NotFound("Cours introuvable.")
@@ -205,7 +205,7 @@ class TrainingsUseCases:
         member_id = self._require_member(context)
 
         def run(uow: UnitOfWork):
-            training = self._course(uow, command.training_id, context)
+            training = self._course(uow, command.training_id)
             enrolment_id = enrolment_id_for(training.id, member_id)
             enrolment = uow.get(Enrolment, enrolment_id) or Enrolment(enrolment_id)
             enrolment.enrol(training, member_id, context.actor_roles)
@@ -220,9 +220,9 @@ class TrainingsUseCases:
         member_id = self._require_member(context)
 
         def run(uow: UnitOfWork):
-            training = self._course(uow, command.training_id, context)
-            enrolment = uow.get(Enrolment, enrolment_id_for(training.id, member_id)) or Enrolment(
-                enrolment_id_for(training.id, member_id))
+            training = self._course(uow, command.training_id)
+            enrolment_id = enrolment_id_for(training.id, member_id)
+            enrolment = uow.get(Enrolment, enrolment_id) or Enrolment(enrolment_id)
             enrolment.complete(training, command.module_id, command.answers)
             return {"training_id": training.id, "module_id": command.module_id,
                     "progress": enrolment.progress(len(training.modules)), "completed": enrolment.finished,

@@ -12,8 +12,8 @@ Tables are prefixed `training_`: the meetings' tables live in the same database.
 from __future__ import annotations
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, delete, func, insert,
-    select, update,
+    BigInteger, Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, delete, insert, select,
+    update,
 )
 
 from umpnet_kernel import jsontext
@@ -232,6 +232,3 @@ def personal_data_of(conn, member_id: str) -> list[dict]:
     return [{"training_id": r["training_id"], "title": r["title"], **enrolment_view(dict(r), r["module_count"])}
             for r in rows]
 
-
-def course_count(conn) -> int:
-    return int(conn.execute(select(func.count()).select_from(courses).where(_c.published_at.is_not(None))).scalar())

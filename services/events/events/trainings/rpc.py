@@ -12,7 +12,6 @@ from umpnet_kernel.payloads import load
 
 from .application import TrainingsUseCases
 from .commands import CompleteModule, Enrol, PublishTraining
-from .projections import training_projections  # noqa: F401 (service.py's build() lists them)
 
 command = rpc(expected_exceptions=DomainError)
 
