@@ -22,11 +22,14 @@ from umpnet_kernel.shredding import Shredder, scrub
 from umpnet_kernel.store import processed_table
 
 from . import composer
+from .directory import Directory
 from .domain.email import OutgoingEmail
 from .domain.follower import PetitionFollower
 from .events import EmailQueued
+from .meetings import MeetingEmails
 from .privacy import MailerPrivacy, recipient_key
 from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after
+from .replies import ReplyNotifications
 from .transports import TransportError
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,11 @@ class RateLimit:
     window: timedelta = timedelta(hours=1)
 
 
-class MailerApp(MailerPrivacy, Application):
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MailerApp(Directory, MeetingEmails, ReplyNotifications, MailerPrivacy, Application):
     def __init__(
         self, db: Database, public_url: str, sender: str, secret_key: str, rate_limit: RateLimit = RateLimit()
     ):
@@ -87,6 +94,8 @@ class MailerApp(MailerPrivacy, Application):
         self.rate_limit = rate_limit
         self._secret_key = secret_key
         self._next_prune = 0.0
+        # The time of the reminders and digests (meetings.py, replies.py): tests set their own.
+        self.clock: Callable[[], datetime] = utcnow
 
     # -- queueing: what is stored is the template and its inputs, never a link token
     # Each event's command is built by one method (`_verification`, ...) and run

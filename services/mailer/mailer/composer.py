@@ -9,7 +9,8 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import quote, urlencode
+from typing import Callable
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -99,6 +100,77 @@ def _petition_milestone(inputs, public_url, links):
         "goal": _french_number(int(inputs["goal"]))}
 
 
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "Europe/Paris")
+    except (ValueError, KeyError, OSError):  # an unknown zone name: shown in Paris time
+        return _PARIS
+
+
+def _french_span(starts_iso: str, ends_iso: str, zone_name: str | None) -> str:
+    """'jeudi 3 décembre 2026 de 14 h 05 à 16 h 00' in the meeting's zone (over two days: both dates)."""
+    zone = _zone(zone_name)
+    start, end = datetime.fromisoformat(starts_iso).astimezone(zone), datetime.fromisoformat(ends_iso).astimezone(zone)
+
+    def day(d):
+        return f"{_WEEKDAYS[d.weekday()]} {'1er' if d.day == 1 else d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+    if start.date() == end.date():
+        return f"{day(start)} de {start.hour} h {start.minute:02d} à {end.hour} h {end.minute:02d}"
+    return f"du {day(start)} à {start.hour} h {start.minute:02d} au {day(end)} à {end.hour} h {end.minute:02d}"
+
+
+def _web_link(url: str | None) -> str | None:
+    """An http(s) link as it is; anything else (javascript:, data:...) is no link at all."""
+    if not url:
+        return None
+    parsed = urlsplit(url.strip())
+    return url.strip() if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
+def _meeting_values(inputs, public_url) -> dict:
+    return {"title": _one_line(inputs["title"]),
+            "when": _french_span(inputs["starts_at"], inputs["ends_at"], inputs.get("timezone")),
+            "where": " ".join(filter(None, (inputs.get("postcode"), _one_line(inputs.get("city") or "")))),
+            "online_url": _web_link(inputs.get("online_url")),
+            "link": f"{public_url}/meetings/{quote(inputs['meeting_id'], safe='')}"}
+
+
+def _meeting(subject: Callable[[dict, str], str]):
+    def make(inputs, public_url, links):
+        values = _meeting_values(inputs, public_url)
+        values["position"] = inputs.get("position")
+        values["reason"] = inputs.get("reason") or ""
+        return subject(inputs, values["title"]), values
+
+    return make
+
+
+def _debate_link(public_url: str, debate_id: str) -> str:
+    return f"{public_url}/debates/{quote(debate_id, safe='')}"
+
+
+def _reply(reply: dict, public_url: str) -> dict:
+    return {"debate_title": _one_line(reply["debate_title"]), "author_name": _one_line(reply.get("author_name") or "")
+            or "Un(e) adhérent(e)", "excerpt": reply.get("excerpt") or "",
+            "link": _debate_link(public_url, reply["debate_id"])}
+
+
+def _debate_reply(inputs, public_url, links):
+    values = _reply(inputs, public_url)
+    return f"{values['author_name']} vous a répondu : « {values['debate_title']} »", values
+
+
+def _debate_digest(inputs, public_url, links):
+    replies = [_reply(r, public_url) for r in inputs["replies"]]
+    count = len(replies) + int(inputs.get("more") or 0)
+    subject = "Une réponse à vos contributions" if count == 1 else f"{count} réponses à vos contributions"
+    return subject + " dans les débats", {"replies": replies, "more": int(inputs.get("more") or 0), "count": count}
+
+
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
 _TEMPLATES = {
     "verification": _verification,
@@ -107,6 +179,15 @@ _TEMPLATES = {
     "invitation": _invitation,
     "petition-confirmation": _petition_confirmation,
     "petition-milestone": _petition_milestone,
+    "meeting-confirmed": _meeting(lambda i, t: f"Inscription confirmée : « {t} »"),
+    "meeting-waitlisted": _meeting(lambda i, t: f"Liste d'attente : « {t} »"),
+    "meeting-promoted": _meeting(lambda i, t: f"Une place s'est libérée : « {t} »"),
+    "meeting-changed": _meeting(lambda i, t: f"Réunion modifiée : « {t} »"),
+    "meeting-cancelled": _meeting(lambda i, t: f"Réunion annulée : « {t} »"),
+    "meeting-reminder": _meeting(lambda i, t: f"Rappel : « {t} » demain"),
+    "meeting-announcement": _meeting(lambda i, t: f"Nouvelle réunion près de chez vous : « {t} »"),
+    "debate-reply": _debate_reply,
+    "debate-digest": _debate_digest,
 }
 
 

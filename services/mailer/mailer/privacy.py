@@ -49,17 +49,10 @@ from umpnet_kernel.shredding import scrub, subject_keys
 from umpnet_kernel.throttle import throttle_counters
 
 from .events import EmailDeliveryFailed, EmailSent, EmailSuppressed, RecipientForgotten
-from .projections import emails
+from .projections import FORGETTERS, emails, forgets, forgotten_stream  # noqa: F401 (FORGETTERS: used here and by all_projections)
 
 log = logging.getLogger(__name__)
 
-FORGETTERS: list[Callable[[Connection, str], None]] = []
-
-
-def forgets(forgetter):
-    """Register a read model's forget function `(conn, member_id)` (see members/forgetting.py)."""
-    FORGETTERS.append(forgetter)
-    return forgetter
 
 
 @forgets
@@ -112,10 +105,6 @@ def recipient_key(secret_key: str, address: str) -> str:
     return keyed_hash(secret_key, "mailer.recipient", email_key(address))
 
 
-def forgotten_stream(member_id: str) -> str:
-    return f"forgotten-{member_id}"
-
-
 class MailerPrivacy:
     """`self` is the `MailerApp`; `mail_dir` is the `.eml` sink's folder, when there is one."""
 
@@ -128,7 +117,9 @@ class MailerPrivacy:
                        emails.c.attempts, emails.c.queued_at, emails.c.sent_at)
                 .where(emails.c.member_id == member_id).order_by(emails.c.queued_at)
             ).mappings().all()
-        return {"emails": [dict(row) for row in rows]}
+        # the directory entry (directory.py), the reply notifications' choice and waiting replies (replies.py)
+        return {"emails": [dict(row) for row in rows], "directory": self.directory_entry(member_id),
+                **self.replies_export(member_id)}
 
     def forget_member(self, incoming: IncomingEvent) -> bool:
         """Erase what the mailer holds about `incoming`'s member; False for a redelivery."""
