@@ -22,13 +22,13 @@ from umpnet_kernel.shredding import Shredder, scrub
 from umpnet_kernel.store import processed_table
 
 from . import composer
-from .directory import Directory
+from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after  # first: the tables' order
+from .directory import Directory  # noqa: I001
 from .domain.email import OutgoingEmail
 from .domain.follower import PetitionFollower
 from .events import EmailQueued
 from .meetings import MeetingEmails
 from .privacy import MailerPrivacy, recipient_key
-from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after
 from .replies import ReplyNotifications
 from .transports import TransportError
 

@@ -37,11 +37,15 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
                                    "petitions.SignatureConfirmed | members, sessions, pending_links, contacts, talents, talent_once, invitations, "
                                    "invitation_links, external_identities, map_members |")
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
-    assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower | export_personal_data | — | "
+    assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower, Recipient | export_personal_data | — | "
+                              "debates.ContributionHidden, debates.ContributionPosted, debates.ContributionRestored, "
                               "members.DuplicateSignUpAttempted, members.EmailVerificationRequested, "
-                              "members.InvitationSent, members.MemberErased, petitions.MilestoneReached, "
-                              "members.PasswordResetRequested, petitions.SignatureConfirmed, "
-                              "petitions.SignatureInvalidated, petitions.SignatureLapsed, petitions.SignatureRequested, "
-                              "petitions.SignerForgotten | "
-                              "emails, petition_followers |")
+                              "members.EmailVerified, members.InvitationSent, events.MeetingCancelled, "
+                              "events.MeetingChanged, events.MeetingPublished, members.MemberErased, "
+                              "members.MemberRegistered, petitions.MilestoneReached, members.PasswordResetRequested, "
+                              "members.ProfileUpdated, events.RegistrationCancelled, events.RegistrationConfirmed, "
+                              "events.RegistrationWaitlisted, debates.ReplyNotificationsChosen, "
+                              "petitions.SignatureConfirmed, petitions.SignatureInvalidated, petitions.SignatureLapsed, "
+                              "petitions.SignatureRequested, petitions.SignerForgotten, events.WaitlistPromoted | "
+                              "emails, petition_followers, recipients, meeting_notices, meeting_attendees, reply_modes, pending_replies |")
     assert rows["events"] == "| events | — | (operations only) | — | — | — |"
