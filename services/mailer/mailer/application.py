@@ -30,6 +30,7 @@ from .events import EmailQueued
 from .meetings import MeetingEmails
 from .privacy import MailerPrivacy, recipient_key
 from .replies import ReplyNotifications
+from .unsubscribe import Unsubscribing, unsubscribe_nonce
 from .transports import TransportError
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class MailerApp(Directory, MeetingEmails, ReplyNotifications, MailerPrivacy, Application):
+class MailerApp(Directory, MeetingEmails, ReplyNotifications, Unsubscribing, MailerPrivacy, Application):
     def __init__(
         self, db: Database, public_url: str, sender: str, secret_key: str, rate_limit: RateLimit = RateLimit()
     ):
@@ -245,7 +246,9 @@ class MailerApp(Directory, MeetingEmails, ReplyNotifications, MailerPrivacy, App
                 for f in followers:
                     if ids[f.signature_id] not in queued:
                         uow.add(OutgoingEmail.queue(ids[f.signature_id], "petition-milestone", f.recipient,
-                                                    "petition-milestone", {**inputs, "first_name": f.first_name}))
+                                                    "petition-milestone", {**inputs, "first_name": f.first_name,
+                                                    "unsubscribe": unsubscribe_nonce(
+                                                        "petition", f.signature_id, data["petition_id"])}))
                 last = followers[-1].signature_id if len(followers) == page_size else None
                 return last, len(followers) - len(queued)
 
@@ -310,7 +313,8 @@ class MailerApp(Directory, MeetingEmails, ReplyNotifications, MailerPrivacy, App
             try:
                 inputs = jsontext.decode(row["inputs"]) if row["inputs"] is not None else {}
                 subject, text_body, html_body = composer.render(row["template"], inputs, self.public_url, self.links)
-                message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body, html_body)
+                message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body,
+                                                html_body, composer.unsubscribe_link(inputs, self.public_url, self.links))
                 transport.send(row["email_id"], message)
             except TransportError as exc:
                 log.warning("delivery of email %s failed: %s", row["email_id"], exc)

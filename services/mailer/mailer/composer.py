@@ -204,7 +204,15 @@ def render(template: str, inputs: dict, public_url: str, links: LinkTokens) -> t
     except KeyError as exc:
         raise CannotRender(f"template {template!r} lacks input {exc}") from None
     values["first_name"] = inputs.get("first_name")
+    values["unsubscribe_link"] = unsubscribe_link(inputs, public_url, links)
     return subject, _render_file(f"{template}.txt", **values), _render_file(f"{template}.html", **values)
+
+
+def unsubscribe_link(inputs: dict, public_url: str, links: LinkTokens) -> str | None:
+    """The email's unsubscribe link (unsubscribe.py), its token made now from the inputs'
+    nonce; None for an email one cannot unsubscribe from (an account's, a confirmation)."""
+    nonce = inputs.get("unsubscribe")
+    return _link(f"{public_url}/unsubscribe", links.token("unsubscribe", nonce)) if nonce else None
 
 
 # Bodies in quoted-printable UTF-8: French text stays readable in the raw
@@ -213,7 +221,8 @@ _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
 
-def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str) -> Message:
+def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str,
+                 unsubscribe: str | None = None) -> Message:
     """A text + HTML email.
 
     Built with the stdlib's compat32 MIME classes rather than `EmailMessage`:
@@ -224,7 +233,7 @@ def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, h
     built the modern way, for SMTPUTF8.
     """
     if not to.isascii():
-        return _international_message(email_id, sender, to, subject, text, html)
+        return _international_message(email_id, sender, to, subject, text, html, unsubscribe)
     message = MIMEMultipart("alternative")
     message["From"] = formataddr(parseaddr(sender), "utf-8")  # RFC 2047 for a non-ASCII name
     message["To"] = to
@@ -236,19 +245,29 @@ def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, h
     # the bodies compiles a new regular expression per message (~0.2 ms).
     # "=_" never occurs in quoted-printable text ("=" is always "=3D" or a
     # soft line break there), so no body line can be taken for it.
+    _list_unsubscribe(message, unsubscribe)
     message.set_boundary(f"=_umpnet_{email_id}")
     message.attach(MIMEText(text, "plain", _UTF8_QP))
     message.attach(MIMEText(html, "html", _UTF8_QP))
     return message
 
 
-def _international_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str) -> Message:
+def _list_unsubscribe(message: Message, link: str | None) -> None:
+    """RFC 2369 / RFC 8058: the client's unsubscribe button, one POST, no page to open."""
+    if link:
+        message["List-Unsubscribe"] = f"<{link}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
+def _international_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str,
+                           unsubscribe: str | None = None) -> Message:
     message = EmailMessage(policy=SMTPUTF8)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = f"<{email_id}@umpnet.invalid>"
+    _list_unsubscribe(message, unsubscribe)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
     return message

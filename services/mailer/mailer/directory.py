@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 
-from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, bindparam, delete, select, true
+from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, bindparam, delete, false, select, true
 
 from umpnet_geo import lookup_postcode
 from umpnet_kernel import jsontext
@@ -36,6 +36,7 @@ recipients = Table(
     Column("themes", Text, nullable=False),  # JSON list of slugs
     Column("contact_consent", Boolean, nullable=False),
     Column("verified", Boolean, nullable=False),
+    Column("announcements_off", Boolean, nullable=False),  # unsubscribed from meeting announcements
 )
 Index("ix_recipients_position", recipients.c.lat, recipients.c.lon)
 
@@ -52,7 +53,8 @@ class RecipientsProjection(KeyedProjection):
         # Erased (its key gone): the fields load as placeholders, and the forgetters drop the row.
         return {"member_id": e.member_id, "email": e.email, "first_name": e.first_name,
                 "lat": e.lat or None, "lon": e.lon or None, "federation_code": e.federation_code or "",
-                "themes": list(e.themes), "contact_consent": e.contact_consent, "verified": e.verified}
+                "themes": list(e.themes), "contact_consent": e.contact_consent, "verified": e.verified,
+                "announcements_off": e.announcements_off}
 
 
 @forgets
@@ -100,7 +102,7 @@ def first_name_of(conn, member_id: str | None) -> str:
 _c = recipients.c
 _NEAR = (
     select(_c.member_id, _c.email, _c.first_name, _c.lat, _c.lon, _c.themes)
-    .where(_c.verified == true(), _c.contact_consent == true(), _c.email != "",
+    .where(_c.verified == true(), _c.contact_consent == true(), _c.announcements_off == false(), _c.email != "",
            _c.lat.between(bindparam("lat_min"), bindparam("lat_max")),
            _c.lon.between(bindparam("lon_min"), bindparam("lon_max")),
            _c.member_id > bindparam("after"))

@@ -134,6 +134,8 @@ class RecipientNoted(DomainEvent, name="mailer.RecipientNoted", public=False):
     contact_consent: bool = field(metadata=describe("accepts emails from the party (announcements)"))
     verified: bool = field(metadata=describe("the address was verified"))
     source_version: int = field(metadata=describe("members stream version of the profile fields"))
+    announcements_off: bool = field(default=False, metadata=describe(
+        "unsubscribed from meeting announcements (an email's List-Unsubscribe link): for good, whatever the profile says"))
 
 
 # -- meetings (meetings.py): the mailer's own copy of what it needs of the events service ---------
@@ -218,3 +220,14 @@ class DigestQueued(DomainEvent, name="mailer.DigestQueued", public=False):
     member_id: str
     day: str = field(metadata=describe("the Paris date of the digest, YYYY-MM-DD"))
     contribution_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Unsubscribed(DomainEvent, name="mailer.Unsubscribed", public=False):
+    """Someone followed an email's unsubscribe link (`{PUBLIC_URL}/unsubscribe?token=...`, RFC 8058):
+    `what` is 'announcements' (meeting announcements; `subject_id` a member), 'replies' (debate
+    reply notifications; a member) or 'petition' (a petition's milestones; a signature, `petition_id`)."""
+
+    subject_id: str
+    what: str
+    petition_id: str | None = None

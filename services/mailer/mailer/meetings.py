@@ -41,6 +41,7 @@ from umpnet_kernel.projections import KeyedProjection, handles
 from .directory import NotYetKnown, candidates_near, recipient_of
 from .domain.email import OutgoingEmail
 from .events import AttendeeNoted, MeetingNoted, MeetingReminderQueued
+from .unsubscribe import unsubscribe_nonce
 from .registry import forgets, read_models
 
 meeting_notices = Table(
@@ -260,7 +261,9 @@ class MeetingEmails:
                         if ids[r["member_id"]] not in already:
                             uow.add(OutgoingEmail.queue(ids[r["member_id"]], "meeting-announcement", r["email"],
                                                         "meeting-announcement",
-                                                        {**inputs, "first_name": r["first_name"]}, r["member_id"]))
+                                                        {**inputs, "first_name": r["first_name"],
+                                                         "unsubscribe": unsubscribe_nonce("announcements", r["member_id"])},
+                                                        r["member_id"]))
                     last = rows[-1]["member_id"] if len(rows) == page_size else None
                     return last, len(chosen) - len(already)
 

@@ -31,6 +31,7 @@ from umpnet_kernel.projections import KeyedProjection, Projection, handles
 from .directory import first_name_of, recipient_of
 from .domain.email import OutgoingEmail
 from .events import DigestQueued, ReplyGathered, ReplyModeNoted, ReplyVisibilityNoted
+from .unsubscribe import unsubscribe_nonce
 from .registry import forgets, forgotten_stream, read_models
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -170,12 +171,15 @@ class ReplyNotifications:
             reply = {"debate_id": data["debate_id"], "debate_title": data["debate_title"],
                      "author_name": author_name, "excerpt": excerpt(data.get("body") or "")}
             row = uow.conn.execute(_MODE, {"member_id": to}).mappings().first()
+            if row is not None and row["mode"] == "off":
+                return  # unsubscribed (unsubscribe.py)
             if row is not None and row["mode"] == "each":
                 from .application import email_id_for
 
                 uow.add(OutgoingEmail.queue(email_id_for(incoming.event_id, "debate-reply"), "debate-reply",
                                             recipient["email"], "debate-reply",
-                                            {**reply, "first_name": recipient["first_name"]}, to))
+                                            {**reply, "first_name": recipient["first_name"],
+                                             "unsubscribe": unsubscribe_nonce("replies", to)}, to))
                 return
             stream = f"reply-{data['contribution_id']}"
             uow.append(stream, uow.store.stream_version(uow.conn, stream), [ReplyGathered(
@@ -226,7 +230,8 @@ class ReplyNotifications:
         if uow.get(OutgoingEmail, email_id) is not None:
             return False  # today's is queued: these wait for tomorrow's
         recipient = recipient_of(uow, member_id, strict=False)
-        if recipient is None:
+        mode = uow.conn.execute(_MODE, {"member_id": member_id}).mappings().first()
+        if recipient is None or (mode is not None and mode["mode"] == "off"):
             return False
         waiting = uow.conn.execute(select(pending_replies).where(_p.member_id == member_id)
                                    .order_by(_p.gathered_at, _p.contribution_id)).mappings().all()
@@ -236,7 +241,8 @@ class ReplyNotifications:
         replies = [{"debate_id": r["debate_id"], "debate_title": r["debate_title"], "author_name": r["author_name"],
                     "excerpt": r["excerpt"]} for r in rows[:DIGEST_LISTED]]
         uow.add(OutgoingEmail.queue(email_id, "debate-digest", recipient["email"], "debate-digest", {
-            "first_name": recipient["first_name"], "replies": replies, "more": max(0, len(rows) - DIGEST_LISTED)},
+            "first_name": recipient["first_name"], "replies": replies, "more": max(0, len(rows) - DIGEST_LISTED),
+            "unsubscribe": unsubscribe_nonce("replies", member_id)},
             member_id))
         stream = f"digest-{member_id}"
         uow.append(stream, uow.store.stream_version(uow.conn, stream), [DigestQueued(

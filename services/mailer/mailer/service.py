@@ -421,6 +421,11 @@ class MailerService(Operations):
     def on_member_erased(self, incoming):
         self.app.forget_member(incoming)
 
+    # unsubscribe.py: `{PUBLIC_URL}/unsubscribe?token=...`, the page and its RFC 8058 one-click POST
+    @rpc(expected_exceptions=DomainError)
+    def unsubscribe(self, token):
+        return self.app.unsubscribe(token)
+
     @rpc(expected_exceptions=DomainError)
     def export_personal_data(self, member_id):
         return self.app.export_personal_data(member_id)

@@ -55,6 +55,11 @@ class Recipient(Aggregate):
     def verified(self) -> None:
         self._note(verified=True)
 
+    def unsubscribe_announcements(self) -> None:
+        """No more meeting announcements, whatever later profiles say (their consent is the party's
+        contact in general; this is the member's word about these emails)."""
+        self._note(announcements_off=True)
+
     def _profile_if_newer(self, profile: Profile, source_version: int) -> dict:
         if self.state is not None and self.state.source_version >= source_version > 0:
             return {}

@@ -29,6 +29,7 @@ def upgrade():
         sa.Column("themes", sa.Text, nullable=False),
         sa.Column("contact_consent", sa.Boolean, nullable=False),
         sa.Column("verified", sa.Boolean, nullable=False),
+        sa.Column("announcements_off", sa.Boolean, nullable=False),
     )
     op.create_index("ix_recipients_position", "recipients", ["lat", "lon"])
     op.create_table(
