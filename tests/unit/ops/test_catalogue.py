@@ -37,7 +37,7 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
                                    "petitions.SignatureConfirmed | members, sessions, pending_links, contacts, talents, talent_once, invitations, "
                                    "invitation_links, external_identities, map_members |")
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
-    assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower, Recipient | export_personal_data | — | "
+    assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower, Recipient | unsubscribe, export_personal_data | — | "
                               "debates.ContributionHidden, debates.ContributionPosted, debates.ContributionRestored, "
                               "members.DuplicateSignUpAttempted, members.EmailVerificationRequested, "
                               "members.EmailVerified, members.InvitationSent, events.MeetingCancelled, "
