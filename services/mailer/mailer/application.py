@@ -314,7 +314,8 @@ class MailerApp(Directory, MeetingEmails, ReplyNotifications, Unsubscribing, Mai
                 inputs = jsontext.decode(row["inputs"]) if row["inputs"] is not None else {}
                 subject, text_body, html_body = composer.render(row["template"], inputs, self.public_url, self.links)
                 message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body,
-                                                html_body, composer.unsubscribe_link(inputs, self.public_url, self.links))
+                                                html_body, composer.unsubscribe_link(inputs, self.public_url, self.links),
+                                                composer.meeting_calendar(row["template"], inputs, self.public_url))
                 transport.send(row["email_id"], message)
             except TransportError as exc:
                 log.warning("delivery of email %s failed: %s", row["email_id"], exc)

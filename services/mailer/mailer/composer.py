@@ -215,6 +215,56 @@ def unsubscribe_link(inputs: dict, public_url: str, links: LinkTokens) -> str | 
     return _link(f"{public_url}/unsubscribe", links.token("unsubscribe", nonce)) if nonce else None
 
 
+# -- the .ics of a meeting, attached to the registration's confirmation -------------------
+CALENDAR_TEMPLATES = ("meeting-confirmed", "meeting-promoted", "meeting-changed")
+
+
+def _ics_text(value: str) -> str:
+    """RFC 5545 TEXT: backslash, semicolon, comma and line breaks escaped."""
+    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
+    return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
+
+
+def _ics_line(line: str) -> str:
+    """Folded at 75 octets (RFC 5545 3.1), never inside a UTF-8 sequence."""
+    out, current = [], b""
+    for char in line:
+        encoded = char.encode("utf-8")
+        if len(current) + len(encoded) > (75 if not out else 74):
+            out.append(current.decode("utf-8"))
+            current = b""
+        current += encoded
+    out.append(current.decode("utf-8"))
+    return "\r\n ".join(out)
+
+
+def _ics_time(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+
+
+def meeting_calendar(template: str, inputs: dict, public_url: str) -> str | None:
+    """An iCalendar (RFC 5545) event of the meeting, for the emails that confirm a seat
+    (`CALENDAR_TEMPLATES`); times in UTC, which every calendar shows in its own zone."""
+    if template not in CALENDAR_TEMPLATES:
+        return None
+    values = _meeting_values(inputs, public_url)
+    location = values["where"] + (f" / {values['online_url']}" if values["online_url"] else "")
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//UMPnet//mailer//FR", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
+        "BEGIN:VEVENT",
+        f"UID:{inputs['meeting_id']}@umpnet.invalid",
+        f"DTSTAMP:{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}",
+        f"DTSTART:{_ics_time(inputs['starts_at'])}",
+        f"DTEND:{_ics_time(inputs['ends_at'])}",
+        f"SUMMARY:{_ics_text(values['title'])}",
+        f"LOCATION:{_ics_text(location)}",
+        f"URL:{values['link']}",
+        f"DESCRIPTION:{_ics_text(values['link'])}",
+        "END:VEVENT", "END:VCALENDAR",
+    ]
+    return "\r\n".join(_ics_line(line) for line in lines) + "\r\n"
+
+
 # Bodies in quoted-printable UTF-8: French text stays readable in the raw
 # message, and lines stay under SMTP's length limit.
 _UTF8_QP = Charset("utf-8")
@@ -222,7 +272,7 @@ _UTF8_QP.body_encoding = QP
 
 
 def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str,
-                 unsubscribe: str | None = None) -> Message:
+                 unsubscribe: str | None = None, calendar: str | None = None) -> Message:
     """A text + HTML email.
 
     Built with the stdlib's compat32 MIME classes rather than `EmailMessage`:
@@ -233,8 +283,8 @@ def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, h
     built the modern way, for SMTPUTF8.
     """
     if not to.isascii():
-        return _international_message(email_id, sender, to, subject, text, html, unsubscribe)
-    message = MIMEMultipart("alternative")
+        return _international_message(email_id, sender, to, subject, text, html, unsubscribe, calendar)
+    message = MIMEMultipart("mixed" if calendar else "alternative")
     message["From"] = formataddr(parseaddr(sender), "utf-8")  # RFC 2047 for a non-ASCII name
     message["To"] = to
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
@@ -247,8 +297,18 @@ def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, h
     # soft line break there), so no body line can be taken for it.
     _list_unsubscribe(message, unsubscribe)
     message.set_boundary(f"=_umpnet_{email_id}")
-    message.attach(MIMEText(text, "plain", _UTF8_QP))
-    message.attach(MIMEText(html, "html", _UTF8_QP))
+    bodies = message
+    if calendar:  # mixed: the alternative bodies, then the .ics
+        bodies = MIMEMultipart("alternative")
+        bodies.set_boundary(f"=_umpnet_alt_{email_id}")
+        message.attach(bodies)
+    bodies.attach(MIMEText(text, "plain", _UTF8_QP))
+    bodies.attach(MIMEText(html, "html", _UTF8_QP))
+    if calendar:
+        ics = MIMEText(calendar, "calendar", _UTF8_QP)
+        ics.set_param("method", "PUBLISH")
+        ics.add_header("Content-Disposition", "attachment", filename="reunion.ics")
+        message.attach(ics)
     return message
 
 
@@ -260,7 +320,7 @@ def _list_unsubscribe(message: Message, link: str | None) -> None:
 
 
 def _international_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str,
-                           unsubscribe: str | None = None) -> Message:
+                           unsubscribe: str | None = None, calendar: str | None = None) -> Message:
     message = EmailMessage(policy=SMTPUTF8)
     message["From"] = sender
     message["To"] = to
@@ -270,4 +330,6 @@ def _international_message(email_id: str, sender: str, to: str, subject: str, te
     _list_unsubscribe(message, unsubscribe)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    if calendar:
+        message.add_attachment(calendar.encode("utf-8"), maintype="text", subtype="calendar", filename="reunion.ics")
     return message

@@ -192,3 +192,24 @@ def test_an_erased_member_gets_no_meeting_email_and_their_registrations_go(app, 
     with app.read() as conn:
         assert conn.execute(select(meeting_attendees.c.member_id)).scalars().all() == [zoe]
     assert_rebuild_gives_the_same_rows(app)
+
+
+def test_the_confirmation_carries_the_meeting_as_an_ics_in_utc_its_text_escaped(app, tmp_path):
+    lea = member(app, "lea@example.org")
+    meeting = a_meeting(app, notify_radius_km=0, title="Santé, école; et\nterritoires " + "é" * 80)
+    app.record_registrations([registration("RegistrationConfirmed", meeting, lea, 2)])
+    [message] = deliver(app, tmp_path)
+    assert message.get_content_type() == "multipart/mixed"
+    assert "Bonjour Léa," in text_of(message)
+    [ics] = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
+    assert ics.get_filename() == "reunion.ics"
+    # CRLF line ends through SMTP (a text part's canonical form); the .eml sink writes LF
+    raw = ics.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
+    assert all(len(line.encode()) <= 75 for line in raw.split("\n"))  # folded
+    lines = raw.replace("\n ", "").split("\n")  # unfolded
+    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR"
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    assert fields["DTSTART"] == "20261210T183000Z" and fields["DTEND"] == "20261210T203000Z"
+    assert fields["UID"] == f"{meeting}@umpnet.invalid"
+    assert fields["SUMMARY"] == "Santé\\, école\\; et territoires " + "é" * 80  # one line in a title
+    assert fields["URL"] == f"http://testserver/meetings/{meeting}"
