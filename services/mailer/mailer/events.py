@@ -193,8 +193,10 @@ class ReplyModeNoted(DomainEvent, name="mailer.ReplyModeNoted", public=False):
 
 
 @dataclass(frozen=True)
-class ReplyGathered(DomainEvent, name="mailer.ReplyGathered", public=False):
-    """A reply to `member_id`'s contribution, waiting for their daily digest. Sealed with their key."""
+class ReplyGathered(DomainEvent, name="mailer.ReplyGathered", public=False, subject="contribution_id"):
+    """A reply to `member_id`'s contribution, waiting for their daily digest. Sealed with a key of
+    its own (the contribution's), destroyed once the digest is queued or at the erasure of either
+    member: the replier's name and words do not outlive their use here."""
 
     contribution_id: str
     member_id: str = field(metadata=describe("who is replied to (the digest's recipient)"))

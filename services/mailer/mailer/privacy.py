@@ -136,6 +136,7 @@ class MailerPrivacy:
                 keys = [recipient_key(self._secret_key, address) for address in addresses]
                 uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
             email_ids = [r.email_id for r in own] + invitation_emails
+            self.forget_reply_keys(uow, member_id)  # replies.py: the replies waiting to or from them
             uow.store.shredder.forget(uow.conn, member_id)
             redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
             stream = forgotten_stream(member_id)

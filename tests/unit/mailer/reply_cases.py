@@ -104,3 +104,27 @@ def test_an_erased_member_gets_nothing_and_their_replies_leave_the_others_digest
     assert_rebuild_gives_the_same_rows(app)
     with app.read() as conn:
         assert conn.execute(select(pending_replies)).all() == []
+
+
+def test_a_gathered_reply_keeps_the_repliers_words_only_until_the_digest_or_an_erasure(app, tmp_path):
+    from mailer.events import ReplyGathered
+
+    lea, zoe, tom = member(app, "lea@example.org"), member(app, "zoe@example.org", first_name="Zoé"), member(
+        app, "tom@example.org", first_name="Tom")
+    app.record_contributions([posted(DEBATE, zoe, lea, body="Les mots de Zoé"),
+                              posted(DEBATE, tom, zoe, body="Les mots de Tom")])
+
+    def gathered():
+        with app.read() as conn:
+            return sorted((r.event.author_name, r.event.excerpt) for r in app.store.read_all(conn)
+                          if isinstance(r.event, ReplyGathered))
+
+    assert gathered() == [("Tom", "Les mots de Tom"), ("Zoé", "Les mots de Zoé")]
+    app.forget_member(erased(tom))  # the replier is erased: his words go, though Zoé's digest was not sent
+    assert gathered() == [("", ""), ("Zoé", "Les mots de Zoé")]
+    app.clock = lambda: EVENING
+    assert app.send_due_digests() == 1  # Léa's; Zoé has nothing left
+    assert gathered() == [("", ""), ("", "")]
+    [digest] = deliver(app, tmp_path)
+    assert digest["To"] == "lea@example.org" and "Les mots de Zoé" in text_of(digest)
+    assert_rebuild_gives_the_same_rows(app)
