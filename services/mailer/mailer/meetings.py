@@ -213,6 +213,8 @@ class MeetingEmails:
         def command(uow: UnitOfWork):
             if not uow.first_delivery("mailer.meeting-changed", incoming.event_id):
                 return
+            if incoming.payload.get("status", "published") != "published":
+                return  # a draft edited: its publication will say it all
             meeting = self._note_meeting(uow, incoming)
             material = MATERIAL_CHANGES.intersection(incoming.payload.get("changed") or ())
             if material and meeting["status"] != "cancelled" and _aware(meeting["ends_at"]) > self.clock():

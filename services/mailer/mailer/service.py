@@ -189,6 +189,7 @@ class MeetingPublished(Schema):
 
 class MeetingChanged(MeetingPublished):
     changed = fields.List(fields.String(), load_default=list)
+    status = fields.String(load_default="published")  # "draft": not published yet, nobody to tell
 
 
 class MeetingCancelled(Schema):

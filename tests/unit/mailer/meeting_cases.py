@@ -213,3 +213,13 @@ def test_the_confirmation_carries_the_meeting_as_an_ics_in_utc_its_text_escaped(
     assert fields["UID"] == f"{meeting}@umpnet.invalid"
     assert fields["SUMMARY"] == "Santé\\, école\\; et territoires " + "é" * 80  # one line in a title
     assert fields["URL"] == f"http://testserver/meetings/{meeting}"
+
+
+def test_an_edited_draft_is_not_noted_as_a_meeting(app):
+    from .feeds import incoming, meeting_data
+
+    meeting = str(uuid.uuid4())
+    app.meeting_changed(incoming("events.MeetingChanged", {**meeting_data(meeting), "changed": ["title"],
+                                                           "status": "draft"}, f"meeting-{meeting}", 2))
+    with app.read() as conn:
+        assert conn.execute(select(meeting_notices)).all() == []
