@@ -223,3 +223,13 @@ def test_an_edited_draft_is_not_noted_as_a_meeting(app):
                                                            "status": "draft"}, f"meeting-{meeting}", 2))
     with app.read() as conn:
         assert conn.execute(select(meeting_notices)).all() == []
+
+
+def test_an_online_link_is_a_link_only_when_it_is_http(app, tmp_path):
+    lea = member(app, "lea@example.org")
+    for url in ("javascript:alert(1)", "https://visio.example.org/r/42"):
+        meeting = a_meeting(app, notify_radius_km=0, online_url=url)
+        app.record_registrations([registration("RegistrationConfirmed", meeting, lea, 2)])
+    texts = [(text_of(m), html_of(m)) for m in deliver(app, tmp_path)]
+    assert not any("javascript:" in text or "javascript:" in html for text, html in texts)
+    assert any('href="https://visio.example.org/r/42"' in html for _, html in texts)
