@@ -216,8 +216,19 @@ class ReplyNotifications:
         day = paris_day(now)
         members_query = (select(_p.member_id).where(_p.member_id.is_not(None), _p.hidden == false())
                          .group_by(_p.member_id).order_by(_p.member_id))
+        from .application import email_id_for
+        from .projections import emails
+
         with self.read() as conn:
             members = conn.execute(members_query).scalars().all()
+            # those who had today's digest already (their replies wait for tomorrow's): one query a chunk
+            ids = {email_id_for(f"{m}:{day}", "debate-digest"): m for m in members}
+            done = set()
+            chunk = list(ids)
+            for start in range(0, len(chunk), 500):
+                done.update(conn.execute(select(emails.c.email_id).where(
+                    emails.c.email_id.in_(chunk[start:start + 500]))).scalars())
+        members = [m for email_id, m in ids.items() if email_id not in done]
         queued = 0
         for member_id in members:
             queued += bool(self.execute(Context(), lambda uow, m=member_id: self._digest(uow, m, day)))
