@@ -105,19 +105,26 @@ _NEAR = (
     .where(_c.verified == true(), _c.contact_consent == true(), _c.announcements_off == false(), _c.email != "",
            _c.lat.between(bindparam("lat_min"), bindparam("lat_max")),
            _c.lon.between(bindparam("lon_min"), bindparam("lon_max")),
+           _c.themes.like(bindparam("theme_like"), escape="\\"),
            _c.member_id > bindparam("after"))
     .order_by(_c.member_id)
     .limit(bindparam("limit", type_=Integer))
 )
 
 
-def candidates_near(conn, lat: float, lon: float, radius_km: float, after: str, limit: int) -> list:
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def candidates_near(conn, lat: float, lon: float, radius_km: float, theme: str, after: str, limit: int) -> list:
     """The next page (keyset on member id) of verified, consenting members whose
-    commune is in the box around (lat, lon): the caller checks the distance and the theme."""
+    commune is in the box around (lat, lon) and whose themes seem to hold `theme`:
+    the caller checks the distance, and the theme exactly."""
     dlat = radius_km / 110.574 + 0.01
     dlon = radius_km / max(111.320 * math.cos(math.radians(lat)), 1.0) + 0.01
     return conn.execute(_NEAR, {"lat_min": lat - dlat, "lat_max": lat + dlat, "lon_min": lon - dlon,
-                                "lon_max": lon + dlon, "after": after, "limit": limit}).mappings().all()
+                                "lon_max": lon + dlon, "theme_like": f'%{_like_literal(jsontext.encode(theme))}%',
+                                "after": after, "limit": limit}).mappings().all()
 
 
 class Directory:

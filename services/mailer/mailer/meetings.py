@@ -252,7 +252,7 @@ class MeetingEmails:
 
             def page(after: str):
                 def command(uow: UnitOfWork):
-                    rows = candidates_near(uow.conn, origin[0], origin[1], radius, after, page_size)
+                    rows = candidates_near(uow.conn, origin[0], origin[1], radius, meeting["theme"], after, page_size)
                     chosen = [r for r in rows if r["member_id"] != meeting["organizer_id"]
                               and meeting["theme"] in jsontext.decode(r["themes"])
                               and distance_km(origin, (r["lat"], r["lon"])) <= radius]
