@@ -54,9 +54,10 @@ def mails(mail_dir, subject_start):
     return [m for m in read_mails(mail_dir) if str(m["Subject"]).startswith(subject_start)]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_meeting_emails_go_once_each_and_none_is_lost_while_the_mailer_is_down(
-        run_service, container_factory, platform_config):
-    container = run_service(MailerService)
+        run_service, container_factory, platform_config, backend):
+    container = run_service(MailerService, backend)
     mail_dir = os.path.join(platform_config["DATA_DIR"], "mail")
     lea = a_member(platform_config, "lea@example.org", "Léa")
     a_member(platform_config, "far@example.org", "Loin", postcode="13001")  # Marseille
