@@ -23,7 +23,10 @@ recorded processed in the same transaction, so a redelivery queues nothing.
   recipients directory (directory.py); paged like a petition's milestone.
 
 Events come on separate queues: a registration whose meeting, or whose member,
-is not known yet raises `NotYetKnown`, and the subscriber retries it later.
+is not known yet raises `NotYetKnown`, and the subscriber retries it later. A
+cancellation that comes before its publication makes the meeting known as
+cancelled: the publication then announces nothing, and its registrations are
+noted without an email (nobody was told of it, nobody is told it is off).
 """
 from __future__ import annotations
 
@@ -174,12 +177,17 @@ class MeetingEmails:
         data = incoming.payload
         row = _meeting(uow.conn, data["meeting_id"])
         if status == "cancelled":
-            if row is None:
-                raise NotYetKnown(f"meeting {data['meeting_id']} is not known yet")
-            if row["status"] == "cancelled":
+            if row is not None and row["status"] == "cancelled":
                 return row
-            values = {name: row[name] for name in _FIELDS}
-            version = max(row["source_version"], incoming.stream_version)
+            if row is None:  # cancelled before its publication reached us (another queue): known as cancelled,
+                # so that the publication, when it comes, announces nothing, and nobody is told of it
+                moment = incoming.occurred_at
+                values = {name: None for name in _FIELDS}
+                values.update(title="", starts_at=moment, ends_at=moment, timezone="Europe/Paris", city="",
+                              postcode="", notify_radius_km=0.0)
+            else:
+                values = {name: row[name] for name in _FIELDS}
+            version = max(row["source_version"] if row else 0, incoming.stream_version)
         else:
             if row is not None and (row["status"] == "cancelled" or row["source_version"] >= incoming.stream_version):
                 return row

@@ -233,3 +233,15 @@ def test_an_online_link_is_a_link_only_when_it_is_http(app, tmp_path):
     texts = [(text_of(m), html_of(m)) for m in deliver(app, tmp_path)]
     assert not any("javascript:" in text or "javascript:" in html for text, html in texts)
     assert any('href="https://visio.example.org/r/42"' in html for _, html in texts)
+
+
+def test_a_cancellation_that_comes_before_the_publication_leaves_nothing_announced(app):
+    member(app, "near@example.org", postcode="93100")
+    lea = member(app, "lea@example.org")
+    meeting = str(uuid.uuid4())
+    app.meeting_cancelled(cancelled(meeting, 3))
+    assert app.meeting_published(published(meeting)) == 0
+    app.record_registrations([registration("RegistrationConfirmed", meeting, lea, 2)])
+    assert by_kind(app, "meeting-announcement") == [] and by_kind(app, "meeting-confirmed") == []
+    assert by_kind(app, "meeting-cancelled") == []
+    assert_rebuild_gives_the_same_rows(app)
