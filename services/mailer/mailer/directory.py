@@ -155,6 +155,11 @@ class Directory:
 
         return incoming.context(), command
 
+    @staticmethod
+    def directory_entry_in(conn, member_id: str) -> dict | None:
+        row = conn.execute(_RECIPIENT, {"member_id": member_id}).mappings().first()
+        return dict(row) if row is not None else None
+
     def directory_entry(self, member_id: str) -> dict | None:
         with self.read() as conn:
             row = conn.execute(_RECIPIENT, {"member_id": member_id}).mappings().first()

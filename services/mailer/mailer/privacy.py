@@ -80,8 +80,11 @@ class DoneEmailKeys(Projection):
         return None
 
 
+# Emails keyed to themselves that an erasure must find by address: invitations, and the
+# debate reply emails (they hold the replier's words: replies.py).
 _OWN_KEY_EMAILS = select(emails.c.email_id, emails.c.recipient).where(
-    emails.c.kind == "invitation", emails.c.member_id.is_(None), emails.c.recipient != "")
+    emails.c.kind.in_(("invitation", "debate-reply", "debate-digest")), emails.c.member_id.is_(None),
+    emails.c.recipient != "")
 
 
 def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[list[str], int]:
@@ -131,6 +134,9 @@ class MailerPrivacy:
             own = uow.conn.execute(select(emails.c.email_id, emails.c.recipient)
                                    .where(emails.c.member_id == member_id)).all()
             addresses = {r.recipient.casefold() for r in own if r.recipient}
+            entry = self.directory_entry_in(uow.conn, member_id)  # directory.py: their address there too
+            if entry is not None and entry["email"]:
+                addresses.add(entry["email"].casefold())
             invitation_emails, redacted = _forget_invitation_emails(uow, addresses)
             if addresses:  # their rate-limit counters (an hour's at most) go too
                 keys = [recipient_key(self._secret_key, address) for address in addresses]

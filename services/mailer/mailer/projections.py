@@ -110,7 +110,7 @@ class EmailsProjection(KeyedProjection):
 
 # The kinds of email sent to someone who is nobody here (no member id): each is
 # sealed with its own key, gone once the email is done (privacy.DoneEmailKeys).
-OWN_KEY_KINDS = ("invitation", "petition-confirmation", "petition-milestone")
+OWN_KEY_KINDS = ("invitation", "petition-confirmation", "petition-milestone", "debate-reply", "debate-digest")
 
 
 def _no_address_if_own_key(row: dict) -> dict:

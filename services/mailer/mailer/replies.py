@@ -15,6 +15,12 @@ A hidden reply (`debates.ContributionHidden`) is left out of a digest not sent y
 (and brought back if restored first); no email is sent for a reply hidden before
 it is handled. Only an excerpt of the body is kept (`EXCERPT`), escaped in the HTML.
 The recipient's or the replier's erasure drops their pending replies (privacy.py).
+
+A reply email holds someone else's words (the replier's first name, an excerpt):
+it is sealed with a key of its own, as an invitation is (no member id on the
+email), destroyed once it is delivered or given up (privacy.DoneEmailKeys), so
+those words do not outlive it in the mailer's store; one still pending at the
+recipient's erasure is forgotten with their addresses (privacy.py).
 """
 from __future__ import annotations
 
@@ -179,7 +185,7 @@ class ReplyNotifications:
                 uow.add(OutgoingEmail.queue(email_id_for(incoming.event_id, "debate-reply"), "debate-reply",
                                             recipient["email"], "debate-reply",
                                             {**reply, "first_name": recipient["first_name"],
-                                             "unsubscribe": unsubscribe_nonce("replies", to)}, to))
+                                             "unsubscribe": unsubscribe_nonce("replies", to)}))  # own key: below
                 return
             stream = f"reply-{data['contribution_id']}"
             uow.append(stream, uow.store.stream_version(uow.conn, stream), [ReplyGathered(
@@ -253,8 +259,7 @@ class ReplyNotifications:
                     "excerpt": r["excerpt"]} for r in rows[:DIGEST_LISTED]]
         uow.add(OutgoingEmail.queue(email_id, "debate-digest", recipient["email"], "debate-digest", {
             "first_name": recipient["first_name"], "replies": replies, "more": max(0, len(rows) - DIGEST_LISTED),
-            "unsubscribe": unsubscribe_nonce("replies", member_id)},
-            member_id))
+            "unsubscribe": unsubscribe_nonce("replies", member_id)}))  # own key: below
         for r in waiting:  # their words are in the email now: the gathered copies' keys go
             uow.store.shredder.forget(uow.conn, r["contribution_id"])
         stream = f"digest-{member_id}"

@@ -60,7 +60,8 @@ def test_replies_to_a_member_who_never_chose_go_in_one_daily_digest(app, tmp_pat
     app.record_contributions([posted(DEBATE, zoe, lea)])
     assert app.send_due_digests(EVENING + timedelta(hours=2)) == 0
     assert app.send_due_digests(EVENING + timedelta(days=1)) == 1
-    assert by_kind(app, "debate-digest") == [("lea@example.org", "pending"), ("lea@example.org", "sent")]
+    # the one sent keeps no address (its own key is gone with it: the repliers' words too)
+    assert by_kind(app, "debate-digest") == [("", "sent"), ("lea@example.org", "pending")]
 
 
 def test_a_hidden_reply_is_left_out_of_a_digest_not_sent_yet(app, tmp_path):
@@ -127,4 +128,28 @@ def test_a_gathered_reply_keeps_the_repliers_words_only_until_the_digest_or_an_e
     assert gathered() == [("", ""), ("", "")]
     [digest] = deliver(app, tmp_path)
     assert digest["To"] == "lea@example.org" and "Les mots de Zoé" in text_of(digest)
+    assert_rebuild_gives_the_same_rows(app)
+
+
+def test_a_reply_email_keeps_the_repliers_words_only_until_it_is_sent_or_its_recipient_erased(app, tmp_path):
+    from mailer.events import EmailQueued
+
+    lea, zoe, tom = member(app, "lea@example.org"), member(app, "zoe@example.org", first_name="Zoé"), member(
+        app, "tom@example.org")
+    app.record_reply_modes([mode_chosen(lea, "each"), mode_chosen(tom, "each")])
+    app.record_contributions([posted(DEBATE, zoe, lea, body="Les mots de Zoé")])
+
+    def excerpts():
+        with app.read() as conn:
+            return sorted(r.event.inputs.get("excerpt", "") for r in app.store.read_all(conn)
+                          if isinstance(r.event, EmailQueued) and r.event.kind == "debate-reply")
+
+    assert excerpts() == ["Les mots de Zoé"]
+    deliver(app, tmp_path)
+    assert excerpts() == [""]  # sent: its key is gone
+    app.record_contributions([posted(DEBATE, zoe, tom, body="Pour Tom")])
+    app.forget_member(erased(tom))  # erased before it went: never sent, its words gone
+    assert excerpts() == ["", ""]
+    assert [m["To"] for m in deliver(app, tmp_path)] == ["lea@example.org"]
+    assert by_kind(app, "debate-reply") == [("", "forgotten"), ("", "sent")]
     assert_rebuild_gives_the_same_rows(app)
