@@ -38,7 +38,10 @@ EMAIL_SUBJECT = ("member_id", "email_id")
 class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False, subject=EMAIL_SUBJECT):
     email_id: str
     kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists', "
-                                        "'invitation', 'petition-confirmation', 'petition-milestone'"))
+                                        "'invitation', 'petition-confirmation', 'petition-milestone', "
+                                        "'meeting-confirmed', 'meeting-waitlisted', 'meeting-promoted', "
+                                        "'meeting-changed', 'meeting-cancelled', 'meeting-reminder', "
+                                        "'meeting-announcement', 'debate-reply', 'debate-digest'"))
     to: str = field(metadata=describe("recipient address", personal=True))
     template: str = field(metadata=describe("the template the message is rendered from when it is sent"))
     inputs: dict = field(
