@@ -26,6 +26,8 @@ import sqlalchemy as sa
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, case, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from .fast import execute_compiled
+
 throttle_metadata = MetaData()
 throttle_counters = Table(
     "throttle_counters",
@@ -119,7 +121,7 @@ def add_many(conn: Connection, deltas: Sequence[tuple[str, Limit, int]], now: da
     for i, (key, limit, n) in enumerate(rows):
         params[f"key_{i}"], params[f"n_{i}"], params[f"ends_{i}"] = key, n, now + limit.window
     added = {key: n for key, _, n in rows}
-    return {key: (count - added[key], utc_aware(ends)) for key, count, ends in conn.execute(statement, params)}
+    return {key: (count - added[key], utc_aware(ends)) for key, count, ends in execute_compiled(conn, statement, params)}
 
 
 @lru_cache(maxsize=256)
