@@ -95,3 +95,10 @@ def test_a_refund_back_to_nothing_leaves_no_counter(database):
         throttle.refund_many(conn, {"k": 2})
     with database.read() as conn:
         assert conn.execute(throttle.throttle_counters.select()).all() == []
+
+
+def test_more_keys_than_one_statement_takes_are_counted_in_several(database):
+    keys = [(f"k{n:04d}", LIMITS["a"]) for n in range(450)] + [("k0001", LIMITS["a"])]
+    with database.write() as conn:
+        counted = throttle.hit_many(conn, keys, START)
+    assert [c for c, _ in counted] == [1] * 450 + [2]

@@ -113,15 +113,20 @@ def add_many(conn: Connection, deltas: Sequence[tuple[str, Limit, int]], now: da
     these n, when the window ends)}. The `n` hits of a key then count
     before + 1 ... before + n, as `n` calls of `hit` would have; a caller that
     turns some of them down gives them back with `refund_many`."""
-    if not deltas:
-        return {}
     rows = sorted(deltas, key=lambda d: d[0])
-    statement = _add_statement(conn.dialect.name, len(rows))
-    params = {"now": now}
-    for i, (key, limit, n) in enumerate(rows):
-        params[f"key_{i}"], params[f"n_{i}"], params[f"ends_{i}"] = key, n, now + limit.window
     added = {key: n for key, _, n in rows}
-    return {key: (count - added[key], utc_aware(ends)) for key, count, ends in execute_compiled(conn, statement, params)}
+    counted = {}
+    for start in range(0, len(rows), _ROWS_PER_UPSERT):  # the drivers' limits on parameters
+        chunk = rows[start:start + _ROWS_PER_UPSERT]
+        params = {"now": now}
+        for i, (key, limit, n) in enumerate(chunk):
+            params[f"key_{i}"], params[f"n_{i}"], params[f"ends_{i}"] = key, n, now + limit.window
+        for key, count, ends in execute_compiled(conn, _add_statement(conn.dialect.name, len(chunk)), params):
+            counted[key] = (count - added[key], utc_aware(ends))
+    return counted
+
+
+_ROWS_PER_UPSERT = 200
 
 
 @lru_cache(maxsize=256)

@@ -146,13 +146,13 @@ def _adding_rows(table: Table, keys: tuple[str, ...], column: str, dialect_name:
 def _add_many(conn, table: Table, keys: tuple[str, ...], column: str, deltas: dict[tuple, int]) -> None:
     """`_add` for each {key values: delta}, in one statement (in key order: PostgreSQL's row locks
     taken in one order by every writer)."""
-    if not deltas:
-        return
-    params = {}
-    for i, (values, delta) in enumerate(sorted(deltas.items())):
-        params.update({f"{k}_{i}": v for k, v in zip(keys, values)})
-        params[f"delta_{i}"] = delta
-    execute_compiled(conn, _adding_rows(table, keys, column, conn.dialect.name, len(deltas)), params)
+    rows = sorted(deltas.items())
+    for start in range(0, len(rows), 200):  # the drivers' limits on parameters
+        chunk, params = rows[start:start + 200], {}
+        for i, (values, delta) in enumerate(chunk):
+            params.update({f"{k}_{i}": v for k, v in zip(keys, values)})
+            params[f"delta_{i}"] = delta
+        execute_compiled(conn, _adding_rows(table, keys, column, conn.dialect.name, len(chunk)), params)
 
 
 # Statements built once, their values bound per call (cheaper than building them per event).
