@@ -40,6 +40,7 @@ class UnitOfWork:
         self._projections = projections
         self._touched: list[Aggregate] = []
         self.recorded: list[RecordedEvent] = []
+        self._batchers: dict[type, Projection | None] = {}
 
     def get(self, cls: type[A], id: str) -> A | None:
         """The aggregate rebuilt from its stream, or None if it has no events.
@@ -99,7 +100,8 @@ class UnitOfWork:
         """Append every touched aggregate's pending events, then project them.
 
         All streams in one `append_many` (one INSERT rather than one per
-        aggregate); projected aggregate by aggregate, event by event, as added.
+        aggregate); projected aggregate by aggregate, event by event, as added
+        (`_project`).
         """
         appends = []
         for aggregate in self._touched:
@@ -107,19 +109,40 @@ class UnitOfWork:
                 base_version, events = aggregate.collect_pending()
                 metas = [self.context.metadata() for _ in events]
                 appends.append((aggregate.stream_id, base_version, events, metas))
-        for recorded in self.store.append_many(self.conn, appends):
-            self._project(recorded)
+        self._project([record for recorded in self.store.append_many(self.conn, appends) for record in recorded])
 
     def _project(self, recorded: list[RecordedEvent]) -> None:
-        for record in recorded:
-            for projection in self._projections:
-                try:
-                    projection.apply(self.conn, record)
-                except IntegrityError as exc:
-                    if projection.lost_claim(exc):  # see Projection.claims
-                        raise KeyTaken(f"another transaction took a key of {type(projection).__name__} first") from exc
-                    raise
+        """Each record to every projection, in order. A run of consecutive records
+        that only one projection handles, one that batches (`Projection.apply_many`),
+        goes to it in one call: the same order for it, and no other sees them."""
+        start = 0
+        while start < len(recorded):
+            batching = self._batching(type(recorded[start].event))
+            end = start + 1
+            if batching is not None:
+                while end < len(recorded) and self._batching(type(recorded[end].event)) is batching:
+                    end += 1
+                self._applying(batching, batching.apply_many, recorded[start:end])
+            else:
+                for projection in self._projections:
+                    self._applying(projection, projection.apply, recorded[start])
+            start = end
         self.recorded.extend(recorded)
+
+    def _batching(self, event_type: type) -> Projection | None:
+        """The one projection handling `event_type`, if it batches; else None."""
+        if event_type not in self._batchers:
+            handling = [p for p in self._projections if event_type in p.handled_types()]
+            self._batchers[event_type] = (handling[0] if len(handling) == 1 and handling[0].batches else None)
+        return self._batchers[event_type]
+
+    def _applying(self, projection: Projection, apply, records) -> None:
+        try:
+            apply(self.conn, records)
+        except IntegrityError as exc:
+            if projection.lost_claim(exc):  # see Projection.claims
+                raise KeyTaken(f"another transaction took a key of {type(projection).__name__} first") from exc
+            raise
 
     # -- consumers: idempotency and ordering ------------------------------
     def first_delivery(self, consumer: str, event_id: str) -> bool:
