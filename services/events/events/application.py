@@ -143,7 +143,8 @@ class MeetingsApp(Application):
             raise invalid("postcode", "Code postal français inconnu.")
         return found
 
-    def _details(self, command: CreateMeeting, federation_code: str | None) -> Details:
+    def _details(self, command: CreateMeeting, federation_code: str | None, now: datetime,
+                 check_start: bool = True) -> Details:
         errors: dict[str, list[str]] = {}
 
         def checked(check, *args):
@@ -166,7 +167,11 @@ class MeetingsApp(Application):
         if command.theme not in THEME_SLUGS:
             errors.setdefault("theme", []).append("Thème inconnu.")
         found = checked(self._place, command.postcode)
-        if starts_at and ends_at and ends_at - starts_at > timedelta(days=DURATION_MAX_DAYS):
+        if starts_at and check_start and starts_at <= now:
+            errors.setdefault("starts_at", []).append("Le début doit être dans le futur.")
+        if starts_at and ends_at and ends_at <= starts_at:
+            errors.setdefault("ends_at", []).append("La fin doit suivre le début.")
+        elif starts_at and ends_at and ends_at - starts_at > timedelta(days=DURATION_MAX_DAYS):
             errors.setdefault("ends_at", []).append(f"Une réunion dure {DURATION_MAX_DAYS} jours au plus.")
         if errors:
             raise ValidationFailed(next(iter(errors.values()))[0], errors)
@@ -181,9 +186,9 @@ class MeetingsApp(Application):
         organizer_id = self._require_member(context)
         if not CREATORS & set(context.actor_roles):
             raise Forbidden("Réservé aux organisateurs.")
-        details = self._details(command, self._federation_for(command.federation_code, context))
-        meeting_id = str(uuid.uuid4())
         now = self.now()
+        details = self._details(command, self._federation_for(command.federation_code, context), now)
+        meeting_id = str(uuid.uuid4())
 
         def run(uow: UnitOfWork):
             uow.add(Meeting.create(meeting_id, organizer_id, details, now, draft=command.draft))
@@ -215,7 +220,7 @@ class MeetingsApp(Application):
                 capacity=given.get("capacity", current.capacity), theme=given.get("theme", current.theme),
                 online_url=given.get("online_url", current.online_url),
                 notify_radius_km=given.get("notify_radius_km", current.notify_radius_km))
-            details = self._details(merged, current.federation_code)
+            details = self._details(merged, current.federation_code, now, check_start="starts_at" in given)
             changes = {name: getattr(details, name) for name in Details.__dataclass_fields__
                        if getattr(details, name) != getattr(current, name)}
             meeting.edit(changes, now)
