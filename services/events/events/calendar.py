@@ -37,7 +37,7 @@ def of_meetings(rows: list[dict], base_url: str, name: str) -> str:
         event.add("location", ", ".join(p for p in (row["address"], f"{row['postcode']} {row['city']}") if p))
         event.add("geo", (row["lat"], row["lon"]))
         if base_url:
-            event.add("url", f"{base_url.rstrip('/')}/meetings/{row['meeting_id']}")
+            event.add("url", f"{base_url.rstrip('/')}/reunions/{row['meeting_id']}")
         if row["status"] == "cancelled":
             event.add("status", "CANCELLED")
         else:

@@ -289,7 +289,7 @@ def test_a_meetings_ics_reads_back_in_paris_time(app):
     assert str(start.tzinfo) == "Europe/Paris" and (start.hour, start.minute) == (18, 30)
     assert start == datetime(2026, 12, 10, 17, 30, tzinfo=timezone.utc)
     assert str(event["summary"]) == meeting["title"]
-    assert str(event["url"]) == f"https://umpnet.example/meetings/{meeting['id']}"
+    assert str(event["url"]) == f"https://umpnet.example/reunions/{meeting['id']}"
     assert [tz["tzid"] for tz in parsed.walk("VTIMEZONE")] == ["Europe/Paris"]
 
 

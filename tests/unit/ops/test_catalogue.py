@@ -33,8 +33,9 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert set(rows) == set(service_names())
     assert rows["members"].startswith("| members | Contact, ExternalIdentity, Invitation, InvitationLink, Member, Session | register, verify_email, ")
     assert "| MemberRegistered, EmailVerificationRequested," in rows["members"]
-    assert rows["members"].endswith("| petitions.PetitionLaunched, petitions.PetitionPublished, "
-                                   "petitions.SignatureConfirmed | members, sessions, pending_links, contacts, talents, talent_once, invitations, "
+    # What members consumes grows with each talent source of another service (talent_sources.py).
+    assert "petitions.PetitionLaunched, petitions.PetitionPublished, petitions.SignatureConfirmed" in rows["members"]
+    assert rows["members"].endswith(" | members, sessions, pending_links, contacts, talents, talent_once, invitations, "
                                    "invitation_links, external_identities, map_members |")
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
     assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower | export_personal_data | — | "
@@ -44,4 +45,5 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
                               "petitions.SignatureInvalidated, petitions.SignatureLapsed, petitions.SignatureRequested, "
                               "petitions.SignerForgotten | "
                               "emails, petition_followers |")
-    assert rows["events"] == "| events | — | (operations only) | — | — | — |"
+    assert rows["events"].startswith("| events | Meeting")
+    assert "MeetingPublished" in rows["events"] and "members.MemberErased" in rows["events"]
