@@ -73,7 +73,7 @@ class MeetingsApi:
                 query={"postcode": "string", "radius_km": "number", "federation": "string", "theme": "string",
                        "from": "string", "sort": "string"})
     @public_read("meetings", ttl=COUNT_TTL)
-    def meetings(self, request):
+    def list_meetings(self, request):
         self._meeting_caller(request)
         return json_response(paged(self.services, request, "events", "list_meetings", meeting_filters(request.args)))
 
@@ -90,7 +90,7 @@ class MeetingsApi:
     @documented("A meeting, with its seats left (and my registration, if I am logged in)",
                 responses={200: schemas.Meeting})
     @public_read("meetings", ttl=COUNT_TTL)
-    def meeting(self, request, meeting_id):
+    def get_meeting(self, request, meeting_id):
         self._meeting_caller(request)
         return json_response(self.services.call("events", "get_meeting", meeting_id))
 
@@ -121,29 +121,29 @@ class MeetingsApi:
     @documented("Register: a seat if one is left, otherwise the waitlist (409 if already registered, "
                 "or the meeting is cancelled or has started)", responses={201: schemas.RegistrationStatus},
                 auth=True)
-    def register(self, request, meeting_id):
+    def register_for_meeting(self, request, meeting_id):
         require_actor(self.services, request)
-        return json_response(self.services.call("events", "register", meeting_id), 201)
+        return json_response(self.services.call("events", "register_for_meeting", meeting_id), 201)
 
     @api("DELETE", "/api/meetings/<id:meeting_id>/registrations/me")
     @documented("Unregister: a freed seat goes to the first on the waitlist, who is told",
                 responses={204: None}, auth=True)
-    def unregister(self, request, meeting_id):
+    def unregister_from_meeting(self, request, meeting_id):
         require_actor(self.services, request)
-        self.services.call("events", "unregister", meeting_id)
+        self.services.call("events", "unregister_from_meeting", meeting_id)
         return Response(status=204)
 
     @api("GET", "/api/meetings/<id:meeting_id>/registrations")
     @documented("The registrants: confirmed first, then the waitlist in order (its organizer and admins)",
                 responses={200: schemas.RegistrantList}, auth=True)
-    def registrants(self, request, meeting_id):
+    def meeting_registrants(self, request, meeting_id):
         require_actor(self.services, request)
         return json_response(paged(self.services, request, "events", "registrants", meeting_id))
 
     @api("POST", "/api/meetings/<id:meeting_id>/attendance")
     @documented("Record that a confirmed registrant came (its organizer and admins)",
                 body=schemas.AttendanceRequest, responses={200: schemas.Attendance}, auth=True)
-    def record_attendance(self, request, meeting_id):
+    def record_meeting_attendance(self, request, meeting_id):
         require_actor(self.services, request)
         data = json_body(request, schemas.AttendanceRequest())
         return json_response(self.services.call("events", "record_attendance", meeting_id, data))

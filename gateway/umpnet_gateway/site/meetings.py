@@ -136,11 +136,11 @@ class MeetingsSite:
             action = posted.get("action")
             try:
                 if action == "register":
-                    answer = self.services.call("events", "register", meeting_id)
+                    answer = self.services.call("events", "register_for_meeting", meeting_id)
                     done = ("Vous êtes inscrit : votre place est confirmée." if answer["status"] == "confirmed"
                             else f"La réunion est complète : vous êtes en liste d’attente (n° {answer.get('position')}).")
                 elif action == "unregister":
-                    self.services.call("events", "unregister", meeting_id)
+                    self.services.call("events", "unregister_from_meeting", meeting_id)
                     done = "Vous êtes désinscrit."
                 elif action == "publish":
                     self.services.call("events", "publish_meeting", meeting_id)

@@ -92,11 +92,11 @@ class EventsService(Operations):
 
     # -- registrations ----------------------------------------------------------------------
     @command
-    def register(self, meeting_id):
+    def register_for_meeting(self, meeting_id):
         return self.app.register(meeting_id, self.context)
 
     @command
-    def unregister(self, meeting_id):
+    def unregister_from_meeting(self, meeting_id):
         return self.app.unregister(meeting_id, self.context)
 
     @command
