@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 from umpnet_geo import get_departement
 from umpnet_geo.themes import THEME_SLUGS
 from umpnet_kernel.application import Application, UnitOfWork
-from umpnet_kernel.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from umpnet_kernel.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.paging import PageRequest
@@ -337,6 +337,37 @@ class MeetingsApp(Application):
 
         return self.execute_once(context, "register", run)
 
+    def register_many(self, requests: list[tuple[str, str]], context: Context) -> list[dict]:
+        """Many `register`s, `(meeting_id, member_id)` each, in ONE transaction: the gateway
+        gathers the registrations of a few milliseconds into one call (a burst of 500 members
+        for one meeting loads its stream once per batch, not once per member). Each is decided
+        on the state the previous ones left, in the order given; a refused one (registered
+        already, a cancelled meeting) records nothing (the aggregate decides before it records)
+        and is answered its error (`{"error": {...}}`), the others `{"ok": answer}`. A lost race
+        decides the whole batch again on the fresh stream, like a single registration."""
+        now = self.now()
+
+        def run(uow: UnitOfWork):
+            answers = []
+            for meeting_id, member_id in requests:
+                try:
+                    if not member_id:
+                        raise Unauthorized("Connectez-vous d'abord.")
+                    meeting = uow.get(Meeting, meeting_id)
+                    if meeting is None:
+                        raise NotFound("Réunion introuvable.")
+                    status = meeting.register(member_id, now)
+                except DomainError as refused:
+                    answers.append(refusal(refused))
+                    continue
+                answer = {"meeting_id": meeting_id, "status": status}
+                if status == "waitlisted":
+                    answer["position"] = len(meeting.waitlist)
+                answers.append({"ok": answer})
+            return answers
+
+        return self.execute(context, run)
+
     def unregister(self, meeting_id: str, context: Context) -> dict:
         member_id = self._require_member(context)
         now = self.now()
@@ -387,3 +418,8 @@ class MeetingsApp(Application):
                     meeting.forget(member_id, "erased-" + str(uuid.uuid5(_ALIAS_NAMESPACE, f"{meeting_id}:{member_id}")))
 
         self.execute(incoming.context(), run)
+
+
+def refusal(error: DomainError) -> dict:
+    """A refused request of a batch, as its answer says it (the gateway raises it again)."""
+    return {"error": {"type": type(error).__name__, "message": error.message, "fields": error.fields}}

@@ -8,6 +8,7 @@ payloads are the gateway's (API.md "Meetings and trainings").
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from marshmallow import EXCLUDE, Schema, fields
 
@@ -94,6 +95,15 @@ class EventsService(Operations):
     @command
     def register_for_meeting(self, meeting_id):
         return self.app.register(meeting_id, self.context)
+
+    @command
+    def register_many(self, requests):
+        """[{meeting_id, member_id}] gathered by the gateway (each member as it authenticated them)
+        → [{"ok": answer} | {"error": refusal}]. The call is made by whichever request led the
+        batch: its events name no actor (each names its member)."""
+        anonymous = replace(self.context, actor_id=None, actor_roles=(), actor_federation=None, source=None,
+                            idempotency_key=None)
+        return self.app.register_many([(r["meeting_id"], r["member_id"]) for r in requests], anonymous)
 
     @command
     def unregister_from_meeting(self, meeting_id):

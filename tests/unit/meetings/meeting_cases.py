@@ -322,3 +322,14 @@ def test_an_erased_member_leaves_their_seat_counted_and_their_name_nowhere(app):
     assert all(r["member_id"] != "mem-1" for r in listed)
     assert app.meeting(meeting["id"], ANONYMOUS)["seats_left"] == 0
     assert app.my_meetings("mem-1")["items"] == []
+
+
+def test_a_batch_of_registrations_is_decided_in_order_each_answered_alone(app):
+    outbox = Outbox(app)
+    meeting = create(app, capacity=2)
+    answers = app.register_many([(meeting["id"], "mem-1"), (meeting["id"], "mem-1"), ("no-such", "mem-2"),
+                                 (meeting["id"], "mem-2"), (meeting["id"], "mem-3"), (meeting["id"], "")], ANONYMOUS)
+    assert [a.get("ok", {}).get("status") or a["error"]["type"] for a in answers] == [
+        "confirmed", "Conflict", "NotFound", "confirmed", "waitlisted", "Unauthorized"]
+    assert answers[4]["ok"]["position"] == 1
+    assert len(outbox.of(RegistrationConfirmed)) == 2 and len(outbox.of(RegistrationWaitlisted)) == 1
