@@ -16,13 +16,13 @@ import math
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, delete, func,
+    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, delete, func, or_,
     insert, select, update,
 )
 
 from umpnet_geo import distance_km
 from umpnet_kernel.links import keyed_hash
-from umpnet_kernel.paging import PageRequest, paginate, paginate_sequence
+from umpnet_kernel.paging import BadCursor, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence
 from umpnet_kernel.projections import Projection, handles
 from umpnet_kernel.throttle import utc_aware
 
@@ -229,29 +229,94 @@ def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float
 def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, near: tuple[float, float] | None,
                   radius_km: float, federation: str | None, themes: tuple[str, ...], sort: str) -> dict:
     """Published meetings starting from `start`; by date (then id), or by distance when `near`."""
-    query = select(meetings).where(_m.status == "published", _m.starts_at >= start)
+    conditions = [_m.status == "published", _m.starts_at >= start]
     if federation:
-        query = query.where(_m.federation_code == federation)
+        conditions.append(_m.federation_code == federation)
     if themes:
-        query = query.where(_m.theme.in_(themes))
+        conditions.append(_m.theme.in_(themes))
     if near is None:
-        result = paginate(conn, query, [_m.starts_at, _m.meeting_id], page)
+        result = paginate(conn, select(meetings).where(*conditions), [_m.starts_at, _m.meeting_id], page)
         return {"items": [summary(r, now) for r in result.items], "next_cursor": result.next_cursor}
-    # Near a point: the index gives the bounding box's rows, the exact distance keeps the circle's.
+    # Near a point: the bounding box on the indexed position first, then the exact distance.
     south, north, west, east = bounding_box(*near, radius_km)
-    rows = conn.execute(query.where(_m.lat.between(south, north), _m.lon.between(west, east))).mappings().all()
+    box = (_m.lat.between(south, north), _m.lon.between(west, east))
+    after = None
+    if page.cursor is not None and sort != "distance":
+        after = decode_cursor(page.cursor)
+        if len(after) != 2 or not all(isinstance(v, str) for v in after):
+            raise BadCursor()
+    in_box = conn.execute(select(func.count()).select_from(meetings).where(*box)).scalar()  # the index alone
+    if sort != "distance" and in_box > DENSE_BOX:
+        return _near_by_date(conn, page, now, near, radius_km, conditions, box, after)
+    # A sparse box (or by distance): its rows' keys read through the position's index (SQLite's
+    # planner, without statistics, would rather read every upcoming meeting of France through the
+    # (status, starts_at) index: `status || ''` keeps that one out), kept if within the radius.
+    conditions[0] = (_m.status + "") == "published"
+    rows = conn.execute(select(_m.meeting_id, _m.starts_at, _m.lat, _m.lon).where(*conditions, *box)).all()
     found = []
     for row in rows:
-        distance = distance_km(near, (row["lat"], row["lon"]))
-        if distance <= radius_km:
-            found.append((distance, row))
+        distance = _within(near, (row.lat, row.lon), radius_km)
+        if distance is not None:
+            found.append((round(distance, 3), utc_aware(row.starts_at).isoformat(), row.meeting_id))
     if sort == "distance":
-        found.sort(key=lambda f: (round(f[0], 3), utc_aware(f[1]["starts_at"]), f[1]["meeting_id"]))
+        found.sort()
+        chosen = paginate_sequence(found, lambda f: (f[2],), page)
+        ids, next_cursor = [f[2] for f in chosen.items], chosen.next_cursor
     else:
-        found.sort(key=lambda f: (utc_aware(f[1]["starts_at"]), f[1]["meeting_id"]))
-    items = [summary(row, now, distance) for distance, row in found]
-    result = paginate_sequence(items, lambda i: (i["id"],), page)
-    return {"items": result.items, "next_cursor": result.next_cursor}
+        found.sort(key=lambda f: (f[1], f[2]))
+        if after is not None:
+            found = [f for f in found if (f[1], f[2]) > tuple(after)]
+        ids = [f[2] for f in found[:page.limit]]
+        next_cursor = encode_cursor(list(found[page.limit - 1][1:])) if len(found) > page.limit else None
+    return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}
+
+
+DENSE_BOX = 1000  # meetings in the bounding box above which "near, by date" reads in date order
+_CHUNK = 200
+
+
+def _within(near, point, radius_km: float) -> float | None:
+    """The distance if within the radius: haversine, and geopy's geodesic within 0.5 % of the edge
+    (where the sphere and the ellipsoid may disagree)."""
+    distance = haversine_km(near, point)
+    if abs(distance - radius_km) <= radius_km * 0.005:
+        distance = distance_km(near, point)
+    return distance if distance <= radius_km else None
+
+
+def _near_by_date(conn, page, now, near, radius_km, conditions, box, after) -> dict:
+    """A dense box (a city): the upcoming meetings in date order, through the (status, starts_at)
+    index, the box's and then the circle's kept, until the page is full: most rows of a dense box
+    are within the circle, so a page reads little more than itself."""
+    found: list[tuple[str, str]] = []
+    while len(found) <= page.limit:
+        query = select(_m.meeting_id, _m.starts_at, _m.lat, _m.lon).where(*conditions, *box)
+        if after is not None:
+            moment = datetime.fromisoformat(after[0])
+            query = query.where(or_(_m.starts_at > moment, and_(_m.starts_at == moment, _m.meeting_id > after[1])))
+        rows = conn.execute(query.order_by(_m.starts_at, _m.meeting_id).limit(_CHUNK)).all()
+        for row in rows:
+            if _within(near, (row.lat, row.lon), radius_km) is not None:
+                found.append((utc_aware(row.starts_at).isoformat(), row.meeting_id))
+        if len(rows) < _CHUNK:
+            break
+        after = [utc_aware(rows[-1].starts_at).isoformat(), rows[-1].meeting_id]
+    ids = [f[1] for f in found[:page.limit]]
+    next_cursor = encode_cursor(list(found[page.limit - 1])) if len(found) > page.limit else None
+    return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}
+
+
+def _summaries(conn, ids: list[str], now: datetime, near) -> list[dict]:
+    """The page's meetings read whole, in the page's order, with geopy's distance."""
+    full = {r["meeting_id"]: r for r in conn.execute(select(meetings).where(_m.meeting_id.in_(ids))).mappings()}
+    return [summary(full[i], now, distance_km(near, (full[i]["lat"], full[i]["lon"]))) for i in ids if i in full]
+
+
+def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The great-circle distance on the mean sphere (within 0.5 % of the geodesic): the quick filter."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def organized_by(conn, member_id: str, page: PageRequest, now: datetime) -> dict:

@@ -333,3 +333,26 @@ def test_a_batch_of_registrations_is_decided_in_order_each_answered_alone(app):
         "confirmed", "Conflict", "NotFound", "confirmed", "waitlisted", "Unauthorized"]
     assert answers[4]["ok"]["position"] == 1
     assert len(outbox.of(RegistrationConfirmed)) == 2 and len(outbox.of(RegistrationWaitlisted)) == 1
+
+
+def test_a_dense_neighbourhood_is_read_in_date_order_with_the_same_pages(app, monkeypatch):
+    from events import projections
+
+    days = [12, 11, 14, 13, 15]
+    for n, day in enumerate(days):
+        create(app, title=f"R{n}", postcode=("75011", "78000", "75003", "13001", "93100")[n], federation_code=None,
+               starts_at=f"2026-12-{day}T18:00:00+01:00", ends_at=f"2026-12-{day}T20:00:00+01:00")
+
+    def pages(limit):
+        titles, cursor = [], None
+        while True:
+            page = app.list_meetings(ANONYMOUS, postcode="75011", radius_km="30", limit=limit, cursor=cursor)
+            titles += [m["title"] for m in page["items"]]
+            cursor = page["next_cursor"]
+            if not cursor:
+                return titles
+
+    sparse = pages(2)
+    monkeypatch.setattr(projections, "DENSE_BOX", 0)
+    monkeypatch.setattr(projections, "_CHUNK", 1)
+    assert pages(2) == sparse == pages(1) == ["R1", "R0", "R2", "R4"]
