@@ -241,13 +241,17 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
     south, north, west, east = bounding_box(*near, radius_km)
     box = (_m.lat.between(south, north), _m.lon.between(west, east))
     after = None
-    if page.cursor is not None and sort != "distance":
+    if page.cursor is not None:
         after = decode_cursor(page.cursor)
-        if len(after) != 2 or not all(isinstance(v, str) for v in after):
+        first = (int, float) if sort == "distance" else str
+        if len(after) != 2 or not isinstance(after[0], first) or isinstance(after[0], bool) \
+                or not isinstance(after[1], str):
             raise BadCursor()
     in_box = conn.execute(select(func.count()).select_from(meetings).where(*box)).scalar()  # the index alone
     if sort != "distance" and in_box > DENSE_BOX:
         return _near_by_date(conn, page, now, near, radius_km, conditions, box, after)
+    if sort == "distance":
+        return _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, after)
     # A sparse box (or by distance): its rows' keys read through the position's index (SQLite's
     # planner, without statistics, would rather read every upcoming meeting of France through the
     # (status, starts_at) index: `status || ''` keeps that one out), kept if within the radius.
@@ -258,16 +262,40 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
         distance = _within(near, (row.lat, row.lon), radius_km)
         if distance is not None:
             found.append((round(distance, 3), utc_aware(row.starts_at).isoformat(), row.meeting_id))
-    if sort == "distance":
-        found.sort()
-        chosen = paginate_sequence(found, lambda f: (f[2],), page)
-        ids, next_cursor = [f[2] for f in chosen.items], chosen.next_cursor
-    else:
-        found.sort(key=lambda f: (f[1], f[2]))
-        if after is not None:
-            found = [f for f in found if (f[1], f[2]) > tuple(after)]
-        ids = [f[2] for f in found[:page.limit]]
-        next_cursor = encode_cursor(list(found[page.limit - 1][1:])) if len(found) > page.limit else None
+    found.sort(key=lambda f: (f[1], f[2]))
+    if after is not None:
+        found = [f for f in found if (f[1], f[2]) > tuple(after)]
+    ids = [f[2] for f in found[:page.limit]]
+    next_cursor = encode_cursor(list(found[page.limit - 1][1:])) if len(found) > page.limit else None
+    return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}
+
+
+def _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, after) -> dict:
+    """Nearest first, in rings: everything within a smaller radius sorts before everything beyond
+    it, so when a ring already holds more than a page after the cursor, the rest of the circle
+    need not be read (a city's first page reads a few hundred rows, not its whole box)."""
+    conditions = [(_m.status + "") == "published", *conditions[1:]]  # the position's index (see above)
+    start = after[0] if after is not None else 0.0
+    share = min(1.0, 4.0 * (page.limit + 1) / max(in_box, 1))  # of the box's area a page should need
+    ring = max(start, radius_km * share ** 0.5)
+    while True:
+        ring = min(ring, radius_km)
+        south, north, west, east = bounding_box(*near, ring)
+        rows = conn.execute(select(_m.meeting_id, _m.lat, _m.lon).where(
+            *conditions, _m.lat.between(south, north), _m.lon.between(west, east))).all()
+        found = []
+        for row in rows:
+            distance = _within(near, (row.lat, row.lon), ring)
+            if distance is not None and distance <= radius_km:
+                key = (round(distance, 3), row.meeting_id)
+                if after is None or key > (after[0], after[1]):
+                    found.append(key)
+        if len(found) > page.limit or ring >= radius_km:
+            break
+        ring *= 2
+    found.sort()
+    ids = [f[1] for f in found[:page.limit]]
+    next_cursor = encode_cursor(list(found[page.limit - 1])) if len(found) > page.limit else None
     return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}
 
 

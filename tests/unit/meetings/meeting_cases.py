@@ -356,3 +356,28 @@ def test_a_dense_neighbourhood_is_read_in_date_order_with_the_same_pages(app, mo
     monkeypatch.setattr(projections, "DENSE_BOX", 0)
     monkeypatch.setattr(projections, "_CHUNK", 1)
     assert pages(2) == sparse == pages(1) == ["R1", "R0", "R2", "R4"]
+
+
+def test_nearest_first_pages_the_same_however_the_rings_are_read(app, monkeypatch):
+    from events import projections
+
+    for n, postcode in enumerate(("78000", "75011", "93100", "75003", "92100", "13001")):
+        create(app, title=f"R{n}", postcode=postcode, federation_code=None)
+
+    def pages(limit):
+        titles, cursor = [], None
+        while True:
+            page = app.list_meetings(ANONYMOUS, postcode="75011", radius_km="30", sort="distance", limit=limit,
+                                     cursor=cursor)
+            titles += [m["title"] for m in page["items"]]
+            distances = [m["distance_km"] for m in page["items"]]
+            assert distances == sorted(distances)
+            cursor = page["next_cursor"]
+            if not cursor:
+                return titles
+
+    everything = pages(50)
+    assert everything[0] == "R1" and "R5" not in everything and len(everything) == 5
+    assert pages(1) == pages(2) == everything
+    monkeypatch.setattr(projections, "DENSE_BOX", 0)
+    assert pages(1) == everything
