@@ -62,6 +62,7 @@ def test_a_meeting_on_the_site(platform):
     # Odile sees her on the registrants' page and records her attendance.
     registrants = odile.get(f"{site}/reunions/{mid}/inscrits")
     assert registrants.status_code == 200 and f'data-testid="registrant-{camille}"' in registrants.text
+    assert "Camille M." in registrants.text  # her display name, from members
     assert camille_site.get(f"{site}/reunions/{mid}/inscrits").status_code == 403
     attended = odile.post(f"{site}/reunions/{mid}/inscrits", data={"member_id": camille,
                                                                  "csrf_token": csrf_of(registrants.text)})
