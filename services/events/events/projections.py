@@ -20,7 +20,7 @@ from sqlalchemy import (
     insert, select, update,
 )
 
-from umpnet_geo import distance_km
+from umpnet_geo import distance_km, lookup_postcode
 from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.paging import BadCursor, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence
 from umpnet_kernel.projections import Projection, handles
@@ -424,6 +424,4 @@ def personal_data_of(conn, member_id: str) -> dict:
 
 def lookup_place(postcode: str):
     """Where a searched postcode is: the shipped data (a search never goes to a third party)."""
-    from umpnet_geo import lookup_postcode
-
     return lookup_postcode(str(postcode).strip())
