@@ -64,3 +64,20 @@ def test_rebuilding_the_read_models_gives_the_same_rows(app):
     before = (app.meeting(meeting["id"], ORGANIZER), app.registrants(meeting["id"], ORGANIZER))
     app.rebuild_read_models()
     assert (app.meeting(meeting["id"], ORGANIZER), app.registrants(meeting["id"], ORGANIZER)) == before
+
+
+def test_batches_of_registrations_racing_for_one_meeting_never_overbook(app):
+    """Six batches of ten (the gateway's gathered calls) at once for 25 seats: each batch decided
+    whole on the stream it read, the losers again on the fresh one; 25 confirmed, 35 waiting, 1..35."""
+    outbox = Outbox(app)
+    meeting = create(app, capacity=25)
+    answers = []
+    pool = eventlet.GreenPool(6)
+    for b in range(6):
+        pool.spawn(lambda b=b: answers.extend(app.register_many(
+            [(meeting["id"], f"mem-{b * 10 + n}") for n in range(10)], member(0))))
+    pool.waitall()
+    statuses = [a["ok"]["status"] for a in answers]
+    assert len(statuses) == 60 and statuses.count("confirmed") == 25
+    assert [e.position for e in outbox.of(RegistrationWaitlisted)] == list(range(1, 36))
+    assert app.meeting(meeting["id"], ORGANIZER)["seats_left"] == 0
