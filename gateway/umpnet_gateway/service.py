@@ -27,6 +27,7 @@ from .api.map import MapApi
 from .api.members import MembersApi
 from .api.petitions import PetitionsApi
 from .api.talents import TalentsApi
+from .api.trainings import TrainingsApi
 from .api.privacy import PrivacyApi
 from .caching import PublicCache
 from .http import api, json_response
@@ -43,11 +44,12 @@ from .site.members import MembersSite
 from .site.petitions import PetitionsSite
 from .site.pages import SitePages
 from .site.privacy import PrivacySite
+from .site.trainings import TrainingsSite
 
 
 class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, MeetingsSite, SitePages):
+                     PetitionsSite, MeetingsSite, TrainingsApi, TrainingsSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

@@ -89,8 +89,11 @@ def _url(value) -> str | None:
 
 
 class MeetingsApp(Application):
-    def __init__(self, db, secret_key: str, locator: CommuneLocator | None = None, clock=_utcnow):
-        super().__init__(db, projections.all_projections(secret_key), max_attempts=REGISTRATION_ATTEMPTS)
+    def __init__(self, db, secret_key: str, locator: CommuneLocator | None = None, clock=_utcnow,
+                 more_projections=()):
+        """`more_projections`: the trainings', which share this app (service.py)."""
+        super().__init__(db, [*projections.all_projections(secret_key), *more_projections],
+                         max_attempts=REGISTRATION_ATTEMPTS)
         self.secret_key = secret_key
         self.locator = locator or CommuneLocator()
         self.now = clock

@@ -3,7 +3,10 @@ read the payload into its command, call the use case, answer.
 
 Who asks (actor, roles, federation) comes with the call in nameko's context data
 (`CallContext`); domain errors travel back as the kernel's error types. The
-payloads are the gateway's (API.md "Meetings and trainings").
+payloads are the gateway's (API.md "Meetings and trainings"). The meetings' use
+cases are the app's own (`application.MeetingsApp`); the trainings' RPC methods
+are those of `trainings.rpc.TrainingsRpc`, mixed in, on the same app (its
+projections are the trainings' too): one database, one outbox.
 """
 from __future__ import annotations
 
@@ -13,16 +16,15 @@ from dataclasses import replace
 from marshmallow import EXCLUDE, Schema, fields
 
 from umpnet_kernel.config import public_url, secret_key
-from umpnet_kernel.errors import DomainError
 from umpnet_kernel.events import Context
-from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, rpc, subscribe
+from umpnet_kernel.nameko import CallContext, EventSourcing, Operations, subscribe
 from umpnet_kernel.payloads import load
 
 from .application import MeetingsApp
 from .commands import CancelMeeting, CreateMeeting, EditMeeting, RecordAttendance
 from .geocoding import CommuneLocator, geocoder_named
-
-command = rpc(expected_exceptions=DomainError)
+from .trainings.projections import training_projections
+from .trainings.rpc import TrainingsRpc, command, trainings_personal_data
 
 
 def build(db, config) -> MeetingsApp:
@@ -30,7 +32,8 @@ def build(db, config) -> MeetingsApp:
     # GEOCODER: who finds a meeting's commune (events/geocoding.py); offline by default
     locator = CommuneLocator(geocoder_named(setting("GEOCODER"), setting("GEOCODER_DOMAIN"),
                                             setting("GEOCODER_SCHEME")))
-    return MeetingsApp(db, config.get("SECRET_KEY") or secret_key(), locator)
+    return MeetingsApp(db, config.get("SECRET_KEY") or secret_key(), locator,
+                       more_projections=training_projections())
 
 
 class MemberErased(Schema):
@@ -40,7 +43,7 @@ class MemberErased(Schema):
     member_id = fields.String(required=True)
 
 
-class EventsService(Operations):
+class EventsService(TrainingsRpc, Operations):
     name = "events"
     app: MeetingsApp = EventSourcing(build)
     context: Context = CallContext()
@@ -124,7 +127,7 @@ class EventsService(Operations):
     # -- members' privacy ---------------------------------------------------------------------
     @command
     def export_personal_data(self, member_id):
-        return self.app.export_personal_data(member_id)
+        return {**self.app.export_personal_data(member_id), **trainings_personal_data(self.app, member_id)}
 
     @subscribe("members", "members.MemberErased", schema=MemberErased())
     def on_member_erased(self, incoming):

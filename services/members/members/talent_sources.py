@@ -155,3 +155,6 @@ talent_sources.register("petitions.SignatureConfirmed", "signatures_brought",
 # A meeting attended (recorded by its organizer): once per meeting.
 talent_sources.register("events.AttendanceRecorded", "attendance", once=lambda e: e.meeting_id,
                         credit=lambda e: {e.member_id: 2})
+# A completed online training (events service): once per course and member.
+talent_sources.register("events.TrainingCompleted", "trainings", once=lambda e: e.training_id,
+                        credit=lambda e: {e.member_id: 5})

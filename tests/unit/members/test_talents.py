@@ -50,7 +50,7 @@ def test_a_source_is_one_line_and_names_its_event():
 def test_the_petitions_sources_are_the_members_subscriptions_to_petitions_events():
     """Petitions launched and signatures brought by a share link: one subscription per event name."""
     remote = ["petitions.PetitionLaunched", "petitions.PetitionPublished", "petitions.SignatureConfirmed"]
-    assert [n for n in talent_sources.remote_event_names() if n.startswith("petitions.")] == remote
+    assert [name for name in talent_sources.remote_event_names() if name.startswith("petitions.")] == remote
     subscribed = [(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
                   if s.method.startswith("on_talent_") and s.source_service == "petitions"]
     assert subscribed == [("petitions", name) for name in remote]
@@ -61,6 +61,13 @@ def test_a_meeting_attended_is_a_source():
         MembersService) if s.method.startswith("on_talent_")]
     assert talent_sources.credits("events.AttendanceRecorded", {"meeting_id": "m1", "member_id": "a"}) == {
         "attendance": {"points": {"a": 2.0}, "once": "attendance:m1"}}
+
+
+def test_a_completed_training_credits_its_member_once_per_course():
+    assert ("events", "events.TrainingCompleted") in [(s.source_service, s.event_type)
+                                                      for s in subscriptions_of(MembersService)]
+    credits = talent_sources.credits("events.TrainingCompleted", {"training_id": "t1", "member_id": "m1"})
+    assert credits["trainings"]["points"] == {"m1": 5}
 
 
 def test_the_petitions_sources_credit_authors_once_open_and_referrers_per_signature():
