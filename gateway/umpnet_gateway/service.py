@@ -22,6 +22,7 @@ from umpnet_kernel.manifest import service_names
 from .api.contacts import ContactsApi
 from .api.dashboard import DashboardApi
 from .api.invitations import InvitationsApi
+from .api.meetings import MeetingsApi
 from .api.map import MapApi
 from .api.members import MembersApi
 from .api.petitions import PetitionsApi
@@ -38,6 +39,7 @@ from .site.facebook import FacebookSite
 from .site.home import HomeSite
 from .site.invitations import InvitationsSite
 from .site.map import MapSite
+from .site.meetings import MeetingsSite
 from .site.members import MembersSite
 from .site.petitions import PetitionsSite
 from .site.pages import SitePages
@@ -45,9 +47,9 @@ from .site.privacy import PrivacySite
 from .site.trainings import TrainingsSite
 
 
-class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, TrainingsApi, TrainingsSite, SitePages):
+                     PetitionsSite, MeetingsSite, TrainingsApi, TrainingsSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

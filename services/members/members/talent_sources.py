@@ -152,8 +152,9 @@ talent_sources.register("petitions.PetitionPublished", "petitions_launched", onc
                         credit=lambda e: {e.author_id: 10})
 talent_sources.register("petitions.SignatureConfirmed", "signatures_brought",
                         credit=lambda e: {e.referred_by: 1} if e.referred_by else {})
-# Later, the same way, e.g.:
-# talent_sources.register("events.AttendanceRecorded", "attendance", credit=lambda e: {e.member_id: 2})
+# A meeting attended (recorded by its organizer): once per meeting.
+talent_sources.register("events.AttendanceRecorded", "attendance", once=lambda e: e.meeting_id,
+                        credit=lambda e: {e.member_id: 2})
 # A completed online training (events service): once per course and member.
 talent_sources.register("events.TrainingCompleted", "trainings", once=lambda e: e.training_id,
                         credit=lambda e: {e.member_id: 5})

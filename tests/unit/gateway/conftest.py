@@ -109,6 +109,7 @@ def default_handlers(sessions):
                                                       "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
         # petitions (api/petitions.py; tests/acceptance/test_petitions_api.py runs the real service)
         **petitions_handlers(),
+        **meetings_handlers(),
     }
 
 
@@ -137,6 +138,14 @@ def petitions_handlers():
         "consenting_signers": lambda petition_id, limit=None, cursor=None: empty,
         "bursts": lambda petition_id, limit=None, cursor=None: empty,
         "invalidate": lambda petition_id, data: {"invalidated": 0, "signature_count": 1},
+    }
+
+
+def meetings_handlers():
+    return {
+        "list_meetings": lambda filters, limit=None, cursor=None: {"items": [], "next_cursor": None},
+        "my_meetings": lambda member_id, limit=50: {"items": [], "next_cursor": None},
+        "meeting_stats": lambda: {"upcoming_meetings": 0},
     }
 
 

@@ -34,7 +34,7 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert rows["members"].startswith("| members | Contact, ExternalIdentity, Invitation, InvitationLink, Member, Session | register, verify_email, ")
     assert "| MemberRegistered, EmailVerificationRequested," in rows["members"]
     # What members consumes: the talent sources of every service (each helper adds its own).
-    for consumed in ("events.TrainingCompleted", "petitions.PetitionLaunched", "petitions.PetitionPublished",
+    for consumed in ("events.AttendanceRecorded", "events.TrainingCompleted", "petitions.PetitionLaunched", "petitions.PetitionPublished",
                      "petitions.SignatureConfirmed"):
         assert consumed in rows["members"].split(" | ")[4]
     assert rows["members"].endswith("| members, sessions, pending_links, contacts, talents, talent_once, invitations, "
@@ -49,8 +49,12 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert rows["mailer"].endswith("| emails, petition_followers, recipients, meeting_notices, meeting_attendees, "
                                    "reply_modes, pending_replies |")
     # events: the trainings' part (the meetings' has its own lines)
-    for trainings_part in ("Enrolment, Trainee, Training", "publish_training, list_trainings, get_training, enrol, "
+    for trainings_part in ("Enrolment", "Trainee", "Training", "publish_training, list_trainings, get_training, enrol, "
                            "complete_module, trainings_of", "TrainingPublished, TrainingEnrolled, ModuleCompleted, "
                            "TrainingCompleted", "members.MemberErased", "training_courses, training_modules, "
                            "training_enrolments"):
         assert trainings_part in rows["events"]
+    # events: the meetings' part
+    for meetings_part in ("Meeting", "create_meeting, edit_meeting", "MeetingPublished, MeetingChanged",
+                          "meetings, meeting_registrations"):
+        assert meetings_part in rows["events"]
