@@ -45,11 +45,12 @@ from .site.petitions import PetitionsSite
 from .site.pages import SitePages
 from .site.privacy import PrivacySite
 from .site.trainings import TrainingsSite
+from .site.unsubscribe import UnsubscribeSite
 
 
 class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, MeetingsSite, TrainingsApi, TrainingsSite, SitePages):
+                     PetitionsSite, MeetingsSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()
