@@ -13,6 +13,7 @@ from typing import Callable
 from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+from icalendar import Calendar, Event
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from umpnet_kernel.links import LinkTokens
@@ -136,7 +137,7 @@ def _meeting_values(inputs, public_url) -> dict:
             "when": _french_span(inputs["starts_at"], inputs["ends_at"], inputs.get("timezone")),
             "where": " ".join(filter(None, (inputs.get("postcode"), _one_line(inputs.get("city") or "")))),
             "online_url": _web_link(inputs.get("online_url")),
-            "link": f"{public_url}/meetings/{quote(inputs['meeting_id'], safe='')}"}
+            "link": f"{public_url}/reunions/{quote(inputs['meeting_id'], safe='')}"}
 
 
 def _meeting(subject: Callable[[dict, str], str]):
@@ -150,7 +151,7 @@ def _meeting(subject: Callable[[dict, str], str]):
 
 
 def _debate_link(public_url: str, debate_id: str) -> str:
-    return f"{public_url}/debates/{quote(debate_id, safe='')}"
+    return f"{public_url}/debats/{quote(debate_id, safe='')}"
 
 
 def _reply(reply: dict, public_url: str) -> dict:
@@ -219,50 +220,36 @@ def unsubscribe_link(inputs: dict, public_url: str, links: LinkTokens) -> str | 
 CALENDAR_TEMPLATES = ("meeting-confirmed", "meeting-promoted", "meeting-changed")
 
 
-def _ics_text(value: str) -> str:
-    """RFC 5545 TEXT: backslash, semicolon, comma and line breaks escaped."""
-    value = value.replace("\\", "\\\\").replace(";", "\\;").replace(",", "\\,")
-    return value.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\n")
-
-
-def _ics_line(line: str) -> str:
-    """Folded at 75 octets (RFC 5545 3.1), never inside a UTF-8 sequence."""
-    out, current = [], b""
-    for char in line:
-        encoded = char.encode("utf-8")
-        if len(current) + len(encoded) > (75 if not out else 74):
-            out.append(current.decode("utf-8"))
-            current = b""
-        current += encoded
-    out.append(current.decode("utf-8"))
-    return "\r\n ".join(out)
-
-
-def _ics_time(iso: str) -> str:
-    return datetime.fromisoformat(iso).astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+# The UID the events service gives the meeting in its .ics and feeds: a calendar that has
+# both (the attachment, then the feed) sees one event, updated in place.
+UID_DOMAIN = "meetings.umpnet"
 
 
 def meeting_calendar(template: str, inputs: dict, public_url: str) -> str | None:
-    """An iCalendar (RFC 5545) event of the meeting, for the emails that confirm a seat
-    (`CALENDAR_TEMPLATES`); times in UTC, which every calendar shows in its own zone."""
+    """An iCalendar (RFC 5545, written by icalendar) event of the meeting, for the emails
+    that confirm a seat (`CALENDAR_TEMPLATES`); times in the meeting's zone, with its VTIMEZONE."""
     if template not in CALENDAR_TEMPLATES:
         return None
     values = _meeting_values(inputs, public_url)
     location = values["where"] + (f" / {values['online_url']}" if values["online_url"] else "")
-    lines = [
-        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//UMPnet//mailer//FR", "CALSCALE:GREGORIAN", "METHOD:PUBLISH",
-        "BEGIN:VEVENT",
-        f"UID:{inputs['meeting_id']}@umpnet.invalid",
-        f"DTSTAMP:{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}",
-        f"DTSTART:{_ics_time(inputs['starts_at'])}",
-        f"DTEND:{_ics_time(inputs['ends_at'])}",
-        f"SUMMARY:{_ics_text(values['title'])}",
-        f"LOCATION:{_ics_text(location)}",
-        f"URL:{values['link']}",
-        f"DESCRIPTION:{_ics_text(values['link'])}",
-        "END:VEVENT", "END:VCALENDAR",
-    ]
-    return "\r\n".join(_ics_line(line) for line in lines) + "\r\n"
+    zone = ZoneInfo(inputs.get("timezone") or "Europe/Paris")
+    calendar = Calendar()
+    calendar.add("prodid", "-//UMPnet//mailer//FR")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{inputs['meeting_id']}@{UID_DOMAIN}")
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", datetime.fromisoformat(inputs["starts_at"]).astimezone(zone))
+    event.add("dtend", datetime.fromisoformat(inputs["ends_at"]).astimezone(zone))
+    event.add("summary", values["title"])
+    event.add("location", location)
+    event.add("url", values["link"])
+    event.add("description", values["link"])
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical().decode("utf-8")
 
 
 # Bodies in quoted-printable UTF-8: French text stays readable in the raw

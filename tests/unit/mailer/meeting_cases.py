@@ -2,7 +2,7 @@
 (test_meetings.py) and on SQLite and PostgreSQL (tests/integration/test_mailer_meetings.py).
 The app's clock is the tests' (`app.clock`), a week before the meeting unless said."""
 import uuid
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 import pytest
 from sqlalchemy import select
@@ -39,7 +39,7 @@ def test_registration_waitlist_and_promotion_emails_say_the_meeting_in_paris_tim
     assert confirmed["Subject"] == "Inscription confirmée : « Réunion <santé> & territoires »"
     text = text_of(confirmed)
     assert "Bonjour Léa," in text and "jeudi 10 décembre 2026 de 19 h 30 à 21 h 30" in text  # Paris time
-    assert f"http://testserver/meetings/{meeting}" in text
+    assert f"http://testserver/reunions/{meeting}" in text
     assert "Réunion &lt;santé&gt; &amp; territoires" in html_of(confirmed) and "<santé>" not in html_of(confirmed)
     assert waitlisted["Subject"].startswith("Liste d'attente") and "en position 1" in text_of(waitlisted)
 
@@ -153,7 +153,7 @@ def test_the_announcement_reaches_exactly_the_verified_consenting_members_in_rad
     assert by_kind(app, "meeting-announcement") == [("both@example.org", "pending"), ("near@example.org", "pending")]
     message = {m["To"]: m for m in deliver(app, tmp_path)}["near@example.org"]
     assert message["Subject"] == "Nouvelle réunion près de chez vous : « Réunion <santé> & territoires »"
-    assert f"http://testserver/meetings/{meeting_id}" in text_of(message)
+    assert f"http://testserver/reunions/{meeting_id}" in text_of(message)
 
 
 def test_an_announcement_interrupted_halfway_queues_the_rest_and_none_twice(app):
@@ -194,25 +194,28 @@ def test_an_erased_member_gets_no_meeting_email_and_their_registrations_go(app, 
     assert_rebuild_gives_the_same_rows(app)
 
 
-def test_the_confirmation_carries_the_meeting_as_an_ics_in_utc_its_text_escaped(app, tmp_path):
+def test_the_confirmation_carries_the_meeting_as_an_ics_in_paris_time_read_back_by_icalendar(app, tmp_path):
+    from icalendar import Calendar
+
     lea = member(app, "lea@example.org")
-    meeting = a_meeting(app, notify_radius_km=0, title="Santé, école; et\nterritoires " + "é" * 80)
+    title = "Santé, école; et\nterritoires " + "é" * 80
+    meeting = a_meeting(app, notify_radius_km=0, title=title)
     app.record_registrations([registration("RegistrationConfirmed", meeting, lea, 2)])
     [message] = deliver(app, tmp_path)
     assert message.get_content_type() == "multipart/mixed"
     assert "Bonjour Léa," in text_of(message)
     [ics] = [part for part in message.iter_attachments() if part.get_content_type() == "text/calendar"]
     assert ics.get_filename() == "reunion.ics"
-    # CRLF line ends through SMTP (a text part's canonical form); the .eml sink writes LF
-    raw = ics.get_payload(decode=True).decode("utf-8").replace("\r\n", "\n")
-    assert all(len(line.encode()) <= 75 for line in raw.split("\n"))  # folded
-    lines = raw.replace("\n ", "").split("\n")  # unfolded
-    assert lines[0] == "BEGIN:VCALENDAR" and lines[-2] == "END:VCALENDAR"
-    fields = dict(line.split(":", 1) for line in lines if ":" in line)
-    assert fields["DTSTART"] == "20261210T183000Z" and fields["DTEND"] == "20261210T203000Z"
-    assert fields["UID"] == f"{meeting}@umpnet.invalid"
-    assert fields["SUMMARY"] == "Santé\\, école\\; et territoires " + "é" * 80  # one line in a title
-    assert fields["URL"] == f"http://testserver/meetings/{meeting}"
+    raw = ics.get_payload(decode=True)
+    assert all(len(line) <= 75 for line in raw.replace(b"\r\n", b"\n").split(b"\n"))  # folded
+    [event] = Calendar.from_ical(raw).walk("VEVENT")
+    starts, ends = event.decoded("dtstart"), event.decoded("dtend")
+    assert str(starts.tzinfo) == "Europe/Paris" and starts.isoformat() == "2026-12-10T19:30:00+01:00"
+    assert ends.astimezone(timezone.utc).isoformat() == "2026-12-10T20:30:00+00:00"
+    assert str(event["uid"]) == f"{meeting}@meetings.umpnet"  # the events service's UID: one event in a calendar
+    assert "Santé, école; et" in str(event["summary"])  # escaped on the way, read back whole
+    assert str(event["url"]) == f"http://testserver/reunions/{meeting}"
+    assert b"BEGIN:VTIMEZONE" in raw
 
 
 def test_an_edited_draft_is_not_noted_as_a_meeting(app):

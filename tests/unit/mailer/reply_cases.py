@@ -31,7 +31,7 @@ def test_a_reply_to_a_member_who_chose_each_is_emailed_at_once_and_once(app, tmp
     [message] = deliver(app, tmp_path)
     assert message["To"] == "lea@example.org"
     assert message["Subject"] == "Zoé vous a répondu : « L'école rurale »"
-    assert f"http://testserver/debates/{DEBATE}" in text_of(message)
+    assert f"http://testserver/debats/{DEBATE}" in text_of(message)
     assert "<img" not in html_of(message) and "&lt;img" in html_of(message)
     assert len(text_of(message)) < 1200 and "…" in text_of(message)  # an excerpt, not the body
     assert app.send_due_digests(EVENING) == 0
@@ -53,7 +53,7 @@ def test_replies_to_a_member_who_never_chose_go_in_one_daily_digest(app, tmp_pat
     assert digest["To"] == "lea@example.org" and digest["Subject"] == "2 réponses à vos contributions dans les débats"
     text = text_of(digest)
     assert "Zoé, dans « L'école rurale »" in text and "Tom, dans « La santé <b>rurale</b> »" in text
-    assert f"http://testserver/debates/{DEBATE}" in text and f"http://testserver/debates/{other}" in text
+    assert f"http://testserver/debats/{DEBATE}" in text and f"http://testserver/debats/{other}" in text
     assert "La santé &lt;b&gt;rurale&lt;/b&gt;" in html_of(digest)
 
     # a reply after today's digest waits for tomorrow's
