@@ -15,7 +15,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import eventlet
 from werkzeug.utils import redirect
 
 from umpnet_kernel.errors import DomainError, ValidationFailed
@@ -32,7 +31,6 @@ from .pages import Page, form_errors, page, templates
 templates.globals["meeting_limits"] = meeting_limits
 PARIS = ZoneInfo("Europe/Paris")
 CREATOR_ROLES = ("organizer", "federation_admin", "national_admin")
-NAME_LOOKUPS = 10  # registrants' names asked of members at once
 MEETING_FIELDS = ("title", "description", "starts_at", "ends_at", "address", "postcode", "capacity", "theme",
                   "federation_code", "online_url")
 
@@ -225,17 +223,10 @@ class MeetingsSite:
                 errors, status = form_errors(error), error_answer(error).status
         meeting = self.services.call("events", "get_meeting", meeting_id)
         registrants = self.services.call("events", "registrants", meeting_id, limit=500)["items"]
-        names = dict(eventlet.GreenPool(NAME_LOOKUPS).imap(self._registrant_name, (
-            r["member_id"] for r in registrants if not r["member_id"].startswith("erased-"))))
+        names = self.services.call("members", "display_names", [
+            r["member_id"] for r in registrants if not r["member_id"].startswith("erased-")])
         return page.render("meeting_registrants.html", status=status, actor=actor, meeting=meeting,
                            registrants=registrants, names=names, done=done, errors=errors)
-
-    def _registrant_name(self, member_id: str) -> tuple[str, str]:
-        """The display name members shows (an unknown or erased member: none)."""
-        try:
-            return member_id, self.services.call("members", "get_public_profile", member_id)["display_name"]
-        except DomainError:
-            return member_id, ""
 
     @page("GET", "/reunions/calendrier")
     def calendar_page(self, request):
