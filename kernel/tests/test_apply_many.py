@@ -59,3 +59,18 @@ def test_events_two_projections_handle_go_to_each_in_order(database):
     assert alone.runs == [] and alone.one_by_one == [1, 2, 3]
     with database.read() as conn:
         assert {r.account_id: r.balance for r in conn.execute(balances.select())} == {"a1": 3}
+
+
+def test_which_projection_batches_an_event_type_is_found_once_for_every_command(database):
+    """Every unit of work looked over every projection's handled types again, per event type."""
+    looked = []
+
+    class Counting(OpenedRuns):
+        def handled_types(self):
+            looked.append(1)
+            return super().handled_types()
+
+    app = Application(database, [Counting(), DepositLog()])
+    for n in range(5):
+        open_account(app, f"a{n}", "ann")  # five commands, one event type
+    assert len(looked) == 1

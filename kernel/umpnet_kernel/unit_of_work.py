@@ -33,14 +33,18 @@ A = TypeVar("A", bound=Aggregate)
 class UnitOfWork:
     """The aggregates touched by one command, and the transaction that saves them."""
 
-    def __init__(self, conn: Connection, store: EventStore, projections: Sequence[Projection], context: Context):
+    def __init__(self, conn: Connection, store: EventStore, projections: Sequence[Projection], context: Context,
+                 batchers: dict | None = None):
+        """`batchers`: where `_batching` keeps what it found of each event type; an
+        `Application` hands every unit of work the same one (its projections do not
+        change), so that the projections' handled types are looked over once, not per command."""
         self.conn = conn
         self.store = store
         self.context = context
         self._projections = projections
         self._touched: list[Aggregate] = []
         self.recorded: list[RecordedEvent] = []
-        self._batchers: dict[type, Projection | None] = {}
+        self._batchers: dict[type, Projection | None] = {} if batchers is None else batchers
 
     def get(self, cls: type[A], id: str) -> A | None:
         """The aggregate rebuilt from its stream, or None if it has no events.
