@@ -57,12 +57,16 @@ class UnitOfWork:
             return held
         return self._rehydrated(cls, id, self.store.load_stream(self.conn, cls.stream_id_for(id)))
 
-    def get_many(self, cls: type[A], ids: Iterable[str]) -> dict[str, A]:
+    def get_many(self, cls: type[A], ids: Iterable[str], *, hold: bool = True) -> dict[str, A]:
         """`get` for several aggregates of one class, their streams read in one
-        query: {id: aggregate}, without the ids that have no events."""
+        query: {id: aggregate}, without the ids that have no events.
+
+        `hold=False` leaves the loaded ones out of the unit of work: a caller
+        deciding a batch `add`s each where its item's own `get` would have, so
+        that their events are appended in the one-by-one order."""
         found: dict[str, A] = {}
         to_load: list[str] = []
-        for id in ids:
+        for id in dict.fromkeys(ids):
             held = self._held(cls, id)
             if held is not None:
                 found[id] = held
@@ -70,9 +74,11 @@ class UnitOfWork:
                 to_load.append(id)
         streams = self.store.load_streams(self.conn, [cls.stream_id_for(id) for id in to_load])
         for id in to_load:
-            aggregate = self._rehydrated(cls, id, streams.get(cls.stream_id_for(id), []))
-            if aggregate is not None:
-                found[id] = aggregate
+            records = streams.get(cls.stream_id_for(id))
+            if records:
+                found[id] = aggregate = cls.rehydrate(id, (r.event for r in records))
+                if hold:
+                    self.add(aggregate)
         return found
 
     def _held(self, cls: type[A], id: str) -> A | None:

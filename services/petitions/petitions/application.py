@@ -364,7 +364,7 @@ class PetitionsApp(Application):
             except DomainError as refused:
                 petitions[petition_id] = refused
         live = [r for r in requests if not isinstance(petitions[r.petition_id], DomainError)]
-        found = _loaded(uow, Signature, [r.signature_id for r in live])
+        found = uow.get_many(Signature, [r.signature_id for r in live], hold=False)
         wanted: dict[str, tuple] = {}
         for request in live:
             for key, limit in (*request.checks, request.email_check):
@@ -479,7 +479,7 @@ class PetitionsApp(Application):
         now = now or _utcnow()
         nonces = [c.nonce for c in prepared if isinstance(c, _Confirmation)]
         ids = projections.signatures_by_nonces(uow.conn, nonces)
-        found = _loaded(uow, Signature, list(ids.values()))
+        found = uow.get_many(Signature, list(ids.values()), hold=False)
         answers = []
         for confirmation in prepared:
             if isinstance(confirmation, DomainError):
@@ -675,16 +675,6 @@ class _SigningRequest:
             return PENDING  # enough links to that address lately
         app._request_signature(uow, self, petition, signature, now)
         return PENDING
-
-
-def _loaded(uow: UnitOfWork, cls, ids: list[str]) -> dict:
-    """{id: aggregate} of those of `ids` with events, their streams read in one query, not yet
-    added to the unit of work (`uow.get_many` adds them all, in the order asked; a batch adds
-    each where its request's `uow.get` would have, so that its events are appended in the
-    plain path's order). For a unit of work that holds none of them yet."""
-    streams = uow.store.load_streams(uow.conn, [cls.stream_id_for(id) for id in dict.fromkeys(ids)])
-    return {id: cls.rehydrate(id, (r.event for r in streams[cls.stream_id_for(id)]))
-            for id in dict.fromkeys(ids) if streams.get(cls.stream_id_for(id))}
 
 
 class _Confirmation:
