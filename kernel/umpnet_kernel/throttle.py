@@ -20,7 +20,7 @@ import math
 from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import Column, Connection, DateTime, Integer, MetaData, String, Table, bindparam, case, delete, select
@@ -93,11 +93,7 @@ def hit_many(conn: Connection, hits: Sequence[tuple[str, Limit]], now: datetime)
     One statement for them all (`add_many`); its rows in key order, so two
     callers counting the same keys take PostgreSQL's row locks in the same
     order and cannot deadlock."""
-    deltas: dict[str, tuple[Limit, int]] = {}
-    for key, limit in hits:
-        first, n = deltas.get(key, (limit, 0))
-        deltas[key] = (first, n + 1)  # a key's window is the one its first hit names
-    counted = add_many(conn, [(key, limit, n) for key, (limit, n) in deltas.items()], now)
+    counted = add_many(conn, tally(hits), now)
     seen: dict[str, int] = {}
     answers = []
     for key, _ in hits:
@@ -105,6 +101,16 @@ def hit_many(conn: Connection, hits: Sequence[tuple[str, Limit]], now: datetime)
         seen[key] = seen.get(key, 0) + 1
         answers.append((before + seen[key], ends))
     return answers
+
+
+def tally(hits: Iterable[tuple[str, Limit]]) -> list[tuple[str, Limit, int]]:
+    """(key, limit, n) of each distinct key among `hits`, for `add_many`: a key's
+    window is the one its first hit names."""
+    deltas: dict[str, tuple[Limit, int]] = {}
+    for key, limit in hits:
+        first, n = deltas.get(key, (limit, 0))
+        deltas[key] = (first, n + 1)
+    return [(key, limit, n) for key, (limit, n) in deltas.items()]
 
 
 def add_many(conn: Connection, deltas: Sequence[tuple[str, Limit, int]], now: datetime) -> dict[str, tuple[int, datetime]]:

@@ -365,12 +365,8 @@ class PetitionsApp(Application):
                 petitions[petition_id] = refused
         live = [r for r in requests if not isinstance(petitions[r.petition_id], DomainError)]
         found = uow.get_many(Signature, [r.signature_id for r in live], hold=False)
-        wanted: dict[str, tuple] = {}
-        for request in live:
-            for key, limit in (*request.checks, request.email_check):
-                first, n = wanted.get(key, (limit, 0))
-                wanted[key] = (first, n + 1)
-        counted = throttle.add_many(uow.conn, [(key, limit, n) for key, (limit, n) in wanted.items()], now)
+        wanted = throttle.tally(hit for request in live for hit in (*request.checks, request.email_check))
+        counted = throttle.add_many(uow.conn, wanted, now)
         running = {key: before for key, (before, _) in counted.items()}
         answers = []
         for request in prepared:
@@ -401,7 +397,7 @@ class PetitionsApp(Application):
                 continue  # enough links to that address lately
             self._request_signature(uow, request, petition, signature, now)
             found[request.signature_id] = signature
-        throttle.refund_many(uow.conn, {key: n - (running[key] - counted[key][0]) for key, (_, n) in wanted.items()})
+        throttle.refund_many(uow.conn, {key: n - (running[key] - counted[key][0]) for key, _, n in wanted})
         return answers
 
     @staticmethod
