@@ -227,12 +227,14 @@ UID_DOMAIN = "meetings.umpnet"
 
 def meeting_calendar(template: str, inputs: dict, public_url: str) -> str | None:
     """An iCalendar (RFC 5545, written by icalendar) event of the meeting, for the emails
-    that confirm a seat (`CALENDAR_TEMPLATES`); times in the meeting's zone, with its VTIMEZONE."""
-    if template not in CALENDAR_TEMPLATES:
+    that confirm a seat (`CALENDAR_TEMPLATES`; a change told to a waitlisted registrant,
+    `attendance` "waitlisted", has none: no seat); times in the meeting's zone (Paris for an
+    unknown one, as in the text), with its VTIMEZONE."""
+    if template not in CALENDAR_TEMPLATES or inputs.get("attendance") == "waitlisted":
         return None
     values = _meeting_values(inputs, public_url)
     location = values["where"] + (f" / {values['online_url']}" if values["online_url"] else "")
-    zone = ZoneInfo(inputs.get("timezone") or "Europe/Paris")
+    zone = _zone(inputs.get("timezone"))
     calendar = Calendar()
     calendar.add("prodid", "-//UMPnet//mailer//FR")
     calendar.add("version", "2.0")

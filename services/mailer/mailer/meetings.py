@@ -12,7 +12,8 @@ recorded processed in the same transaction, so a redelivery queues nothing.
   → `meeting-waitlisted` (with the position); `WaitlistPromoted` → `meeting-promoted`;
   `RegistrationCancelled` → no email, the member is no longer written to.
 - `events.MeetingChanged` whose `changed` names the time or the place →
-  `meeting-changed` to the confirmed and waitlisted registrants.
+  `meeting-changed` to the confirmed and waitlisted registrants (the .ics only to the
+  confirmed: their `attendance` is in the inputs).
 - `events.MeetingCancelled` → `meeting-cancelled` to the same.
 - The day before (from 24 h before its start, `send_due_reminders`, a timer with
   the app's clock): `meeting-reminder` to the confirmed, once per start time
@@ -134,7 +135,7 @@ def forget_attendances(conn, member_id: str) -> None:
 
 _MEETING = select(meeting_notices).where(meeting_notices.c.meeting_id == bindparam("meeting_id"))
 _ATTENDEE = select(meeting_attendees).where(meeting_attendees.c.attendee_id == bindparam("attendee_id"))
-_ATTENDEES = (select(meeting_attendees.c.member_id).where(
+_ATTENDEES = (select(meeting_attendees.c.member_id, meeting_attendees.c.status).where(
     meeting_attendees.c.meeting_id == bindparam("meeting_id"),
     meeting_attendees.c.status.in_(bindparam("statuses", expanding=True))).order_by(meeting_attendees.c.member_id))
 
@@ -202,8 +203,9 @@ class MeetingEmails:
 
     def _to_attendees(self, uow: UnitOfWork, incoming: IncomingEvent, meeting, kind: str, extra: dict) -> int:
         queued = 0
-        members = uow.conn.execute(_ATTENDEES, {"meeting_id": meeting["meeting_id"],
-                                                "statuses": ["confirmed", "waitlisted"]}).scalars().all()
+        attendance = dict(uow.conn.execute(_ATTENDEES, {"meeting_id": meeting["meeting_id"],
+                                                        "statuses": ["confirmed", "waitlisted"]}).all())
+        members = list(attendance)
         ids = {m: _member_email_id(incoming.event_id, m, kind) for m in members}
         already = uow.get_many(OutgoingEmail, ids.values())
         for member_id in members:
@@ -213,7 +215,8 @@ class MeetingEmails:
             if recipient is None:
                 continue
             uow.add(OutgoingEmail.queue(ids[member_id], kind, recipient["email"], kind, {
-                **meeting_inputs(meeting), **extra, "first_name": recipient["first_name"]}, member_id))
+                **meeting_inputs(meeting), **extra, "first_name": recipient["first_name"],
+                "attendance": attendance[member_id]}, member_id))
             queued += 1
         return queued
 

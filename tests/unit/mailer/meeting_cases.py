@@ -96,6 +96,21 @@ def test_a_change_of_time_or_place_is_told_to_registrants_once_a_new_title_is_no
         assert conn.execute(select(meeting_notices.c.title)).scalar() == "Nouveau titre"
 
 
+def test_a_change_carries_the_ics_to_the_confirmed_only_not_to_the_waitlisted(app, tmp_path):
+    lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org", first_name="Zoé")
+    meeting = a_meeting(app, notify_radius_km=0)
+    app.record_registrations([registration("RegistrationConfirmed", meeting, lea, 2),
+                              registration("RegistrationWaitlisted", meeting, zoe, 3, position=1)])
+    app.meeting_changed(changed(meeting, ["starts_at", "ends_at"], 4,
+                                starts_at=(START + timedelta(days=1)).isoformat(),
+                                ends_at=(START + timedelta(days=1, hours=2)).isoformat()))
+    told = {m["To"]: m for m in deliver(app, tmp_path) if m["Subject"].startswith("Réunion modifiée")}
+    calendars = {to: [p for p in m.iter_attachments() if p.get_content_type() == "text/calendar"]
+                 for to, m in told.items()}
+    assert len(calendars["lea@example.org"]) == 1
+    assert calendars["zoe@example.org"] == [] and told["zoe@example.org"].get_content_type() == "multipart/alternative"
+
+
 def test_a_cancellation_is_told_to_every_registrant_and_waitlisted_once_with_the_reason_escaped(app, tmp_path):
     lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org")
     meeting = a_meeting(app, notify_radius_km=0)
