@@ -111,6 +111,31 @@ def test_a_change_carries_the_ics_to_the_confirmed_only_not_to_the_waitlisted(ap
     assert calendars["zoe@example.org"] == [] and told["zoe@example.org"].get_content_type() == "multipart/alternative"
 
 
+def test_the_registrants_emails_read_the_directory_in_one_query_not_one_per_registrant(app):
+    from sqlalchemy import event
+
+    people = [member(app, f"m{i}@example.org") for i in range(5)]
+    meeting = a_meeting(app, notify_radius_km=0)
+    app.record_registrations([registration("RegistrationConfirmed", meeting, m, 2 + i) for i, m in enumerate(people)])
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(app.db.engine, "before_cursor_execute", seen)
+    try:
+        app.clock = lambda: START - timedelta(hours=3)
+        assert app.send_due_reminders() == 5
+        reminders = [s for s in statements if "recipients" in s]
+        statements.clear()
+        app.meeting_cancelled(cancelled(meeting, 9))
+        cancellations = [s for s in statements if "recipients" in s]
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", seen)
+    assert len(reminders) == 1 and len(cancellations) == 1
+    assert len(by_kind(app, "meeting-reminder")) == len(by_kind(app, "meeting-cancelled")) == 5
+
+
 def test_a_cancellation_is_told_to_every_registrant_and_waitlisted_once_with_the_reason_escaped(app, tmp_path):
     lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org")
     meeting = a_meeting(app, notify_radius_km=0)
