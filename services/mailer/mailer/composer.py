@@ -18,6 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from umpnet_kernel.links import LinkTokens
 
+from .unsubscribe import PURPOSE as UNSUBSCRIBE_PURPOSE
+
 _templates = Environment(
     loader=PackageLoader("mailer", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -213,7 +215,7 @@ def unsubscribe_link(inputs: dict, public_url: str, links: LinkTokens) -> str | 
     """The email's unsubscribe link (unsubscribe.py), its token made now from the inputs'
     nonce; None for an email one cannot unsubscribe from (an account's, a confirmation)."""
     nonce = inputs.get("unsubscribe")
-    return _link(f"{public_url}/unsubscribe", links.token("unsubscribe", nonce)) if nonce else None
+    return _link(f"{public_url}/unsubscribe", links.token(UNSUBSCRIBE_PURPOSE, nonce)) if nonce else None
 
 
 # -- the .ics of a meeting, attached to the registration's confirmation -------------------

@@ -30,7 +30,6 @@ from .events import ReplyModeNoted, Unsubscribed
 from .registry import forgotten_stream
 
 PURPOSE = "unsubscribe"
-WHAT = ("announcements", "replies", "petition")
 _SEP = "~"  # not ".": a token is "<nonce>.<mac>"
 
 
