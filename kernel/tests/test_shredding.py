@@ -137,6 +137,33 @@ def test_an_erased_subject_loads_as_placeholders_of_each_kind_and_the_others_are
     assert backend.forget("m1") is False  # once
 
 
+def test_forget_many_equals_forgetting_one_by_one_chunked_like_keys(backend, monkeypatch):
+    import dataclasses
+
+    from umpnet_kernel import shredding
+
+    monkeypatch.setattr(shredding, "_KEYS_PER_QUERY", 2)  # several chunks
+    for prefix in ("one", "many"):
+        for i in range(5):
+            backend.append(f"person-{prefix}{i}", joined(f"{prefix}{i}"))
+    chosen = (0, 2, 3, 4)
+    assert [backend.forget(f"one{i}") for i in chosen + (9,)] == [True] * 4 + [False]
+    with backend.db.write() as conn:  # duplicates and an unknown subject are harmless
+        assert backend.store.shredder.forget_many(conn, [f"many{i}" for i in chosen + (2, 9)]) == 4
+        assert backend.store.shredder.forget_many(conn, []) == 0
+        assert backend.store.shredder.forget_many(conn, ["many0"]) == 0  # once
+
+    def loaded(prefix):  # each subject's events, its id and address written without the prefix
+        return [dataclasses.replace(e, member_id=e.member_id.removeprefix(prefix),
+                                    email=e.email.removeprefix(prefix))
+                for i in range(5) for e in backend.load(f"person-{prefix}{i}")]
+
+    assert loaded("many") == loaded("one")
+    assert [e.email for e in loaded("many")] == ["", "1@example.org", "", "", ""]
+    with backend.db.read() as conn:
+        assert set(backend.store.shredder.keys(conn, [f"many{i}" for i in range(5)])) == {"many1"}
+
+
 def test_a_key_does_not_open_with_another_secret_key(backend):
     backend.append("person-m1", joined())
     if isinstance(backend.db, InMemoryDatabase):

@@ -18,6 +18,8 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from umpnet_kernel.links import LinkTokens
 
+from .unsubscribe import PURPOSE as UNSUBSCRIBE_PURPOSE
+
 _templates = Environment(
     loader=PackageLoader("mailer", "templates"),
     autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -213,7 +215,7 @@ def unsubscribe_link(inputs: dict, public_url: str, links: LinkTokens) -> str | 
     """The email's unsubscribe link (unsubscribe.py), its token made now from the inputs'
     nonce; None for an email one cannot unsubscribe from (an account's, a confirmation)."""
     nonce = inputs.get("unsubscribe")
-    return _link(f"{public_url}/unsubscribe", links.token("unsubscribe", nonce)) if nonce else None
+    return _link(f"{public_url}/unsubscribe", links.token(UNSUBSCRIBE_PURPOSE, nonce)) if nonce else None
 
 
 # -- the .ics of a meeting, attached to the registration's confirmation -------------------
@@ -227,12 +229,14 @@ UID_DOMAIN = "meetings.umpnet"
 
 def meeting_calendar(template: str, inputs: dict, public_url: str) -> str | None:
     """An iCalendar (RFC 5545, written by icalendar) event of the meeting, for the emails
-    that confirm a seat (`CALENDAR_TEMPLATES`); times in the meeting's zone, with its VTIMEZONE."""
-    if template not in CALENDAR_TEMPLATES:
+    that confirm a seat (`CALENDAR_TEMPLATES`; a change told to a waitlisted registrant,
+    `attendance` "waitlisted", has none: no seat); times in the meeting's zone (Paris for an
+    unknown one, as in the text), with its VTIMEZONE."""
+    if template not in CALENDAR_TEMPLATES or inputs.get("attendance") == "waitlisted":
         return None
     values = _meeting_values(inputs, public_url)
     location = values["where"] + (f" / {values['online_url']}" if values["online_url"] else "")
-    zone = ZoneInfo(inputs.get("timezone") or "Europe/Paris")
+    zone = _zone(inputs.get("timezone"))
     calendar = Calendar()
     calendar.add("prodid", "-//UMPnet//mailer//FR")
     calendar.add("version", "2.0")

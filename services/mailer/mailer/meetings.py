@@ -12,7 +12,8 @@ recorded processed in the same transaction, so a redelivery queues nothing.
   → `meeting-waitlisted` (with the position); `WaitlistPromoted` → `meeting-promoted`;
   `RegistrationCancelled` → no email, the member is no longer written to.
 - `events.MeetingChanged` whose `changed` names the time or the place →
-  `meeting-changed` to the confirmed and waitlisted registrants.
+  `meeting-changed` to the confirmed and waitlisted registrants (the .ics only to the
+  confirmed: their `attendance` is in the inputs).
 - `events.MeetingCancelled` → `meeting-cancelled` to the same.
 - The day before (from 24 h before its start, `send_due_reminders`, a timer with
   the app's clock): `meeting-reminder` to the confirmed, once per start time
@@ -31,6 +32,7 @@ noted without an email (nobody was told of it, nobody is told it is off).
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table, Text, bindparam, delete, select
 
@@ -41,7 +43,7 @@ from umpnet_kernel.events import Context
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.projections import KeyedProjection, handles
 
-from .directory import NotYetKnown, candidates_near, recipient_of
+from .directory import NotYetKnown, candidates_near, recipient_of, recipients
 from .domain.email import OutgoingEmail
 from .events import AttendeeNoted, MeetingNoted, MeetingReminderQueued
 from .unsubscribe import unsubscribe_nonce
@@ -134,9 +136,14 @@ def forget_attendances(conn, member_id: str) -> None:
 
 _MEETING = select(meeting_notices).where(meeting_notices.c.meeting_id == bindparam("meeting_id"))
 _ATTENDEE = select(meeting_attendees).where(meeting_attendees.c.attendee_id == bindparam("attendee_id"))
-_ATTENDEES = (select(meeting_attendees.c.member_id).where(
-    meeting_attendees.c.meeting_id == bindparam("meeting_id"),
-    meeting_attendees.c.status.in_(bindparam("statuses", expanding=True))).order_by(meeting_attendees.c.member_id))
+# The registrants of the wanted statuses with their directory rows, in one query: an erased
+# member has no row, one whose address has not come yet an empty one; neither is written to.
+_ATTENDEES = (
+    select(meeting_attendees.c.member_id, meeting_attendees.c.status, recipients.c.email, recipients.c.first_name)
+    .join(recipients, recipients.c.member_id == meeting_attendees.c.member_id)
+    .where(meeting_attendees.c.meeting_id == bindparam("meeting_id"),
+           meeting_attendees.c.status.in_(bindparam("statuses", expanding=True)), recipients.c.email != "")
+    .order_by(meeting_attendees.c.member_id))
 
 # What makes a "meeting changed" email: the time or the place (an edited title or description does not).
 MATERIAL_CHANGES = frozenset({"starts_at", "ends_at", "timezone", "address", "city", "postcode", "lat", "lon",
@@ -200,22 +207,26 @@ class MeetingEmails:
             meeting_id=data["meeting_id"], **values, status=status, source_version=version)])
         return _meeting(uow.conn, data["meeting_id"])
 
-    def _to_attendees(self, uow: UnitOfWork, incoming: IncomingEvent, meeting, kind: str, extra: dict) -> int:
-        queued = 0
-        members = uow.conn.execute(_ATTENDEES, {"meeting_id": meeting["meeting_id"],
-                                                "statuses": ["confirmed", "waitlisted"]}).scalars().all()
-        ids = {m: _member_email_id(incoming.event_id, m, kind) for m in members}
+    def _queue_to_attendees(self, uow: UnitOfWork, meeting, kind: str, statuses: list[str],
+                            email_id_of: Callable[[str], str], extra: dict) -> int:
+        """Queue a `kind` email (each once: `email_id_of(member id)`) to the meeting's registrants
+        of `statuses` known to the directory; how many were queued."""
+        rows = uow.conn.execute(_ATTENDEES, {"meeting_id": meeting["meeting_id"], "statuses": statuses}).mappings().all()
+        ids = {r["member_id"]: email_id_of(r["member_id"]) for r in rows}
         already = uow.get_many(OutgoingEmail, ids.values())
-        for member_id in members:
-            if ids[member_id] in already:
+        queued = 0
+        for r in rows:
+            if ids[r["member_id"]] in already:
                 continue
-            recipient = recipient_of(uow, member_id, strict=False)
-            if recipient is None:
-                continue
-            uow.add(OutgoingEmail.queue(ids[member_id], kind, recipient["email"], kind, {
-                **meeting_inputs(meeting), **extra, "first_name": recipient["first_name"]}, member_id))
+            uow.add(OutgoingEmail.queue(ids[r["member_id"]], kind, r["email"], kind, {
+                **meeting_inputs(meeting), **extra, "first_name": r["first_name"], "attendance": r["status"]},
+                r["member_id"]))
             queued += 1
         return queued
+
+    def _to_attendees(self, uow: UnitOfWork, incoming: IncomingEvent, meeting, kind: str, extra: dict) -> int:
+        return self._queue_to_attendees(uow, meeting, kind, ["confirmed", "waitlisted"],
+                                        lambda member_id: _member_email_id(incoming.event_id, member_id, kind), extra)
 
     def meeting_changed(self, incoming: IncomingEvent) -> None:
         def command(uow: UnitOfWork):
@@ -354,19 +365,9 @@ class MeetingEmails:
             return 0  # done meanwhile (another process)
         from .application import email_id_for
 
-        members = uow.conn.execute(_ATTENDEES, {"meeting_id": meeting_id, "statuses": ["confirmed"]}).scalars().all()
-        ids = {m: email_id_for(f"{meeting_id}:{starts_at.isoformat()}:{m}", "meeting-reminder") for m in members}
-        already = uow.get_many(OutgoingEmail, ids.values())
-        queued = 0
-        for member_id in members:
-            if ids[member_id] in already:
-                continue
-            recipient = recipient_of(uow, member_id, strict=False)
-            if recipient is None:
-                continue
-            uow.add(OutgoingEmail.queue(ids[member_id], "meeting-reminder", recipient["email"], "meeting-reminder",
-                                        {**meeting_inputs(meeting), "first_name": recipient["first_name"]}, member_id))
-            queued += 1
+        queued = self._queue_to_attendees(
+            uow, meeting, "meeting-reminder", ["confirmed"],
+            lambda member_id: email_id_for(f"{meeting_id}:{starts_at.isoformat()}:{member_id}", "meeting-reminder"), {})
         stream = f"meeting-{meeting_id}"
         uow.append(stream, uow.store.stream_version(uow.conn, stream),
                    [MeetingReminderQueued(meeting_id=meeting_id, starts_at=starts_at)])

@@ -260,8 +260,8 @@ class ReplyNotifications:
         uow.add(OutgoingEmail.queue(email_id, "debate-digest", recipient["email"], "debate-digest", {
             "first_name": recipient["first_name"], "replies": replies, "more": max(0, len(rows) - DIGEST_LISTED),
             "unsubscribe": unsubscribe_nonce("replies", member_id)}))  # own key: below
-        for r in waiting:  # their words are in the email now: the gathered copies' keys go
-            uow.store.shredder.forget(uow.conn, r["contribution_id"])
+        # their words are in the email now: the gathered copies' keys go
+        uow.store.shredder.forget_many(uow.conn, [r["contribution_id"] for r in waiting])
         stream = f"digest-{member_id}"
         uow.append(stream, uow.store.stream_version(uow.conn, stream), [DigestQueued(
             member_id=member_id, day=day, contribution_ids=tuple(r["contribution_id"] for r in waiting))])
@@ -272,8 +272,7 @@ class ReplyNotifications:
         """At an erasure: the keys of the replies waiting to or from the member (privacy.py)."""
         ids = uow.conn.execute(select(_p.contribution_id).where(
             or_(_p.member_id == member_id, _p.author_id == member_id))).scalars().all()
-        for contribution_id in ids:
-            uow.store.shredder.forget(uow.conn, contribution_id)
+        uow.store.shredder.forget_many(uow.conn, ids)
 
     def replies_export(self, member_id: str) -> dict:
         """What the export says of the member's reply notifications: their choice, and the

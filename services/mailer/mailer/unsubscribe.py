@@ -10,10 +10,12 @@ and whom (`announcements~<member id>`, `replies~<member id>`,
 never stored; useless to forge without the secret key. It does not expire.
 
 `unsubscribe(token)` (RPC; the gateway's page and its one-click POST call it) records
-`mailer.Unsubscribed` once (a second click changes nothing) and:
+`mailer.Unsubscribed` when it changes something (a second click changes nothing; an
+erased member's link changes nothing either) and:
 - announcements: the member's directory entry is `announcements_off`, for good;
 - replies: their reply notifications are 'off' (no email, no digest) until they
-  choose a mode again in the debates (`debates.ReplyNotificationsChosen`);
+  choose a mode again in the debates (`debates.ReplyNotificationsChosen`): a later
+  click, after such a choice, sets them 'off' again;
 - petition: the follower is dropped, with its key (its address goes).
 """
 from __future__ import annotations
@@ -28,7 +30,6 @@ from .events import ReplyModeNoted, Unsubscribed
 from .registry import forgotten_stream
 
 PURPOSE = "unsubscribe"
-WHAT = ("announcements", "replies", "petition")
 _SEP = "~"  # not ".": a token is "<nonce>.<mac>"
 
 
@@ -60,25 +61,30 @@ class Unsubscribing:
         what, subject_id, petition_id = parsed
 
         def command(uow: UnitOfWork):
+            if uow.store.stream_version(uow.conn, forgotten_stream(subject_id)):
+                return False  # erased: nothing of theirs is recorded again
             stream = f"unsubscribed-{what}-{subject_id}"
-            if uow.store.stream_version(uow.conn, stream):
-                return False  # done already
-            if what == "announcements":
-                recipient = uow.get(Recipient, subject_id)
-                if recipient is not None and not uow.store.stream_version(uow.conn, forgotten_stream(subject_id)):
-                    recipient.unsubscribe_announcements()
-            elif what == "replies":
+            done = uow.store.stream_version(uow.conn, stream)
+            if what == "replies":  # undone by a later choice in the debates: the mode as it now is decides
                 from .replies import _MODE
 
                 row = uow.conn.execute(_MODE, {"member_id": subject_id}).mappings().first()
+                if row is not None and row["mode"] == "off":
+                    return False  # off already
                 mode_stream = f"reply-mode-{subject_id}"
                 uow.append(mode_stream, uow.store.stream_version(uow.conn, mode_stream), [ReplyModeNoted(
                     member_id=subject_id, mode="off", source_version=row["source_version"] if row else 0)])
+            elif done:
+                return False  # done already, for good
+            elif what == "announcements":
+                recipient = uow.get(Recipient, subject_id)
+                if recipient is not None:
+                    recipient.unsubscribe_announcements()
             else:
                 follower = uow.get(PetitionFollower, subject_id)
                 if follower is not None and follower.invalidate(petition_id, reason="unsubscribed"):
                     uow.store.shredder.forget(uow.conn, subject_id)  # its sealed address goes with its key
-            uow.append(stream, 0, [Unsubscribed(subject_id=subject_id, what=what, petition_id=petition_id)])
+            uow.append(stream, done, [Unsubscribed(subject_id=subject_id, what=what, petition_id=petition_id)])
             return True
 
         self.execute(Context(), command)

@@ -96,6 +96,46 @@ def test_a_change_of_time_or_place_is_told_to_registrants_once_a_new_title_is_no
         assert conn.execute(select(meeting_notices.c.title)).scalar() == "Nouveau titre"
 
 
+def test_a_change_carries_the_ics_to_the_confirmed_only_not_to_the_waitlisted(app, tmp_path):
+    lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org", first_name="Zoé")
+    meeting = a_meeting(app, notify_radius_km=0)
+    app.record_registrations([registration("RegistrationConfirmed", meeting, lea, 2),
+                              registration("RegistrationWaitlisted", meeting, zoe, 3, position=1)])
+    app.meeting_changed(changed(meeting, ["starts_at", "ends_at"], 4,
+                                starts_at=(START + timedelta(days=1)).isoformat(),
+                                ends_at=(START + timedelta(days=1, hours=2)).isoformat()))
+    told = {m["To"]: m for m in deliver(app, tmp_path) if m["Subject"].startswith("Réunion modifiée")}
+    calendars = {to: [p for p in m.iter_attachments() if p.get_content_type() == "text/calendar"]
+                 for to, m in told.items()}
+    assert len(calendars["lea@example.org"]) == 1
+    assert calendars["zoe@example.org"] == [] and told["zoe@example.org"].get_content_type() == "multipart/alternative"
+
+
+def test_the_registrants_emails_read_the_directory_in_one_query_not_one_per_registrant(app):
+    from sqlalchemy import event
+
+    people = [member(app, f"m{i}@example.org") for i in range(5)]
+    meeting = a_meeting(app, notify_radius_km=0)
+    app.record_registrations([registration("RegistrationConfirmed", meeting, m, 2 + i) for i, m in enumerate(people)])
+    statements = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(app.db.engine, "before_cursor_execute", seen)
+    try:
+        app.clock = lambda: START - timedelta(hours=3)
+        assert app.send_due_reminders() == 5
+        reminders = [s for s in statements if "recipients" in s]
+        statements.clear()
+        app.meeting_cancelled(cancelled(meeting, 9))
+        cancellations = [s for s in statements if "recipients" in s]
+    finally:
+        event.remove(app.db.engine, "before_cursor_execute", seen)
+    assert len(reminders) == 1 and len(cancellations) == 1
+    assert len(by_kind(app, "meeting-reminder")) == len(by_kind(app, "meeting-cancelled")) == 5
+
+
 def test_a_cancellation_is_told_to_every_registrant_and_waitlisted_once_with_the_reason_escaped(app, tmp_path):
     lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org")
     meeting = a_meeting(app, notify_radius_km=0)

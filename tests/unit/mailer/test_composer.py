@@ -174,3 +174,29 @@ def test_a_milestone_email_says_how_far_the_petition_got_in_french():
     assert "accepté" in text  # why they receive it
     subject, _, _ = composer.render("petition-milestone", {**inputs, "milestone": 150}, SITE, LINKS)
     assert subject == "La pétition « Sauvons la ligne 14 » a atteint 150\u00a0% de son objectif"
+
+
+def _meeting_inputs(**changes) -> dict:
+    return {"meeting_id": "m-1", "title": "Réunion", "starts_at": "2026-12-10T18:30:00+00:00",
+            "ends_at": "2026-12-10T20:30:00+00:00", "timezone": "Europe/Paris", "city": "Paris",
+            "postcode": "75011", "online_url": None, "first_name": "Léa", **changes}
+
+
+def test_a_meeting_in_an_unknown_zone_is_rendered_and_its_ics_made_in_paris_time():
+    from icalendar import Calendar
+
+    inputs = _meeting_inputs(timezone="Mars/Olympus_Mons")
+    subject, text, html = composer.render("meeting-confirmed", inputs, "https://umpnet.example", LinkTokens("s"))
+    assert "19 h 30" in text
+    ics = composer.meeting_calendar("meeting-confirmed", inputs, "https://umpnet.example")
+    [event] = Calendar.from_ical(ics).walk("VEVENT")
+    assert str(event.decoded("dtstart").tzinfo) == "Europe/Paris"
+    assert event.decoded("dtstart").isoformat() == "2026-12-10T19:30:00+01:00"
+
+
+def test_a_change_told_to_a_waitlisted_registrant_has_no_ics_the_confirmed_ones_have():
+    url = "https://umpnet.example"
+    assert composer.meeting_calendar("meeting-changed", _meeting_inputs(attendance="waitlisted"), url) is None
+    assert composer.meeting_calendar("meeting-changed", _meeting_inputs(attendance="confirmed"), url)
+    assert composer.meeting_calendar("meeting-changed", _meeting_inputs(), url)  # queued before: as it was
+    assert composer.meeting_calendar("meeting-waitlisted", _meeting_inputs(attendance="waitlisted"), url) is None

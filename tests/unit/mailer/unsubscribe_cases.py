@@ -74,3 +74,41 @@ def test_account_emails_have_no_unsubscribe_header_and_a_forged_token_is_refused
 
     with pytest.raises(NotFound):  # a token of another purpose
         app.unsubscribe(LinkTokens("test-secret").token("verify-email", "announcements~" + str(uuid.uuid4())))
+
+
+def test_a_reply_unsubscribe_after_choosing_again_in_the_debates_turns_them_off_again(app, tmp_path):
+    lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org", first_name="Zoé")
+    app.record_reply_modes([mode_chosen(lea, "each", version=1)])
+    app.record_contributions([posted(str(uuid.uuid4()), zoe, lea)])
+    [first] = deliver(app, tmp_path)
+    assert app.unsubscribe(token_of(first)) == {"unsubscribed": "replies"}
+    app.record_reply_modes([mode_chosen(lea, "each", version=2)])  # she chose again in the debates
+    app.record_contributions([posted(str(uuid.uuid4()), zoe, lea)])
+    (tmp_path / "later").mkdir()
+    [second] = deliver(app, tmp_path / "later")
+    assert app.unsubscribe(token_of(second)) == {"unsubscribed": "replies"}  # and unsubscribes again
+    assert app.replies_export(lea)["reply_notifications"] == "off"
+    app.record_contributions([posted(str(uuid.uuid4()), zoe, lea)])
+    assert len(by_kind(app, "debate-reply")) == 2  # no third
+    assert app.unsubscribe(token_of(second)) == {"unsubscribed": "replies"}  # off already: the same answer
+
+
+def test_an_erased_members_unsubscribe_link_records_nothing_of_them(app, tmp_path):
+    from mailer.replies import reply_modes
+    from sqlalchemy import select
+
+    from .feeds import erased
+
+    lea, zoe = member(app, "lea@example.org"), member(app, "zoe@example.org", first_name="Zoé")
+    app.record_reply_modes([mode_chosen(lea, "each", version=1)])
+    app.record_contributions([posted(str(uuid.uuid4()), zoe, lea)])
+    app.meeting_published(published(str(uuid.uuid4())))
+    tokens = {str(m["Subject"]): token_of(m) for m in deliver(app, tmp_path)}
+    assert len(tokens) == 2  # a reply, and the announcement (Zoé's too: hers stays hers)
+    assert app.forget_member(erased(lea)) is True
+    for token in tokens.values():
+        app.unsubscribe(token)  # answered as usual, the link's page says nothing of who
+    with app.read() as conn:
+        assert conn.execute(select(reply_modes).where(reply_modes.c.member_id == lea)).first() is None
+        assert app.store.stream_version(conn, f"unsubscribed-replies-{lea}") == 0
+        assert app.store.stream_version(conn, f"unsubscribed-announcements-{lea}") == 0
