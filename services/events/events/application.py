@@ -347,7 +347,9 @@ class MeetingsApp(Application):
         on the state the previous ones left, in the order given; a refused one (registered
         already, a cancelled meeting) records nothing (the aggregate decides before it records)
         and is answered its error (`{"error": {...}}`), the others `{"ok": answer}`. A lost race
-        decides the whole batch again on the fresh stream, like a single registration."""
+        decides the whole batch again on the fresh stream, like a single registration.
+        Remembered under the call's idempotency key (as petitions' `sign_many`): a batch
+        delivered again after its commit answers what it first did, not "registered already"."""
         now = self.now()
 
         def run(uow: UnitOfWork):
@@ -369,7 +371,7 @@ class MeetingsApp(Application):
                 answers.append({"ok": answer})
             return answers
 
-        return self.execute(context, run)
+        return self.execute_once(context, "register_many", run)
 
     def unregister(self, meeting_id: str, context: Context) -> dict:
         member_id = self._require_member(context)

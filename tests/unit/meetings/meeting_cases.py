@@ -335,6 +335,19 @@ def test_a_batch_of_registrations_is_decided_in_order_each_answered_alone(app):
     assert len(outbox.of(RegistrationConfirmed)) == 2 and len(outbox.of(RegistrationWaitlisted)) == 1
 
 
+def test_a_batch_delivered_again_answers_its_first_outcome(app):
+    outbox = Outbox(app)
+    meeting = create(app, capacity=1)
+    call = Context(idempotency_key="batch-1")
+    batch = [(meeting["id"], "mem-1"), (meeting["id"], "mem-2")]
+    first = app.register_many(batch, call)
+    assert [a["ok"]["status"] for a in first] == ["confirmed", "waitlisted"]
+    assert app.register_many(batch, call) == first  # redelivered after its commit: not "déjà inscrit"
+    assert len(outbox.of(RegistrationConfirmed)) == 1 and len(outbox.of(RegistrationWaitlisted)) == 1
+    again = app.register_many(batch, Context(idempotency_key="batch-2"))  # another call: decided anew
+    assert [a["error"]["type"] for a in again] == ["Conflict", "Conflict"]
+
+
 def test_a_dense_neighbourhood_is_read_in_date_order_with_the_same_pages(app, monkeypatch):
     from events import projections
 
