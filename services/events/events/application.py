@@ -3,7 +3,9 @@
 Who may do what is decided here, from the caller's roles and federation as
 the gateway authenticated them (`Context.actor_roles`, `actor_federation`):
 creating a meeting takes the role organizer (or an admin's); a local meeting
-only in the creator's own federation (national admins: anywhere). A meeting is
+only in the creator's own federation (national admins: anywhere), and a
+national meeting (no federation) by national admins only: another creator's
+meeting is local to their federation when they name none. A meeting is
 managed (edited, cancelled, its registrants seen, attendance recorded) by its
 organizer, a national admin, or a federation admin of its federation.
 
@@ -132,12 +134,18 @@ class MeetingsApp(Application):
         return row
 
     def _federation_for(self, requested: str | None, context: Context) -> str | None:
+        """The meeting's federation: the one asked for, or none (a national meeting) for a national
+        admin only; any other creator's meeting is local to their own federation (as petitions' `launch`)."""
         code = (requested or "").strip() or None
         if code is not None and get_departement(code) is None:
             raise invalid("federation_code", "Fédération inconnue.")
-        if code is not None and NATIONAL_ADMIN not in context.actor_roles and code != context.actor_federation:
+        if NATIONAL_ADMIN in context.actor_roles:
+            return code
+        if code is not None and code != context.actor_federation:
             raise Forbidden("Une réunion locale se crée seulement dans votre fédération.")
-        return code
+        if context.actor_federation is None:
+            raise Forbidden("Seuls les administrateurs nationaux créent une réunion nationale.")
+        return context.actor_federation
 
     # -- checking what organizers type ---------------------------------------------
     def _place(self, postcode) -> tuple:

@@ -111,7 +111,15 @@ def test_only_organizers_and_admins_create_and_locally_only_in_their_federation(
         create(app, FED_13, federation_code="75")
     assert create(app, FED_13, federation_code="13", postcode="13001")["federation"] == "13"
     assert create(app, NATIONAL, federation_code="75")["federation"] == "75"
-    assert create(app, ORGANIZER, federation_code=None)["scope"] == "national"
+    assert create(app, NATIONAL, federation_code=None)["scope"] == "national"
+
+
+def test_a_creator_who_names_no_federation_creates_in_their_own_unless_national_admin(app):
+    assert create(app, ORGANIZER, federation_code=None)["federation"] == "75"
+    assert create(app, FED_13, federation_code=None, postcode="13001")["federation"] == "13"
+    assert create(app, NATIONAL, federation_code=None)["federation"] is None
+    with pytest.raises(Forbidden):  # an organizer of no federation: no national meeting either
+        create(app, Context(actor_id="org-x", actor_roles=("member", "organizer")), federation_code=None)
 
 
 def test_a_draft_is_hidden_until_published(app):
@@ -252,9 +260,9 @@ def test_the_organizer_records_attendance_once(app):
 # -- finding -----------------------------------------------------------------------------
 def test_meetings_near_a_postcode_by_date_or_by_distance(app):
     paris = create(app, title="Paris", starts_at="2026-12-12T18:00:00+01:00", ends_at="2026-12-12T20:00:00+01:00")
-    versailles = create(app, title="Versailles", postcode="78000", federation_code=None,
+    versailles = create(app, NATIONAL, title="Versailles", postcode="78000", federation_code=None,
                         starts_at="2026-12-11T18:00:00+01:00", ends_at="2026-12-11T20:00:00+01:00")
-    create(app, title="Marseille", postcode="13001", federation_code=None, theme="sante")
+    create(app, NATIONAL, title="Marseille", postcode="13001", federation_code=None, theme="sante")
     near = app.list_meetings(ANONYMOUS, postcode="75011", radius_km="30")
     assert [m["title"] for m in near["items"]] == ["Versailles", "Paris"]
     by_distance = app.list_meetings(ANONYMOUS, postcode="75011", radius_km="30", sort="distance")
