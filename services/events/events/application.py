@@ -22,7 +22,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
-from umpnet_geo import get_departement
+from umpnet_geo import get_departement, lookup_postcode
 from umpnet_geo.themes import THEME_SLUGS
 from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -77,6 +77,10 @@ def _whole(value, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise invalid(field, f"Un nombre entier de {low} à {high}.")
     return value
+
+
+def _raise(error: Exception):
+    raise error
 
 
 def _url(value) -> str | None:
@@ -154,8 +158,17 @@ class MeetingsApp(Application):
             raise invalid("postcode", "Code postal français inconnu.")
         return found
 
+    def _located(self, postcode) -> tuple | ValidationFailed:
+        """`_place`, or its refusal to report with the other fields' (`_details`). Asked before the
+        write transaction: an online geocoder answers in up to seconds, and no lock waits on it."""
+        try:
+            return self._place(postcode)
+        except ValidationFailed as refused:
+            return refused
+
     def _details(self, command: CreateMeeting, federation_code: str | None, now: datetime,
-                 check_start: bool = True) -> Details:
+                 check_start: bool = True, located: tuple | ValidationFailed | None = None) -> Details:
+        """`located`: `_located(command.postcode)`, asked beforehand (None: asked here)."""
         errors: dict[str, list[str]] = {}
 
         def checked(check, *args):
@@ -177,7 +190,13 @@ class MeetingsApp(Application):
         online_url = checked(_url, command.online_url)
         if command.theme not in THEME_SLUGS:
             errors.setdefault("theme", []).append("Thème inconnu.")
-        found = checked(self._place, command.postcode)
+        if located is None:
+            located = self._located(command.postcode)
+        if isinstance(located, ValidationFailed):
+            checked(_raise, located)
+            found = None
+        else:
+            found = located
         if starts_at and check_start and starts_at <= now:
             errors.setdefault("starts_at", []).append("Le début doit être dans le futur.")
         if starts_at and ends_at and ends_at <= starts_at:
@@ -219,10 +238,16 @@ class MeetingsApp(Application):
         given = {name: getattr(command, name) for name in (
             "title", "description", "starts_at", "ends_at", "address", "postcode", "capacity", "theme",
             "online_url", "notify_radius_km") if getattr(command, name) is not None}
+        # Geocoded before the transaction, as in `create`; a postcode left as it is keeps its place.
+        located = self._located(given["postcode"]) if "postcode" in given else None
 
         def run(uow: UnitOfWork):
             meeting = self._managed(uow, command.meeting_id, context)
             current = meeting.details
+            here = located
+            if here is None:  # the shipped table only (no network): the commune, at the position it has
+                place = lookup_postcode(current.postcode)
+                here = (place, current.lat, current.lon) if place else self._located(current.postcode)
             merged = CreateMeeting(
                 title=given.get("title", current.title), description=given.get("description", current.description),
                 starts_at=given.get("starts_at", current.starts_at.isoformat()),
@@ -231,7 +256,8 @@ class MeetingsApp(Application):
                 capacity=given.get("capacity", current.capacity), theme=given.get("theme", current.theme),
                 online_url=given.get("online_url", current.online_url),
                 notify_radius_km=given.get("notify_radius_km", current.notify_radius_km))
-            details = self._details(merged, current.federation_code, now, check_start="starts_at" in given)
+            details = self._details(merged, current.federation_code, now, check_start="starts_at" in given,
+                                    located=here)
             changes = {name: getattr(details, name) for name in Details.__dataclass_fields__
                        if getattr(details, name) != getattr(current, name)}
             meeting.edit(changes, now)

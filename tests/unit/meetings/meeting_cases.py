@@ -147,6 +147,30 @@ def test_the_organizer_edits_and_the_event_says_what_changed(app):
     assert set(changed.changed) == {"title", "capacity"} and changed.city == meeting["city"]
 
 
+def test_an_edit_asks_the_geocoder_before_its_transaction_and_only_for_a_new_postcode(app, monkeypatch):
+    meeting = create(app)
+    asked, writing = [], []
+    locate, execute = app.locator.locate, app.execute
+    monkeypatch.setattr(app.locator, "locate", lambda postcode: asked.append((postcode, bool(writing))) or
+                        locate(postcode))
+
+    def spied(context, command):
+        writing.append(True)
+        try:
+            return execute(context, command)
+        finally:
+            writing.pop()
+
+    monkeypatch.setattr(app, "execute", spied)
+    assert app.edit(EditMeeting(meeting["id"], title="Autre titre"), ORGANIZER)["city"] == meeting["city"]
+    assert asked == []
+    moved = app.edit(EditMeeting(meeting["id"], postcode="13001"), ORGANIZER)
+    assert asked == [("13001", False)] and moved["city"] != meeting["city"]
+    with pytest.raises(ValidationFailed) as refused:
+        app.edit(EditMeeting(meeting["id"], postcode="00000", capacity=0), ORGANIZER)
+    assert refused_fields(refused) == {"postcode", "capacity"}
+
+
 def test_only_its_organizer_or_its_federations_admins_manage_a_meeting(app):
     meeting = create(app)
     for stranger in (OTHER_ORGANIZER, FED_13, member(1)):
