@@ -247,6 +247,10 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
         if len(after) != 2 or not isinstance(after[0], first) or isinstance(after[0], bool) \
                 or not isinstance(after[1], str):
             raise BadCursor()
+        if sort == "distance" and not math.isfinite(after[0]):
+            raise BadCursor()  # a NaN would never reach the radius: the rings would grow forever
+        if sort != "distance":
+            _cursor_moment(after[0])  # a forged one: BadCursor here, not a ValueError in a query
     in_box = conn.execute(select(func.count()).select_from(meetings).where(*box)).scalar()  # the index alone
     if sort != "distance" and in_box > DENSE_BOX:
         return _near_by_date(conn, page, now, near, radius_km, conditions, box, after)
@@ -268,6 +272,17 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
     ids = [f[2] for f in found[:page.limit]]
     next_cursor = encode_cursor(list(found[page.limit - 1][1:])) if len(found) > page.limit else None
     return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}
+
+
+def _cursor_moment(text: str) -> datetime:
+    """The start a "near, by date" cursor names (one `list_meetings` made: ISO 8601 with its offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadCursor() from None
+    if moment.tzinfo is None:
+        raise BadCursor()
+    return moment
 
 
 def _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, after) -> dict:
@@ -320,7 +335,7 @@ def _near_by_date(conn, page, now, near, radius_km, conditions, box, after) -> d
     while len(found) <= page.limit:
         query = select(_m.meeting_id, _m.starts_at, _m.lat, _m.lon).where(*conditions, *box)
         if after is not None:
-            moment = datetime.fromisoformat(after[0])
+            moment = _cursor_moment(after[0])
             query = query.where(or_(_m.starts_at > moment, and_(_m.starts_at == moment, _m.meeting_id > after[1])))
         rows = conn.execute(query.order_by(_m.starts_at, _m.meeting_id).limit(_CHUNK)).all()
         for row in rows:

@@ -403,6 +403,22 @@ def test_a_dense_neighbourhood_is_read_in_date_order_with_the_same_pages(app, mo
     assert pages(2) == sparse == pages(1) == ["R1", "R0", "R2", "R4"]
 
 
+def test_a_forged_cursor_is_a_bad_cursor_not_an_error(app, monkeypatch):
+    from events import projections
+    from umpnet_kernel.paging import BadCursor, encode_cursor
+
+    create(app)
+    forged = {"date": [encode_cursor(["pas une date", "x"]), encode_cursor(["2026-12-10T18:00:00", "x"])],
+              "distance": [encode_cursor([float("nan"), "x"]), encode_cursor(["1.5", "x"])]}
+    for dense in (False, True):
+        if dense:
+            monkeypatch.setattr(projections, "DENSE_BOX", 0)
+        for sort, cursors in forged.items():
+            for cursor in cursors:
+                with pytest.raises(BadCursor):
+                    app.list_meetings(ANONYMOUS, postcode="75011", sort=sort, cursor=cursor)
+
+
 def test_nearest_first_pages_the_same_however_the_rings_are_read(app, monkeypatch):
     from events import projections
 
