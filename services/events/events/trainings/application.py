@@ -32,7 +32,6 @@ NATIONAL_ADMIN, FEDERATION_ADMIN = "national_admin", "federation_admin"
 SEES_EVERY_COURSE = (CANDIDATE, NATIONAL_ADMIN, FEDERATION_ADMIN)
 CONSUMER = "events.trainings.members"  # processed_messages: the members events read here
 REQUIRED = "Ce champ est obligatoire."
-_PUBLISHED = uuid.UUID("0d7f3c52-8a61-4c3e-b2f4-93a1c6e4d8b7")  # namespace of the ids of courses published by a call
 
 
 class _Problems:
@@ -167,20 +166,18 @@ class TrainingsUseCases:
         description = problems.text(command.description, "description", DESCRIPTION_MAX, required=False)
         modules = course_modules(command.modules, problems)
         problems.raise_any()
-        # A request delivered twice (the same call key) publishes one course: its id comes
-        # from the key, and the second finds the course there.
-        training_id = (str(uuid.uuid5(_PUBLISHED, context.idempotency_key)) if context.idempotency_key
-                       else str(uuid.uuid4()))
+        training_id = str(uuid.uuid4())
 
         def run(uow: UnitOfWork):
-            if uow.get(Training, training_id) is not None:
-                return
             uow.add(Training.publish(training_id, title=title, description=description,
                                      candidates_only=bool(command.candidates_only), modules=modules,
                                      published_by=actor))
+            return {"training_id": training_id}
 
-        self.app.execute(context, run)
-        return self.training(training_id, context)
+        # A request delivered twice (the same call key) publishes one course: the second
+        # answers the first's outcome, the id of the course it published (as meetings' create).
+        published = self.app.execute_once(context, "publish_training", run)
+        return self.training(published["training_id"], context)
 
     def training(self, training_id: str, context: Context) -> dict:
         self._require_member(context)
