@@ -31,6 +31,7 @@ from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.paging import PageRequest
 
 from . import calendar, projections
+from .access import SIGN_IN_FIRST, require_member
 from .commands import CancelMeeting, CreateMeeting, EditMeeting, RecordAttendance
 from .domain.meeting import DRAFT, Details, Meeting, invalid
 from .geocoding import CommuneLocator
@@ -105,12 +106,6 @@ class MeetingsApp(Application):
         self.now = clock
 
     # -- who may do what ----------------------------------------------------------
-    @staticmethod
-    def _require_member(context: Context) -> str:
-        if not context.actor_id:
-            raise Unauthorized("Connectez-vous d'abord.")
-        return context.actor_id
-
     @staticmethod
     def _manages(context: Context, organizer_id: str | None, federation_code: str | None) -> bool:
         if not context.actor_id:
@@ -213,7 +208,7 @@ class MeetingsApp(Application):
 
     # -- the organizer's ---------------------------------------------------------------
     def create(self, command: CreateMeeting, context: Context) -> dict:
-        organizer_id = self._require_member(context)
+        organizer_id = require_member(context)
         if not CREATORS & set(context.actor_roles):
             raise Forbidden("Réservé aux organisateurs.")
         now = self.now()
@@ -227,13 +222,13 @@ class MeetingsApp(Application):
         return self.meeting(meeting_id, context)
 
     def publish(self, meeting_id: str, context: Context) -> dict:
-        self._require_member(context)
+        require_member(context)
         now = self.now()
         self.execute(context, lambda uow: self._managed(uow, meeting_id, context).publish(now))
         return self.meeting(meeting_id, context)
 
     def edit(self, command: EditMeeting, context: Context) -> dict:
-        self._require_member(context)
+        require_member(context)
         now = self.now()
         given = {name: getattr(command, name) for name in (
             "title", "description", "starts_at", "ends_at", "address", "postcode", "capacity", "theme",
@@ -266,13 +261,13 @@ class MeetingsApp(Application):
         return self.meeting(command.meeting_id, context)
 
     def cancel(self, command: CancelMeeting, context: Context) -> dict:
-        actor = self._require_member(context)
+        actor = require_member(context)
         reason = _text(command.reason, "reason", REASON_MAX, required=False)
         self.execute(context, lambda uow: self._managed(uow, command.meeting_id, context).cancel(actor, reason))
         return self.meeting(command.meeting_id, context)
 
     def registrants(self, meeting_id: str, context: Context, limit=None, cursor=None) -> dict:
-        self._require_member(context)
+        require_member(context)
         page = PageRequest.parse(limit, cursor)
         with self.read() as conn:
             row = self._visible_row(conn, meeting_id, context)
@@ -281,7 +276,7 @@ class MeetingsApp(Application):
             return projections.registrants(conn, meeting_id, page)
 
     def record_attendance(self, command: RecordAttendance, context: Context) -> dict:
-        actor = self._require_member(context)
+        actor = require_member(context)
 
         def run(uow: UnitOfWork):
             meeting = self._managed(uow, command.meeting_id, context)
@@ -341,7 +336,7 @@ class MeetingsApp(Application):
                                              federation=federation or None, themes=wanted, sort=sort or "date")
 
     def organized_by(self, context: Context, limit=None, cursor=None) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         page = PageRequest.parse(limit, cursor)
         with self.read() as conn:
             return projections.organized_by(conn, member_id, page, self.now())
@@ -359,7 +354,7 @@ class MeetingsApp(Application):
 
     # -- registrants ----------------------------------------------------------------------
     def register(self, meeting_id: str, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         now = self.now()
 
         def run(uow: UnitOfWork):
@@ -391,7 +386,7 @@ class MeetingsApp(Application):
             for meeting_id, member_id in requests:
                 try:
                     if not member_id:
-                        raise Unauthorized("Connectez-vous d'abord.")
+                        raise Unauthorized(SIGN_IN_FIRST)
                     meeting = uow.get(Meeting, meeting_id)
                     if meeting is None:
                         raise NotFound("Réunion introuvable.")
@@ -408,7 +403,7 @@ class MeetingsApp(Application):
         return self.execute_once(context, "register_many", run)
 
     def unregister(self, meeting_id: str, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         now = self.now()
 
         def run(uow: UnitOfWork):
@@ -426,7 +421,7 @@ class MeetingsApp(Application):
         return calendar.of_meetings([row], base_url, name=row["title"])
 
     def calendar_feed_key(self, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         return {"key": projections.feed_key_for(self.secret_key, member_id)}
 
     def calendar_feed(self, key: str, base_url: str = "") -> str:

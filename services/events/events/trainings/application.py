@@ -13,11 +13,12 @@ import uuid
 from urllib.parse import urlsplit
 
 from umpnet_kernel.application import Application, UnitOfWork
-from umpnet_kernel.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from umpnet_kernel.errors import Forbidden, NotFound, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.paging import PageRequest
 
+from ..access import require_member
 from . import projections
 from .commands import CompleteModule, Enrol, PublishTraining
 from .domain.course import CANDIDATE, Module, Question, Training
@@ -140,12 +141,6 @@ class TrainingsUseCases:
 
     # -- who may do what ----------------------------------------------------------
     @staticmethod
-    def _require_member(context: Context) -> str:
-        if not context.actor_id:
-            raise Unauthorized("Connectez-vous d'abord.")
-        return context.actor_id
-
-    @staticmethod
     def _sees_every_course(context: Context) -> bool:
         return any(role in context.actor_roles for role in SEES_EVERY_COURSE)
 
@@ -158,7 +153,7 @@ class TrainingsUseCases:
 
     # -- courses ------------------------------------------------------------------
     def publish(self, command: PublishTraining, context: Context) -> dict:
-        actor = self._require_member(context)
+        actor = require_member(context)
         if NATIONAL_ADMIN not in context.actor_roles:
             raise Forbidden("Seuls les administrateurs nationaux publient un cours.")
         problems = _Problems()
@@ -180,13 +175,13 @@ class TrainingsUseCases:
         return self.training(published["training_id"], context)
 
     def training(self, training_id: str, context: Context) -> dict:
-        self._require_member(context)
+        require_member(context)
         with self.app.read() as conn:
             row = self._visible(projections.course_row(conn, training_id), context)
             return projections.course_view(conn, row, context.actor_id)
 
     def list_trainings(self, context: Context, limit=None, cursor=None) -> dict:
-        self._require_member(context)
+        require_member(context)
         page = PageRequest.parse(limit, cursor)
         with self.app.read() as conn:
             return projections.list_courses(conn, page, context.actor_id, self._sees_every_course(context))
@@ -199,7 +194,7 @@ class TrainingsUseCases:
         return training
 
     def enrol(self, command: Enrol, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
 
         def run(uow: UnitOfWork):
             training = self._course(uow, command.training_id)
@@ -214,7 +209,7 @@ class TrainingsUseCases:
     def complete(self, command: CompleteModule, context: Context) -> dict:
         """→ {progress, completed (the whole course), module_id, completed_modules}. A module
         completed already answers the same, recording nothing."""
-        member_id = self._require_member(context)
+        member_id = require_member(context)
 
         def run(uow: UnitOfWork):
             training = self._course(uow, command.training_id)
