@@ -82,3 +82,11 @@ def test_coarsen_rejects_nonsense():
         coarsen(91, 2.3)
     with pytest.raises(ValueError):
         coarsen(48.8, float("nan"))
+
+
+def test_haversine_is_the_geodesic_within_half_a_percent():
+    from umpnet_geo import haversine_km
+
+    assert haversine_km(PARIS, LYON) == pytest.approx(distance_km(PARIS, LYON), rel=0.005)
+    assert haversine_km(PARIS, LYON) == pytest.approx(haversine_km(LYON, PARIS))
+    assert haversine_km(PARIS, PARIS) == 0

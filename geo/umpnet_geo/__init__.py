@@ -1,5 +1,5 @@
 """Offline French geography for UMPnet: départements, postcodes, distances."""
-from .coords import coarsen, distance_km
+from .coords import coarsen, distance_km, haversine_km
 from .departements import (
     DEPARTEMENTS,
     DEPARTEMENTS_BY_CODE,
@@ -23,6 +23,7 @@ __all__ = [
     "departement_for_postcode",
     "distance_km",
     "get_departement",
+    "haversine_km",
     "lookup_postcode",
     "lookup_postcode_all",
     "make_geocoder",

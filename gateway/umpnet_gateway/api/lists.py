@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from umpnet_kernel.errors import DomainError
+from umpnet_kernel.errors import DomainError, ValidationFailed
 from umpnet_kernel.paging import DEFAULT_LIMIT, PageRequest, paginate_sequence
 
 # The query parameters of every list, for the OpenAPI document.
 LIST_QUERY = {"limit": "integer", "cursor": "string"}
+FILTER_MAX = 100  # characters of a filter's value: longer cannot be a status, a slug, a code or a date
 
 
 def page_request(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
@@ -30,6 +31,20 @@ def page_or_first(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
         return PageRequest.parse(None, request.args.get("cursor"), default_limit)
     except DomainError:
         return PageRequest(default_limit)
+
+
+def list_filters(args, names: Sequence[str], renames: dict[str, str] | None = None) -> dict:
+    """A list's filters (the query parameters `names`) as its service takes them: the empty
+    ones left out, each under its name or the one `renames` gives it (`{"from": "start"}`);
+    400 for a value over `FILTER_MAX` characters."""
+    filters = {}
+    for name in names:
+        value = (args.get(name) or "").strip()
+        if len(value) > FILTER_MAX:
+            raise ValidationFailed("Filtre invalide.", {name: [f"{FILTER_MAX} caractères au plus."]})
+        if value:
+            filters[(renames or {}).get(name, name)] = value
+    return filters
 
 
 def paged(services, request, service: str, method: str, *args, default_limit: int = DEFAULT_LIMIT) -> dict:

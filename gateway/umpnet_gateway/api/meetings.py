@@ -22,7 +22,7 @@ from __future__ import annotations
 from werkzeug.wrappers import Response
 
 from umpnet_kernel.config import public_url
-from umpnet_kernel.errors import NotFound, ValidationFailed
+from umpnet_kernel.errors import NotFound
 
 from .. import meeting_schemas as schemas
 from ..auth import actor_of, bearer_token, require_actor
@@ -30,11 +30,10 @@ from ..batching import Gatherer
 from ..caching import public_read
 from ..http import api, json_body, json_response
 from ..openapi import documented
-from .lists import paged
+from .lists import list_filters, paged
 
-FILTERS = {"postcode": "postcode", "radius_km": "radius_km", "federation": "federation", "theme": "theme",
-           "from": "start", "sort": "sort", "lat": "lat", "lon": "lon"}
-FILTER_MAX = 100  # characters of a filter's value
+FILTERS = ("postcode", "radius_km", "federation", "theme", "from", "sort", "lat", "lon")
+RENAMED = {"from": "start"}  # the query parameter -> the service's argument
 COUNT_TTL = 2  # seconds a public read (seats left) is kept
 CALENDAR_TYPE = "text/calendar; charset=utf-8"
 # Registrations come in bursts when a meeting opens: the requests of 2 ms share one call (batching.py).
@@ -42,15 +41,8 @@ REGISTERING = Gatherer("events", "register_many")
 
 
 def meeting_filters(args) -> dict:
-    """The list's filters as the service takes them: the empty ones left out."""
-    filters = {}
-    for name, key in FILTERS.items():
-        value = (args.get(name) or "").strip()
-        if len(value) > FILTER_MAX:
-            raise ValidationFailed("Filtre invalide.", {name: [f"{FILTER_MAX} caractères au plus."]})
-        if value:
-            filters[key] = value
-    return filters
+    """The list's filters as the service takes them: the empty ones left out (`lists.list_filters`)."""
+    return list_filters(args, FILTERS, RENAMED)
 
 
 def calendar_url(key: str) -> str:

@@ -27,7 +27,6 @@ import eventlet
 from werkzeug.wrappers import Response
 
 from umpnet_kernel.config import public_url
-from umpnet_kernel.errors import ValidationFailed
 
 from .. import petition_schemas as schemas
 from ..auth import actor_of, bearer_token, require_actor
@@ -36,10 +35,10 @@ from ..caching import public_read
 from ..http import api, json_body, json_response, load
 from ..openapi import documented
 from .invitations import facebook_share_url
+from . import lists
 from .lists import paged
 
 FILTERS = ("status", "theme", "federation", "scope")
-FILTER_MAX = 100  # characters of a filter's value: longer cannot be a status, a slug or a code
 CSV_PAGE = 500
 CSV_COLUMNS = ("first_name", "last_name", "email", "postcode", "federation_code", "confirmed_at")
 # A cell a spreadsheet would read as a formula (OWASP's list: = + - @, and tab or CR before them).
@@ -56,15 +55,8 @@ def petition_url(petition_id: str, **query) -> str:
 
 
 def list_filters(args) -> dict:
-    """The list's filters as the service takes them: the empty ones left out."""
-    filters = {}
-    for name in FILTERS:
-        value = (args.get(name) or "").strip()
-        if len(value) > FILTER_MAX:
-            raise ValidationFailed("Filtre invalide.", {name: [f"{FILTER_MAX} caractères au plus."]})
-        if value:
-            filters[name] = value
-    return filters
+    """The list's filters as the service takes them: the empty ones left out (`lists.list_filters`)."""
+    return lists.list_filters(args, FILTERS)
 
 
 def csv_cell(value) -> str:

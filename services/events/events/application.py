@@ -3,7 +3,9 @@
 Who may do what is decided here, from the caller's roles and federation as
 the gateway authenticated them (`Context.actor_roles`, `actor_federation`):
 creating a meeting takes the role organizer (or an admin's); a local meeting
-only in the creator's own federation (national admins: anywhere). A meeting is
+only in the creator's own federation (national admins: anywhere), and a
+national meeting (no federation) by national admins only: another creator's
+meeting is local to their federation when they name none. A meeting is
 managed (edited, cancelled, its registrants seen, attendance recorded) by its
 organizer, a national admin, or a federation admin of its federation.
 
@@ -20,7 +22,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlparse
 
-from umpnet_geo import get_departement
+from umpnet_geo import get_departement, lookup_postcode
 from umpnet_geo.themes import THEME_SLUGS
 from umpnet_kernel.application import Application, UnitOfWork
 from umpnet_kernel.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
@@ -29,6 +31,7 @@ from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.paging import PageRequest
 
 from . import calendar, projections
+from .access import SIGN_IN_FIRST, require_member
 from .commands import CancelMeeting, CreateMeeting, EditMeeting, RecordAttendance
 from .domain.meeting import DRAFT, Details, Meeting, invalid
 from .geocoding import CommuneLocator
@@ -77,6 +80,10 @@ def _whole(value, field: str, low: int, high: int) -> int:
     return value
 
 
+def _raise(error: Exception):
+    raise error
+
+
 def _url(value) -> str | None:
     text = (value or "").strip()
     if not text:
@@ -99,12 +106,6 @@ class MeetingsApp(Application):
         self.now = clock
 
     # -- who may do what ----------------------------------------------------------
-    @staticmethod
-    def _require_member(context: Context) -> str:
-        if not context.actor_id:
-            raise Unauthorized("Connectez-vous d'abord.")
-        return context.actor_id
-
     @staticmethod
     def _manages(context: Context, organizer_id: str | None, federation_code: str | None) -> bool:
         if not context.actor_id:
@@ -132,12 +133,18 @@ class MeetingsApp(Application):
         return row
 
     def _federation_for(self, requested: str | None, context: Context) -> str | None:
+        """The meeting's federation: the one asked for, or none (a national meeting) for a national
+        admin only; any other creator's meeting is local to their own federation (as petitions' `launch`)."""
         code = (requested or "").strip() or None
         if code is not None and get_departement(code) is None:
             raise invalid("federation_code", "Fédération inconnue.")
-        if code is not None and NATIONAL_ADMIN not in context.actor_roles and code != context.actor_federation:
+        if NATIONAL_ADMIN in context.actor_roles:
+            return code
+        if code is not None and code != context.actor_federation:
             raise Forbidden("Une réunion locale se crée seulement dans votre fédération.")
-        return code
+        if context.actor_federation is None:
+            raise Forbidden("Seuls les administrateurs nationaux créent une réunion nationale.")
+        return context.actor_federation
 
     # -- checking what organizers type ---------------------------------------------
     def _place(self, postcode) -> tuple:
@@ -146,8 +153,17 @@ class MeetingsApp(Application):
             raise invalid("postcode", "Code postal français inconnu.")
         return found
 
+    def _located(self, postcode) -> tuple | ValidationFailed:
+        """`_place`, or its refusal to report with the other fields' (`_details`). Asked before the
+        write transaction: an online geocoder answers in up to seconds, and no lock waits on it."""
+        try:
+            return self._place(postcode)
+        except ValidationFailed as refused:
+            return refused
+
     def _details(self, command: CreateMeeting, federation_code: str | None, now: datetime,
-                 check_start: bool = True) -> Details:
+                 check_start: bool = True, located: tuple | ValidationFailed | None = None) -> Details:
+        """`located`: `_located(command.postcode)`, asked beforehand (None: asked here)."""
         errors: dict[str, list[str]] = {}
 
         def checked(check, *args):
@@ -169,7 +185,13 @@ class MeetingsApp(Application):
         online_url = checked(_url, command.online_url)
         if command.theme not in THEME_SLUGS:
             errors.setdefault("theme", []).append("Thème inconnu.")
-        found = checked(self._place, command.postcode)
+        if located is None:
+            located = self._located(command.postcode)
+        if isinstance(located, ValidationFailed):
+            checked(_raise, located)
+            found = None
+        else:
+            found = located
         if starts_at and check_start and starts_at <= now:
             errors.setdefault("starts_at", []).append("Le début doit être dans le futur.")
         if starts_at and ends_at and ends_at <= starts_at:
@@ -186,7 +208,7 @@ class MeetingsApp(Application):
 
     # -- the organizer's ---------------------------------------------------------------
     def create(self, command: CreateMeeting, context: Context) -> dict:
-        organizer_id = self._require_member(context)
+        organizer_id = require_member(context)
         if not CREATORS & set(context.actor_roles):
             raise Forbidden("Réservé aux organisateurs.")
         now = self.now()
@@ -200,21 +222,27 @@ class MeetingsApp(Application):
         return self.meeting(meeting_id, context)
 
     def publish(self, meeting_id: str, context: Context) -> dict:
-        self._require_member(context)
+        require_member(context)
         now = self.now()
         self.execute(context, lambda uow: self._managed(uow, meeting_id, context).publish(now))
         return self.meeting(meeting_id, context)
 
     def edit(self, command: EditMeeting, context: Context) -> dict:
-        self._require_member(context)
+        require_member(context)
         now = self.now()
         given = {name: getattr(command, name) for name in (
             "title", "description", "starts_at", "ends_at", "address", "postcode", "capacity", "theme",
             "online_url", "notify_radius_km") if getattr(command, name) is not None}
+        # Geocoded before the transaction, as in `create`; a postcode left as it is keeps its place.
+        located = self._located(given["postcode"]) if "postcode" in given else None
 
         def run(uow: UnitOfWork):
             meeting = self._managed(uow, command.meeting_id, context)
             current = meeting.details
+            here = located
+            if here is None:  # the shipped table only (no network): the commune, at the position it has
+                place = lookup_postcode(current.postcode)
+                here = (place, current.lat, current.lon) if place else self._located(current.postcode)
             merged = CreateMeeting(
                 title=given.get("title", current.title), description=given.get("description", current.description),
                 starts_at=given.get("starts_at", current.starts_at.isoformat()),
@@ -223,7 +251,8 @@ class MeetingsApp(Application):
                 capacity=given.get("capacity", current.capacity), theme=given.get("theme", current.theme),
                 online_url=given.get("online_url", current.online_url),
                 notify_radius_km=given.get("notify_radius_km", current.notify_radius_km))
-            details = self._details(merged, current.federation_code, now, check_start="starts_at" in given)
+            details = self._details(merged, current.federation_code, now, check_start="starts_at" in given,
+                                    located=here)
             changes = {name: getattr(details, name) for name in Details.__dataclass_fields__
                        if getattr(details, name) != getattr(current, name)}
             meeting.edit(changes, now)
@@ -232,13 +261,13 @@ class MeetingsApp(Application):
         return self.meeting(command.meeting_id, context)
 
     def cancel(self, command: CancelMeeting, context: Context) -> dict:
-        actor = self._require_member(context)
+        actor = require_member(context)
         reason = _text(command.reason, "reason", REASON_MAX, required=False)
         self.execute(context, lambda uow: self._managed(uow, command.meeting_id, context).cancel(actor, reason))
         return self.meeting(command.meeting_id, context)
 
     def registrants(self, meeting_id: str, context: Context, limit=None, cursor=None) -> dict:
-        self._require_member(context)
+        require_member(context)
         page = PageRequest.parse(limit, cursor)
         with self.read() as conn:
             row = self._visible_row(conn, meeting_id, context)
@@ -247,7 +276,7 @@ class MeetingsApp(Application):
             return projections.registrants(conn, meeting_id, page)
 
     def record_attendance(self, command: RecordAttendance, context: Context) -> dict:
-        actor = self._require_member(context)
+        actor = require_member(context)
 
         def run(uow: UnitOfWork):
             meeting = self._managed(uow, command.meeting_id, context)
@@ -307,7 +336,7 @@ class MeetingsApp(Application):
                                              federation=federation or None, themes=wanted, sort=sort or "date")
 
     def organized_by(self, context: Context, limit=None, cursor=None) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         page = PageRequest.parse(limit, cursor)
         with self.read() as conn:
             return projections.organized_by(conn, member_id, page, self.now())
@@ -325,7 +354,7 @@ class MeetingsApp(Application):
 
     # -- registrants ----------------------------------------------------------------------
     def register(self, meeting_id: str, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         now = self.now()
 
         def run(uow: UnitOfWork):
@@ -347,7 +376,9 @@ class MeetingsApp(Application):
         on the state the previous ones left, in the order given; a refused one (registered
         already, a cancelled meeting) records nothing (the aggregate decides before it records)
         and is answered its error (`{"error": {...}}`), the others `{"ok": answer}`. A lost race
-        decides the whole batch again on the fresh stream, like a single registration."""
+        decides the whole batch again on the fresh stream, like a single registration.
+        Remembered under the call's idempotency key (as petitions' `sign_many`): a batch
+        delivered again after its commit answers what it first did, not "registered already"."""
         now = self.now()
 
         def run(uow: UnitOfWork):
@@ -355,7 +386,7 @@ class MeetingsApp(Application):
             for meeting_id, member_id in requests:
                 try:
                     if not member_id:
-                        raise Unauthorized("Connectez-vous d'abord.")
+                        raise Unauthorized(SIGN_IN_FIRST)
                     meeting = uow.get(Meeting, meeting_id)
                     if meeting is None:
                         raise NotFound("Réunion introuvable.")
@@ -369,10 +400,10 @@ class MeetingsApp(Application):
                 answers.append({"ok": answer})
             return answers
 
-        return self.execute(context, run)
+        return self.execute_once(context, "register_many", run)
 
     def unregister(self, meeting_id: str, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         now = self.now()
 
         def run(uow: UnitOfWork):
@@ -390,7 +421,7 @@ class MeetingsApp(Application):
         return calendar.of_meetings([row], base_url, name=row["title"])
 
     def calendar_feed_key(self, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
         return {"key": projections.feed_key_for(self.secret_key, member_id)}
 
     def calendar_feed(self, key: str, base_url: str = "") -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     insert, select, update,
 )
 
-from umpnet_geo import distance_km, lookup_postcode
+from umpnet_geo import distance_km, haversine_km, lookup_postcode
 from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.paging import BadCursor, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence
 from umpnet_kernel.projections import Projection, handles
@@ -247,6 +247,10 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
         if len(after) != 2 or not isinstance(after[0], first) or isinstance(after[0], bool) \
                 or not isinstance(after[1], str):
             raise BadCursor()
+        if sort == "distance" and not math.isfinite(after[0]):
+            raise BadCursor()  # a NaN would never reach the radius: the rings would grow forever
+        if sort != "distance":
+            _cursor_moment(after[0])  # a forged one: BadCursor here, not a ValueError in a query
     in_box = conn.execute(select(func.count()).select_from(meetings).where(*box)).scalar()  # the index alone
     if sort != "distance" and in_box > DENSE_BOX:
         return _near_by_date(conn, page, now, near, radius_km, conditions, box, after)
@@ -268,6 +272,17 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
     ids = [f[2] for f in found[:page.limit]]
     next_cursor = encode_cursor(list(found[page.limit - 1][1:])) if len(found) > page.limit else None
     return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}
+
+
+def _cursor_moment(text: str) -> datetime:
+    """The start a "near, by date" cursor names (one `list_meetings` made: ISO 8601 with its offset)."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadCursor() from None
+    if moment.tzinfo is None:
+        raise BadCursor()
+    return moment
 
 
 def _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, after) -> dict:
@@ -320,7 +335,7 @@ def _near_by_date(conn, page, now, near, radius_km, conditions, box, after) -> d
     while len(found) <= page.limit:
         query = select(_m.meeting_id, _m.starts_at, _m.lat, _m.lon).where(*conditions, *box)
         if after is not None:
-            moment = datetime.fromisoformat(after[0])
+            moment = _cursor_moment(after[0])
             query = query.where(or_(_m.starts_at > moment, and_(_m.starts_at == moment, _m.meeting_id > after[1])))
         rows = conn.execute(query.order_by(_m.starts_at, _m.meeting_id).limit(_CHUNK)).all()
         for row in rows:
@@ -338,13 +353,6 @@ def _summaries(conn, ids: list[str], now: datetime, near) -> list[dict]:
     """The page's meetings read whole, in the page's order, with geopy's distance."""
     full = {r["meeting_id"]: r for r in conn.execute(select(meetings).where(_m.meeting_id.in_(ids))).mappings()}
     return [summary(full[i], now, distance_km(near, (full[i]["lat"], full[i]["lon"]))) for i in ids if i in full]
-
-
-def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
-    """The great-circle distance on the mean sphere (within 0.5 % of the geodesic): the quick filter."""
-    lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
-    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(h)))
 
 
 def organized_by(conn, member_id: str, page: PageRequest, now: datetime) -> dict:

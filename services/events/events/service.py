@@ -104,8 +104,7 @@ class EventsService(TrainingsRpc, Operations):
         """[{meeting_id, member_id}] gathered by the gateway (each member as it authenticated them)
         → [{"ok": answer} | {"error": refusal}]. The call is made by whichever request led the
         batch: its events name no actor (each names its member)."""
-        anonymous = replace(self.context, actor_id=None, actor_roles=(), actor_federation=None, source=None,
-                            idempotency_key=None)
+        anonymous = replace(self.context, actor_id=None, actor_roles=(), actor_federation=None, source=None)
         return self.app.register_many([(r["meeting_id"], r["member_id"]) for r in requests], anonymous)
 
     @command

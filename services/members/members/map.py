@@ -33,7 +33,7 @@ from functools import lru_cache
 
 from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, String, Table, bindparam, func, select
 
-from umpnet_geo import coarsen, lookup_postcode_all
+from umpnet_geo import coarsen, haversine_km, lookup_postcode_all
 from umpnet_kernel.errors import ValidationFailed
 from umpnet_kernel.paging import BadCursor, PageRequest, decode_cursor, encode_cursor
 from umpnet_kernel.projections import KeyedProjection, handles
@@ -124,14 +124,6 @@ class MapProjection(KeyedProjection):
 
 
 # -- the in-memory index ------------------------------------------------------------
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (mean Earth radius): within 0.5 % of geodesic, 50× faster."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
-
-
 BUCKET_DEG = 0.25  # cells are grouped into 0.25° tiles to find those near a point quickly
 
 
@@ -249,7 +241,7 @@ class MapIndex:
             for j in range(math.floor((lon - dlon) / BUCKET_DEG), math.floor((lon + dlon) / BUCKET_DEG) + 1):
                 for key in self.buckets.get((i, j), ()):
                     cell = self.cells[key]
-                    d = haversine_km(lat, lon, cell.lat, cell.lon)
+                    d = haversine_km((lat, lon), (cell.lat, cell.lon))
                     if d <= radius_km:
                         found.append((d, cell))
         # The order the paging cursor walks: whole metres, then the cell's key. Sorting by

@@ -35,3 +35,15 @@ def test_map_points_sit_in_their_departement():
     points = map_points([{"code": "69", "name": "Rhône", "count": 3}, {"code": "zz", "name": "?", "count": 1}])
     assert [(p["code"], p["count"]) for p in points] == [("69", 3)]
     assert 45.4 < points[0]["lat"] < 46.3 and 4.2 < points[0]["lon"] < 5.2
+
+
+def test_one_list_filter_helper_renames_what_a_service_calls_otherwise():
+    from umpnet_gateway.api.lists import list_filters as shared
+    from umpnet_gateway.api.meetings import meeting_filters
+
+    assert shared({"from": "2027-01-01", "sort": " ", "x": "y"}, ("from", "sort"), {"from": "start"}) == {
+        "start": "2027-01-01"}
+    assert meeting_filters({"from": "2027-01-01", "theme": "sante"}) == {"start": "2027-01-01", "theme": "sante"}
+    with pytest.raises(ValidationFailed) as refused:
+        meeting_filters({"from": "x" * 101})
+    assert "from" in refused.value.fields

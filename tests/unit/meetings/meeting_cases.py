@@ -111,7 +111,15 @@ def test_only_organizers_and_admins_create_and_locally_only_in_their_federation(
         create(app, FED_13, federation_code="75")
     assert create(app, FED_13, federation_code="13", postcode="13001")["federation"] == "13"
     assert create(app, NATIONAL, federation_code="75")["federation"] == "75"
-    assert create(app, ORGANIZER, federation_code=None)["scope"] == "national"
+    assert create(app, NATIONAL, federation_code=None)["scope"] == "national"
+
+
+def test_a_creator_who_names_no_federation_creates_in_their_own_unless_national_admin(app):
+    assert create(app, ORGANIZER, federation_code=None)["federation"] == "75"
+    assert create(app, FED_13, federation_code=None, postcode="13001")["federation"] == "13"
+    assert create(app, NATIONAL, federation_code=None)["federation"] is None
+    with pytest.raises(Forbidden):  # an organizer of no federation: no national meeting either
+        create(app, Context(actor_id="org-x", actor_roles=("member", "organizer")), federation_code=None)
 
 
 def test_a_draft_is_hidden_until_published(app):
@@ -137,6 +145,30 @@ def test_the_organizer_edits_and_the_event_says_what_changed(app):
     assert edited["title"] == "École : réunion publique" and edited["capacity"] == 5
     changed = outbox.of(MeetingChanged)[-1]
     assert set(changed.changed) == {"title", "capacity"} and changed.city == meeting["city"]
+
+
+def test_an_edit_asks_the_geocoder_before_its_transaction_and_only_for_a_new_postcode(app, monkeypatch):
+    meeting = create(app)
+    asked, writing = [], []
+    locate, execute = app.locator.locate, app.execute
+    monkeypatch.setattr(app.locator, "locate", lambda postcode: asked.append((postcode, bool(writing))) or
+                        locate(postcode))
+
+    def spied(context, command):
+        writing.append(True)
+        try:
+            return execute(context, command)
+        finally:
+            writing.pop()
+
+    monkeypatch.setattr(app, "execute", spied)
+    assert app.edit(EditMeeting(meeting["id"], title="Autre titre"), ORGANIZER)["city"] == meeting["city"]
+    assert asked == []
+    moved = app.edit(EditMeeting(meeting["id"], postcode="13001"), ORGANIZER)
+    assert asked == [("13001", False)] and moved["city"] != meeting["city"]
+    with pytest.raises(ValidationFailed) as refused:
+        app.edit(EditMeeting(meeting["id"], postcode="00000", capacity=0), ORGANIZER)
+    assert refused_fields(refused) == {"postcode", "capacity"}
 
 
 def test_only_its_organizer_or_its_federations_admins_manage_a_meeting(app):
@@ -252,9 +284,9 @@ def test_the_organizer_records_attendance_once(app):
 # -- finding -----------------------------------------------------------------------------
 def test_meetings_near_a_postcode_by_date_or_by_distance(app):
     paris = create(app, title="Paris", starts_at="2026-12-12T18:00:00+01:00", ends_at="2026-12-12T20:00:00+01:00")
-    versailles = create(app, title="Versailles", postcode="78000", federation_code=None,
+    versailles = create(app, NATIONAL, title="Versailles", postcode="78000", federation_code=None,
                         starts_at="2026-12-11T18:00:00+01:00", ends_at="2026-12-11T20:00:00+01:00")
-    create(app, title="Marseille", postcode="13001", federation_code=None, theme="sante")
+    create(app, NATIONAL, title="Marseille", postcode="13001", federation_code=None, theme="sante")
     near = app.list_meetings(ANONYMOUS, postcode="75011", radius_km="30")
     assert [m["title"] for m in near["items"]] == ["Versailles", "Paris"]
     by_distance = app.list_meetings(ANONYMOUS, postcode="75011", radius_km="30", sort="distance")
@@ -335,6 +367,19 @@ def test_a_batch_of_registrations_is_decided_in_order_each_answered_alone(app):
     assert len(outbox.of(RegistrationConfirmed)) == 2 and len(outbox.of(RegistrationWaitlisted)) == 1
 
 
+def test_a_batch_delivered_again_answers_its_first_outcome(app):
+    outbox = Outbox(app)
+    meeting = create(app, capacity=1)
+    call = Context(idempotency_key="batch-1")
+    batch = [(meeting["id"], "mem-1"), (meeting["id"], "mem-2")]
+    first = app.register_many(batch, call)
+    assert [a["ok"]["status"] for a in first] == ["confirmed", "waitlisted"]
+    assert app.register_many(batch, call) == first  # redelivered after its commit: not "déjà inscrit"
+    assert len(outbox.of(RegistrationConfirmed)) == 1 and len(outbox.of(RegistrationWaitlisted)) == 1
+    again = app.register_many(batch, Context(idempotency_key="batch-2"))  # another call: decided anew
+    assert [a["error"]["type"] for a in again] == ["Conflict", "Conflict"]
+
+
 def test_a_dense_neighbourhood_is_read_in_date_order_with_the_same_pages(app, monkeypatch):
     from events import projections
 
@@ -356,6 +401,22 @@ def test_a_dense_neighbourhood_is_read_in_date_order_with_the_same_pages(app, mo
     monkeypatch.setattr(projections, "DENSE_BOX", 0)
     monkeypatch.setattr(projections, "_CHUNK", 1)
     assert pages(2) == sparse == pages(1) == ["R1", "R0", "R2", "R4"]
+
+
+def test_a_forged_cursor_is_a_bad_cursor_not_an_error(app, monkeypatch):
+    from events import projections
+    from umpnet_kernel.paging import BadCursor, encode_cursor
+
+    create(app)
+    forged = {"date": [encode_cursor(["pas une date", "x"]), encode_cursor(["2026-12-10T18:00:00", "x"])],
+              "distance": [encode_cursor([float("nan"), "x"]), encode_cursor(["1.5", "x"])]}
+    for dense in (False, True):
+        if dense:
+            monkeypatch.setattr(projections, "DENSE_BOX", 0)
+        for sort, cursors in forged.items():
+            for cursor in cursors:
+                with pytest.raises(BadCursor):
+                    app.list_meetings(ANONYMOUS, postcode="75011", sort=sort, cursor=cursor)
 
 
 def test_nearest_first_pages_the_same_however_the_rings_are_read(app, monkeypatch):

@@ -1,5 +1,5 @@
-"""Module texts: Markdown in, sanitised HTML out."""
-from events.trainings.markup import render
+"""Module texts: Markdown in, sanitised HTML out (events/text.py, shared with the meetings)."""
+from events.text import markdown_to_html as render
 
 
 def test_markdown_is_rendered():
@@ -15,3 +15,8 @@ def test_nothing_that_runs_gets_through():
                   '[y](data:text/html;base64,PHNjcmlwdD4=)\n\n<a href="javascript:alert(1)">z</a>')
     assert "<script" not in html and "<img" not in html and "<a " not in html
     assert '&lt;a href="javascript' in html  # the raw tag shown as text, never as a link
+
+
+def test_an_image_is_removed_not_a_tracking_pixel():
+    html = render("Voir ![pixel](https://evil.example/p.png) ici\n\n<img src=https://evil.example/q.png>")
+    assert "<img" not in html and "evil.example/p.png" not in html

@@ -89,6 +89,12 @@ def test_module_texts_are_rendered_and_sanitised(app):
     assert second["video_url"] == "https://video.example.org/v/1"
 
 
+def test_an_image_in_a_module_body_is_removed(app):
+    course = publish(app, modules=({"title": "Pixel", "body": "Lisez ![](https://evil.example/p.png) ceci."},))
+    body = course["modules"][0]["body_html"]
+    assert "<img" not in body and "evil.example" not in body and "ceci" in body
+
+
 def test_quiz_answers_are_never_shown(app):
     course = publish(app)
     quiz = course["modules"][1]["quiz"]

@@ -6,7 +6,7 @@ modules in order and get a completion record; some courses are for candidates on
     limits.py     the one place that owns the limits (the gateway's schemas read them)
     commands.py   one frozen dataclass per use case
     application.py  the use cases, framework-free, on the events service's `Application`
-    projections.py  the read models (`training_*` tables) and their queries
-    markup.py     Markdown to sanitised HTML (markdown-it-py, then nh3)
+    projections.py  the read models (`training_*` tables) and their queries (texts rendered by
+                  ../text.py, the meetings' sanitiser)
     rpc.py        the RPC methods and the erasure subscription, mixed into `EventsService`
 """

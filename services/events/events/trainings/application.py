@@ -13,11 +13,12 @@ import uuid
 from urllib.parse import urlsplit
 
 from umpnet_kernel.application import Application, UnitOfWork
-from umpnet_kernel.errors import Forbidden, NotFound, Unauthorized, ValidationFailed
+from umpnet_kernel.errors import Forbidden, NotFound, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.paging import PageRequest
 
+from ..access import require_member
 from . import projections
 from .commands import CompleteModule, Enrol, PublishTraining
 from .domain.course import CANDIDATE, Module, Question, Training
@@ -32,7 +33,6 @@ NATIONAL_ADMIN, FEDERATION_ADMIN = "national_admin", "federation_admin"
 SEES_EVERY_COURSE = (CANDIDATE, NATIONAL_ADMIN, FEDERATION_ADMIN)
 CONSUMER = "events.trainings.members"  # processed_messages: the members events read here
 REQUIRED = "Ce champ est obligatoire."
-_PUBLISHED = uuid.UUID("0d7f3c52-8a61-4c3e-b2f4-93a1c6e4d8b7")  # namespace of the ids of courses published by a call
 
 
 class _Problems:
@@ -141,12 +141,6 @@ class TrainingsUseCases:
 
     # -- who may do what ----------------------------------------------------------
     @staticmethod
-    def _require_member(context: Context) -> str:
-        if not context.actor_id:
-            raise Unauthorized("Connectez-vous d'abord.")
-        return context.actor_id
-
-    @staticmethod
     def _sees_every_course(context: Context) -> bool:
         return any(role in context.actor_roles for role in SEES_EVERY_COURSE)
 
@@ -159,7 +153,7 @@ class TrainingsUseCases:
 
     # -- courses ------------------------------------------------------------------
     def publish(self, command: PublishTraining, context: Context) -> dict:
-        actor = self._require_member(context)
+        actor = require_member(context)
         if NATIONAL_ADMIN not in context.actor_roles:
             raise Forbidden("Seuls les administrateurs nationaux publient un cours.")
         problems = _Problems()
@@ -167,29 +161,27 @@ class TrainingsUseCases:
         description = problems.text(command.description, "description", DESCRIPTION_MAX, required=False)
         modules = course_modules(command.modules, problems)
         problems.raise_any()
-        # A request delivered twice (the same call key) publishes one course: its id comes
-        # from the key, and the second finds the course there.
-        training_id = (str(uuid.uuid5(_PUBLISHED, context.idempotency_key)) if context.idempotency_key
-                       else str(uuid.uuid4()))
+        training_id = str(uuid.uuid4())
 
         def run(uow: UnitOfWork):
-            if uow.get(Training, training_id) is not None:
-                return
             uow.add(Training.publish(training_id, title=title, description=description,
                                      candidates_only=bool(command.candidates_only), modules=modules,
                                      published_by=actor))
+            return {"training_id": training_id}
 
-        self.app.execute(context, run)
-        return self.training(training_id, context)
+        # A request delivered twice (the same call key) publishes one course: the second
+        # answers the first's outcome, the id of the course it published (as meetings' create).
+        published = self.app.execute_once(context, "publish_training", run)
+        return self.training(published["training_id"], context)
 
     def training(self, training_id: str, context: Context) -> dict:
-        self._require_member(context)
+        require_member(context)
         with self.app.read() as conn:
             row = self._visible(projections.course_row(conn, training_id), context)
             return projections.course_view(conn, row, context.actor_id)
 
     def list_trainings(self, context: Context, limit=None, cursor=None) -> dict:
-        self._require_member(context)
+        require_member(context)
         page = PageRequest.parse(limit, cursor)
         with self.app.read() as conn:
             return projections.list_courses(conn, page, context.actor_id, self._sees_every_course(context))
@@ -202,7 +194,7 @@ class TrainingsUseCases:
         return training
 
     def enrol(self, command: Enrol, context: Context) -> dict:
-        member_id = self._require_member(context)
+        member_id = require_member(context)
 
         def run(uow: UnitOfWork):
             training = self._course(uow, command.training_id)
@@ -217,7 +209,7 @@ class TrainingsUseCases:
     def complete(self, command: CompleteModule, context: Context) -> dict:
         """→ {progress, completed (the whole course), module_id, completed_modules}. A module
         completed already answers the same, recording nothing."""
-        member_id = self._require_member(context)
+        member_id = require_member(context)
 
         def run(uow: UnitOfWork):
             training = self._course(uow, command.training_id)

@@ -25,7 +25,7 @@ from umpnet_kernel.throttle import utc_aware
 from ..events import (
     ModuleCompleted, TraineeForgotten, TrainingCompleted, TrainingContentWritten, TrainingEnrolled, TrainingPublished,
 )
-from .markup import render
+from ..text import markdown_to_html as render
 
 read_models = MetaData()
 
