@@ -152,5 +152,8 @@ talent_sources.register("petitions.PetitionPublished", "petitions_launched", onc
                         credit=lambda e: {e.author_id: 10})
 talent_sources.register("petitions.SignatureConfirmed", "signatures_brought",
                         credit=lambda e: {e.referred_by: 1} if e.referred_by else {})
+talent_sources.register("debates.ContributionPosted", "contributions", credit=lambda e: {e.author_id: 1})
+talent_sources.register("debates.SupportGiven", "support_received", once=lambda e: f"{e.contribution_id}:{e.member_id}",
+                        credit=lambda e: {e.author_id: 1} if e.value == 1 else {})
 # Later, the same way, e.g.:
 # talent_sources.register("events.AttendanceRecorded", "attendance", credit=lambda e: {e.member_id: 2})

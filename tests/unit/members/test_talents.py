@@ -50,10 +50,22 @@ def test_a_source_is_one_line_and_names_its_event():
 def test_the_petitions_sources_are_the_members_subscriptions_to_petitions_events():
     """Petitions launched and signatures brought by a share link: one subscription per event name."""
     remote = ["petitions.PetitionLaunched", "petitions.PetitionPublished", "petitions.SignatureConfirmed"]
-    assert talent_sources.remote_event_names() == remote
+    assert [n for n in talent_sources.remote_event_names() if n.startswith("petitions.")] == remote
     subscribed = [(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
-                  if s.method.startswith("on_talent_")]
+                  if s.method.startswith("on_talent_") and s.source_service == "petitions"]
     assert subscribed == [("petitions", name) for name in remote]
+
+
+def test_contributions_and_the_support_they_receive_are_credited_to_their_author():
+    posted = {"contribution_id": "c1", "author_id": "a1", "member_id": None}
+    assert talent_sources.credits("debates.ContributionPosted", posted)["contributions"]["points"] == {"a1": 1}
+    support = {"contribution_id": "c1", "member_id": "v1", "author_id": "a1", "value": 1, "previous": 0}
+    credited = talent_sources.credits("debates.SupportGiven", support)["support_received"]
+    assert credited["points"] == {"a1": 1} and credited["once"] == "support_received:c1:v1"
+    assert talent_sources.credits("debates.SupportGiven", {**support, "value": -1}) == {}
+    subscribed = {(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
+                  if s.method.startswith("on_talent_")}
+    assert {("debates", "debates.ContributionPosted"), ("debates", "debates.SupportGiven")} <= subscribed
 
 
 def test_the_petitions_sources_credit_authors_once_open_and_referrers_per_signature():
