@@ -21,6 +21,7 @@ from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
 from .api.dashboard import DashboardApi
+from .api.debates import DebatesApi
 from .api.invitations import InvitationsApi
 from .api.map import MapApi
 from .api.members import MembersApi
@@ -33,6 +34,7 @@ from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site.admin import AdminSite
 from .site.contacts import ContactsSite
+from .site.debates import DebatesSite
 from .site.facebook import FacebookSite
 from .site.home import HomeSite
 from .site.invitations import InvitationsSite
@@ -43,9 +45,9 @@ from .site.pages import SitePages
 from .site.privacy import PrivacySite
 
 
-class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, DebatesApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, SitePages):
+                     PetitionsSite, DebatesSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

@@ -33,9 +33,10 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert set(rows) == set(service_names())
     assert rows["members"].startswith("| members | Contact, ExternalIdentity, Invitation, InvitationLink, Member, Session | register, verify_email, ")
     assert "| MemberRegistered, EmailVerificationRequested," in rows["members"]
-    assert rows["members"].endswith("| petitions.PetitionLaunched, petitions.PetitionPublished, "
+    assert rows["members"].endswith("petitions.PetitionLaunched, petitions.PetitionPublished, "
                                    "petitions.SignatureConfirmed | members, sessions, pending_links, contacts, talents, talent_once, invitations, "
                                    "invitation_links, external_identities, map_members |")
+    assert "| debates.ContributionPosted, debates.SupportGiven, " in rows["members"]  # talent sources
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
     assert rows["mailer"] == ("| mailer | OutgoingEmail, PetitionFollower | export_personal_data | — | "
                               "members.DuplicateSignUpAttempted, members.EmailVerificationRequested, "
