@@ -231,6 +231,7 @@ def forget_member(conn, member_id: str) -> None:
     their text (the sealed bodies are unreadable too), no name, no words in the index, no report reasons."""
     for (contribution_id,) in conn.execute(select(_c.contribution_id).where(_c.author_id == member_id)).all():
         search.unindex(conn, contribution_id)
+    search.compact(conn)
     conn.execute(update(contributions).where(_c.author_id == member_id).values(body_html=""))
     conn.execute(update(reports).where(_r.member_id == member_id).values(reason=""))
     conn.execute(update(debaters).where(_m.member_id == member_id).values(

@@ -92,6 +92,14 @@ def unindex(conn, ref_id: str) -> None:
     conn.execute(text(f"DELETE FROM {TABLE} WHERE ref_id = :ref"), {"ref": ref_id})
 
 
+def compact(conn) -> None:
+    """Drop deleted entries from the index's own pages (after an erasure). FTS5 keeps a deleted
+    row's words in its segments until they are merged; 'optimize' merges them all now
+    (secure_delete then zeroes the freed pages). PostgreSQL: the erasure's VACUUM FULL does it."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(f"INSERT INTO {TABLE} ({TABLE}) VALUES ('optimize')"))
+
+
 def clear(conn) -> None:
     conn.execute(text(f"DELETE FROM {TABLE}"))
 
