@@ -486,7 +486,7 @@ class DebatesApp(Application):
         def run(uow: UnitOfWork):
             if uow.first_delivery(CONSUMER, incoming.event_id):
                 debater = uow.get(Debater, data["member_id"]) or Debater(data["member_id"])
-                debater.learn(name, registered_at, data.get("federation_code") or None)
+                debater.learn(name, registered_at, data.get("federation_code") or None, incoming.stream_version)
                 uow.add(debater)
 
         self.execute(incoming.context(), run)

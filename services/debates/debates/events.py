@@ -132,6 +132,7 @@ class DebaterKnown(DomainEvent, name="debates.DebaterKnown", public=False):
     display_name: str = field(metadata=describe("first name and initial", personal=True))
     registered_at: datetime | None = None
     federation_code: str | None = None
+    member_version: int = field(default=0, metadata=describe("the members stream's version the name is of"))
 
 
 @dataclass(frozen=True)

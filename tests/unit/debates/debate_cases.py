@@ -40,11 +40,11 @@ def build_app(db, **options):
     return DebatesApp(db, SECRET, **options)
 
 
-def incoming(event_type, data, occurred_at=None):
+def incoming(event_type, data, occurred_at=None, version=1):
     schema = MemberErased() if event_type == "members.MemberErased" else MemberNamed()
     return IncomingEvent.from_envelope({
         "event_id": str(uuid.uuid4()), "event_type": event_type, "schema_version": 1,
-        "stream_id": f"member-{data['member_id']}", "stream_version": 1, "position": 1,
+        "stream_id": f"member-{data['member_id']}", "stream_version": version, "position": 1,
         "occurred_at": (occurred_at or LONG_AGO).isoformat(), "actor_id": None, "correlation_id": None,
         "causation_id": None, "data": data}, schema)
 
@@ -491,9 +491,23 @@ def test_names_come_from_the_members_events(people):
     debate = open_debate(app)
     post(app, debate["id"])
     app.member_known(incoming("members.ProfileUpdated", {"member_id": "alice", "first_name": "Alix",
-                                                         "last_name": "Durand", "federation_code": "75"}),
+                                                         "last_name": "Durand", "federation_code": "75"}, version=5),
                      registered=False)
     assert app.debate(debate["id"], ANONYMOUS)["contributions"][0]["author"]["display_name"] == "Alix D."
+
+
+def test_a_sign_up_delivered_after_a_later_profile_does_not_undo_the_name(app):
+    app.member_known(incoming("members.ProfileUpdated", {"member_id": "zoe", "first_name": "Zoé",
+                                                         "last_name": "Roux", "federation_code": "13"}, version=4),
+                     registered=False)
+    app.member_known(incoming("members.MemberRegistered", {"member_id": "zoe", "first_name": "", "last_name": "",
+                                                           "federation_code": "75"}, version=1), registered=True)
+    exported = app.export_personal_data("zoe")
+    assert exported["display_name"] == "Zoé R."
+    with app.read() as conn:
+        from debates.projections import debater_row
+        row = debater_row(conn, "zoe")
+    assert row["federation_code"] == "13" and row["registered_at"] is not None  # the sign-up's time is still taken
 
 
 def test_an_erased_member_s_contributions_lose_their_text_and_name(people):
