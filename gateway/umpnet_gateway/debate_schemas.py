@@ -91,6 +91,9 @@ class Contribution(Schema):
     erased = fields.Boolean()
 
 
+ContributionList = list_of(Contribution)
+
+
 class Debate(Schema):
     id = fields.String()
     title = fields.String()

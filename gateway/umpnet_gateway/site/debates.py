@@ -4,6 +4,7 @@
     /debats/nouveau         open a debate
     /debats/{id}            the debate, its threads (?sort=newest|support|discussed), the forms to write,
                             reply, vote, report, and for its moderators to hide, restore and close
+    /debats/{id}/fil/{cid}  a whole thread (a debate's page shows the first replies of each)
     /moderation             the moderators' queue
 
 Every form is a POST with its CSRF token, answered by a redirect (303) back to the page.
@@ -25,23 +26,31 @@ from .. import debate_schemas
 from ..api.lists import page_or_first
 from ..errors import error_answer
 from ..http import form_data, load
-from .pages import form_errors, page, Page, templates
+from .pages import error_page, form_errors, page, Page, templates
 
 templates.globals["debate_limits"] = debate_limits
 
 SCOPE_NAMES = {"national": "National", "local": "Local", "candidates": "Atelier des candidats"}
 SORT_NAMES = {"support": "Les plus soutenues", "newest": "Les plus récentes", "discussed": "Les plus discutées"}
 ACTIONS = ("contribute", "vote", "report", "hide", "restore", "close")
+THREAD_PAGE = 200  # replies on a page of a thread
 
 
 def thread_tree(contributions: list[dict]) -> list[dict]:
     """The page's contributions as trees: each with its `children`, in the page's order."""
-    nodes = {c["id"]: {**c, "children": []} for c in contributions}
+    nodes = {c["id"]: {**c, "children": [], "shown": 0} for c in contributions}
     roots = []
     for contribution in contributions:
         node = nodes[contribution["id"]]
         parent = nodes.get(contribution["parent_id"]) if contribution["parent_id"] else None
         (parent["children"] if parent else roots).append(node)
+    # A page holds the oldest replies of each thread (a parent is older than its replies, so none
+    # is orphaned): each root says how many are shown, against its `replies` (all of them).
+    def size(node):
+        return 1 + sum(size(child) for child in node["children"])
+
+    for root in roots:
+        root["shown"] = size(root) - 1
     return roots
 
 
@@ -148,6 +157,23 @@ class DebatesSite:
             self.services.call("debates", "close_debate", debate_id, data)
             return ""
         raise ValidationFailed("Action inconnue.")
+
+    @page("GET", "/debats/<id:debate_id>/fil/<id:root_id>")
+    def thread_page(self, request, debate_id, root_id):
+        page = Page(request)
+        actor, _ = self._visitor(request)
+        debate = self.services.call("debates", "get_debate", debate_id, limit=1)
+        root = self.services.call("debates", "get_contribution", root_id)
+        if root["debate_id"] != debate_id:
+            return error_page(404)
+        wanted = page_or_first(request, default_limit=THREAD_PAGE)
+        replies = self.services.call("debates", "replies", root_id, limit=wanted.limit, cursor=wanted.cursor)
+        themes = {t["slug"]: t["name"] for t in self._themes()}
+        contributions = [root, *replies["items"]]
+        return page.render("debate.html", actor=actor, debate={**debate, "next_cursor": None},
+                           threads=thread_tree(contributions), sort="newest", sort_names=SORT_NAMES,
+                           scope_names=SCOPE_NAMES, theme_names=themes, errors=None, form={},
+                           thread_next=replies["next_cursor"], thread_root=root_id)
 
     @page("GET", "/moderation")
     def moderation_page(self, request):

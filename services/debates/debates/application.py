@@ -251,7 +251,7 @@ class DebatesApp(Application):
         now = _utcnow()
         with self.read() as conn:
             row = self._readable(projections.debate_row(conn, debate_id), context)
-            rows, next_cursor = projections.threads(conn, debate_id, page, sort)
+            rows, next_cursor = projections.threads(conn, debate_id, page, sort, limits.REPLIES_SHOWN)
             names = projections.names_of(conn, [row["author_id"], *(r["author_id"] for r in rows)])
         moderator = moderates(context, row["scope"], row["federation_code"])
         view = projections.debate_view(row, now, names[row["author_id"]])
@@ -316,6 +316,21 @@ class DebatesApp(Application):
             names = projections.names_of(conn, [row["author_id"]])
         moderator = moderates(context, debate["scope"], debate["federation_code"])
         return {**contribution_view(row, names, context.actor_id, moderator), "debate_id": row["debate_id"]}
+
+    def replies(self, contribution_id: str, context: Context, limit=None, cursor=None) -> dict:
+        """A thread's replies, oldest first, paged: those a debate's page leaves out
+        (it shows `limits.REPLIES_SHOWN` of each thread)."""
+        page = PageRequest.parse(limit, cursor)
+        with self.read() as conn:
+            row = projections.contribution_row(conn, contribution_id)
+            if row is None or row["parent_id"] is not None:
+                raise NotFound("Fil introuvable : donnez la contribution qui l'ouvre.")
+            debate = self._readable(projections.debate_row(conn, row["debate_id"]), context)
+            rows, next_cursor = projections.thread_replies(conn, contribution_id, page)
+            names = projections.names_of(conn, [r["author_id"] for r in rows])
+        moderator = moderates(context, debate["scope"], debate["federation_code"])
+        return {"items": [contribution_view(r, names, context.actor_id, moderator) for r in rows],
+                "next_cursor": next_cursor}
 
     def edit(self, command: EditContribution, context: Context) -> dict:
         member_id = self._member(context)

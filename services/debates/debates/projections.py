@@ -307,7 +307,8 @@ _ORDERS = {
 }
 
 
-def threads(conn, debate_id: str, page: PageRequest, sort: str) -> tuple[list[dict], str | None]:
+def threads(conn, debate_id: str, page: PageRequest, sort: str,
+            replies_shown: int = 100) -> tuple[list[dict], str | None]:
     """A page of the debate's top-level contributions in `sort` order, each followed by its thread
     (its replies, oldest first): rows of `contributions`, and the next page's cursor."""
     top = select(_c.contribution_id, _c.score, _c.replies, _c.position).where(
@@ -316,12 +317,24 @@ def threads(conn, debate_id: str, page: PageRequest, sort: str) -> tuple[list[di
     roots = [r["contribution_id"] for r in result.items]
     if not roots:
         return [], result.next_cursor
-    rows = conn.execute(select(contributions).where(_c.root_id.in_(roots)).order_by(_c.position)).mappings().all()
+    # At most `replies_shown` replies of each thread (its oldest): a page stays bounded whatever
+    # one thread grows to; the rest is paged by `thread_replies` (a root's `replies` counts them all).
+    numbered = select(contributions, func.row_number().over(partition_by=_c.root_id, order_by=_c.position)
+                      .label("n")).where(_c.root_id.in_(roots)).subquery()
+    rows = conn.execute(select(*[numbered.c[name] for name in contributions.c.keys()])
+                        .where(numbered.c.n <= replies_shown + 1).order_by(numbered.c.position)).mappings().all()
     by_root: dict[str, list[dict]] = {root: [] for root in roots}
     for row in rows:
         by_root[row["root_id"]].append(dict(row))
     ordered = [row for root in roots for row in by_root[root]]
     return ordered, result.next_cursor
+
+
+def thread_replies(conn, root_id: str, page: PageRequest) -> tuple[list[dict], str | None]:
+    """Every reply of a thread (all depths), oldest first, paged."""
+    query = select(contributions).where(_c.root_id == root_id, _c.parent_id.is_not(None))
+    result = paginate(conn, query, [_c.position], page)
+    return result.items, result.next_cursor
 
 
 def contribution_row(conn, contribution_id: str) -> dict | None:

@@ -82,6 +82,10 @@ class DebatesService(Operations):
         return self.app.contribution(contribution_id, self.context)
 
     @command
+    def replies(self, contribution_id, limit=None, cursor=None):
+        return self.app.replies(contribution_id, self.context, limit=limit, cursor=cursor)
+
+    @command
     def edit_contribution(self, contribution_id, data):
         return self.app.edit(load(EditContribution, data, contribution_id=contribution_id), self.context)
 

@@ -170,6 +170,23 @@ def test_contributions_are_threaded_and_a_page_holds_whole_threads(people):
     assert [c["id"] for c in rest["contributions"]] == [top["id"], reply["id"], deeper["id"]]
 
 
+def test_a_page_shows_so_many_replies_of_a_thread_and_the_rest_is_paged(people, monkeypatch):
+    from debates import limits
+
+    app = people
+    monkeypatch.setattr(limits, "REPLIES_SHOWN", 2)
+    debate = open_debate(app)
+    top = post(app, debate["id"], "Fil")
+    replies = [post(app, debate["id"], f"R{n}", NATIONAL, parent_id=top["id"])["id"] for n in range(3)]
+    shown = app.debate(debate["id"], ANONYMOUS)["contributions"]
+    assert [c["id"] for c in shown] == [top["id"], *replies[:2]] and shown[0]["replies"] == 3
+    first = app.replies(top["id"], ANONYMOUS, limit=2)
+    assert [c["id"] for c in first["items"]] == replies[:2]
+    assert [c["id"] for c in app.replies(top["id"], ANONYMOUS, cursor=first["next_cursor"])["items"]] == replies[2:]
+    with pytest.raises(NotFound):
+        app.replies(replies[0], ANONYMOUS)  # a thread is named by its first contribution
+
+
 def test_replies_to_another_debate_or_a_hidden_contribution_are_refused(people):
     app = people
     debate, elsewhere = open_debate(app), open_debate(app, title="Ailleurs")

@@ -133,6 +133,7 @@ def debates_handlers():
         "close_debate": lambda debate_id, data: {**DEBATE, "status": "closed"},
         "post_contribution": lambda debate_id, data: dict(CONTRIBUTION),
         "get_contribution": lambda contribution_id: dict(CONTRIBUTION),
+        "replies": lambda contribution_id, limit=None, cursor=None: empty,
         "edit_contribution": lambda contribution_id, data: dict(CONTRIBUTION),
         "vote": lambda contribution_id, data: {"contribution_id": contribution_id, "score": 1, "my_vote": 1},
         "report": lambda contribution_id, data: {"report_id": "r1", "contribution_id": contribution_id,
