@@ -5,7 +5,7 @@
     GET    /api/debates/{id}                     anyone (candidates' debates: candidates, moderators, admins);
                                                  ?sort=newest|support|discussed, paged by top-level contribution
     POST   /api/debates/{id}/contributions       member -> 201
-    GET    /api/contributions/{id}/replies       a thread's replies, paged (a debate's page shows 20 of each)
+    GET    /api/contributions/{id}/replies       a thread's replies, paged (a debate's page shows 10 of each)
     PATCH  /api/contributions/{id}               its author, within 15 minutes
     POST   /api/contributions/{id}/votes         member -> 200 {score}; DELETE withdraws
     POST   /api/contributions/{id}/reports       member -> 201
@@ -91,7 +91,7 @@ class DebatesApi:
         return json_response(self.services.call("debates", "get_contribution", contribution_id))
 
     @api("GET", "/api/contributions/<id:contribution_id>/replies")
-    @documented("Every reply of a thread, oldest first (a debate's page shows the first 20 of each)",
+    @documented("Every reply of a thread, oldest first (a debate's page shows the first 10 of each)",
                 responses={200: schemas.ContributionList})
     def contribution_replies(self, request, contribution_id):
         self._caller(request)

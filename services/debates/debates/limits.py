@@ -8,7 +8,7 @@ OPENING_MAX = 20_000  # a debate's opening text
 BODY_MAX = 10_000  # a contribution
 REASON_MAX = 500
 SYNTHESIS_MAX = 20_000
-REPLIES_SHOWN = 20  # of each thread on a page of a debate (its oldest); the rest: GET /api/contributions/{id}/replies
+REPLIES_SHOWN = 10  # of each thread on a page of a debate (its oldest); the rest: GET /api/contributions/{id}/replies
 EDIT_WINDOW = timedelta(minutes=15)
 SUSPENSION_MAX = timedelta(days=366)
 

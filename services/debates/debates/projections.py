@@ -133,7 +133,8 @@ class DebatesProjection(Projection):
             federation_code=e.federation_code, theme=e.theme, author_id=e.author_id, status="open",
             closes_at=e.closes_at, synthesis=None, closed_by=None, opened_at=recorded.meta.occurred_at,
             contribution_count=0, position=recorded.position, activity=recorded.position))
-        search.index(conn, e.debate_id, e.debate_id, f"{e.title}\n{plain_text(e.body)}")
+        search.index(conn, recorded.position, e.debate_id, e.debate_id, f"{e.title}\n{plain_text(e.body)}",
+                     new=True)
 
     @handles(DebateClosed)
     def _closed(self, conn, e: DebateClosed, recorded):
@@ -153,20 +154,20 @@ class DebatesProjection(Projection):
             hidden=False, hidden_reason=None, score=0, replies=0, position=recorded.position))
         conn.execute(update(debates).where(_d.debate_id == e.debate_id).values(
             contribution_count=_d.contribution_count + 1, activity=recorded.position))
-        search.index(conn, e.contribution_id, e.debate_id, plain_text(e.body))
+        search.index(conn, recorded.position, e.contribution_id, e.debate_id, plain_text(e.body), new=True)
 
     @handles(ContributionEdited)
     def _edited(self, conn, e: ContributionEdited, recorded):
         conn.execute(update(contributions).where(_c.contribution_id == e.contribution_id).values(
             body_html=render(e.body), edited_at=recorded.meta.occurred_at))
-        search.index(conn, e.contribution_id, e.debate_id, plain_text(e.body))
+        search.index(conn, _key_of(conn, e.contribution_id), e.contribution_id, e.debate_id, plain_text(e.body))
 
     @handles(ContributionHidden)
     def _hidden(self, conn, e: ContributionHidden, recorded):
         conn.execute(update(contributions).where(_c.contribution_id == e.contribution_id).values(
             hidden=True, hidden_reason=e.reason))
         conn.execute(update(reports).where(_r.contribution_id == e.contribution_id).values(open=False))
-        search.unindex(conn, e.contribution_id)  # a hidden text is found by nobody
+        search.unindex(conn, _key_of(conn, e.contribution_id), e.contribution_id)  # found by nobody
 
     @handles(ContributionRestored)
     def _restored(self, conn, e: ContributionRestored, recorded):
@@ -174,8 +175,8 @@ class DebatesProjection(Projection):
             hidden=False, hidden_reason=None))
         conn.execute(update(reports).where(_r.contribution_id == e.contribution_id).values(open=False))
         # Put back in the index from what the read model holds (the body as last written).
-        html = conn.execute(select(_c.body_html).where(_c.contribution_id == e.contribution_id)).scalar() or ""
-        search.index(conn, e.contribution_id, e.debate_id, search_text_of_html(html))
+        row = conn.execute(select(_c.body_html, _c.position).where(_c.contribution_id == e.contribution_id)).one()
+        search.index(conn, row.position, e.contribution_id, e.debate_id, search_text_of_html(row.body_html))
 
     @handles(SupportGiven)
     def _support(self, conn, e: SupportGiven, recorded):
@@ -220,6 +221,11 @@ class DebatersProjection(Projection):
         _debater(conn, e.member_id)
 
 
+def _key_of(conn, contribution_id: str) -> int:
+    """The contribution's key in the full-text index: the position of its ContributionPosted."""
+    return conn.execute(select(_c.position).where(_c.contribution_id == contribution_id)).scalar()
+
+
 def search_text_of_html(html: str) -> str:
     import nh3
 
@@ -229,8 +235,8 @@ def search_text_of_html(html: str) -> str:
 def forget_member(conn, member_id: str) -> None:
     """What an erased member leaves here: contributions shown as from an erased member, without
     their text (the sealed bodies are unreadable too), no name, no words in the index, no report reasons."""
-    for (contribution_id,) in conn.execute(select(_c.contribution_id).where(_c.author_id == member_id)).all():
-        search.unindex(conn, contribution_id)
+    for row in conn.execute(select(_c.contribution_id, _c.position).where(_c.author_id == member_id)).all():
+        search.unindex(conn, row.position, row.contribution_id)
     search.compact(conn)
     conn.execute(update(contributions).where(_c.author_id == member_id).values(body_html=""))
     conn.execute(update(reports).where(_r.member_id == member_id).values(reason=""))

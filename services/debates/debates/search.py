@@ -71,13 +71,16 @@ def _has_unaccent(conn) -> bool:
     return _unaccent[key]
 
 
-def index(conn, ref_id: str, debate_id: str, body: str) -> None:
-    unindex(conn, ref_id)
+def index(conn, key: int, ref_id: str, debate_id: str, body: str, new: bool = False) -> None:
+    """Index a text. `key`: the store position of the event that made the thing (its rowid in
+    FTS5, whose UNINDEXED columns cannot be looked up without a scan); `new`: nothing to replace."""
+    if not new:
+        unindex(conn, key, ref_id)
     if not body.strip():
         return
     if conn.dialect.name == "sqlite":
-        conn.execute(text(f"INSERT INTO {TABLE} (body, ref_id, debate_id) VALUES (:body, :ref, :debate)"),
-                     {"body": body, "ref": ref_id, "debate": debate_id})
+        conn.execute(text(f"INSERT INTO {TABLE} (rowid, body, ref_id, debate_id) VALUES (:key, :body, :ref, :debate)"),
+                     {"key": key, "body": body, "ref": ref_id, "debate": debate_id})
     elif _has_unaccent(conn):
         conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, document) "
                           "VALUES (:ref, :debate, to_tsvector('french', unaccent(:body)))"),
@@ -88,8 +91,11 @@ def index(conn, ref_id: str, debate_id: str, body: str) -> None:
                      {"body": fold(body), "ref": ref_id, "debate": debate_id})
 
 
-def unindex(conn, ref_id: str) -> None:
-    conn.execute(text(f"DELETE FROM {TABLE} WHERE ref_id = :ref"), {"ref": ref_id})
+def unindex(conn, key: int, ref_id: str) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(f"DELETE FROM {TABLE} WHERE rowid = :key"), {"key": key})
+    else:
+        conn.execute(text(f"DELETE FROM {TABLE} WHERE ref_id = :ref"), {"ref": ref_id})
 
 
 def compact(conn) -> None:
