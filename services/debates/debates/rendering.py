@@ -4,7 +4,7 @@ Two layers, so that a slip in one is caught by the other: markdown-it renders
 CommonMark with raw HTML off (a `<script>` typed in the text comes out as text)
 and images off (no tracking pixel: an image would be fetched by every reader's
 browser), then nh3 (ammonia) keeps only the tags and attributes listed here and
-links whose scheme is http, https or mailto, each given
+absolute links whose scheme is http, https or mailto, each given
 `rel="nofollow ugc noopener"` (user-generated, not endorsed, no `window.opener`).
 """
 from __future__ import annotations
@@ -28,13 +28,23 @@ def _headings_down(html: str) -> str:
     return html
 
 
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    """Links are absolute http, https or mailto ones: a relative or protocol-relative link
+    ("/admin", "//elsewhere.example") is dropped rather than left to point somewhere unsaid."""
+    if tag == "a" and attribute == "href":
+        lowered = value.strip().lower()
+        if not lowered.startswith(("http://", "https://", "mailto:")):
+            return None
+    return value
+
+
 def render(markdown: str) -> str:
     """The body as sanitised HTML ("" for an empty body: an erased author's)."""
     if not markdown:
         return ""
     html = _headings_down(_markdown.render(markdown))
     return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, url_schemes=SCHEMES, link_rel=REL,
-                     strip_comments=True).strip()
+                     strip_comments=True, attribute_filter=_absolute_links_only).strip()
 
 
 def plain_text(markdown: str) -> str:
