@@ -107,3 +107,22 @@ def test_a_debate_on_the_site(platform):
     assert "Rénovons-la" not in anonymous and 'data-testid="contribution-hidden"' in anonymous
     assert "Propos hors charte" in camille.get(f"{site}{path}").text
     assert wait_until(lambda: "Camille M." in requests.get(f"{site}{path}?sort=newest").text)
+
+    # From the queue, the moderator suspends the author for 3 days: Camille reads, but no longer writes.
+    assert requests.post(f"{platform.url}/api/contributions/{root_id}/reports", json={"reason": "Fil sans fin"},
+                         headers={"Authorization": f"Bearer {lucas_token}"}).status_code == 201
+    queue = moderator.get(f"{site}/moderation")
+    assert 'data-testid="suspend-form-' in queue.text
+    member_id = re.search(r'name="member_id" value="([^"]+)"', queue.text).group(1)
+    suspended = moderator.post(f"{site}/moderation", data={"member_id": member_id, "days": "3",
+                                                          "reason": "Récidive", "csrf_token": csrf_of(queue.text)})
+    assert suspended.status_code == 200 and 'data-testid="moderation-done"' in suspended.text
+    page = camille.get(f"{site}{path}")
+    refused = camille.post(f"{site}{path}", data={"action": "contribute", "body": "Encore",
+                                                  "csrf_token": csrf_of(page.text)})
+    assert refused.status_code == 403 and "suspendu" in refused.text
+
+    # Lucas asks to hear of each reply rather than a daily digest.
+    listing = lucas.get(f"{site}/debats")
+    chosen = lucas.post(f"{site}/debats/notifications", data={"mode": "each", "csrf_token": csrf_of(listing.text)})
+    assert chosen.status_code == 200 and '<option value="each" selected>' in chosen.text

@@ -5,7 +5,8 @@
     /debats/{id}            the debate, its threads (?sort=newest|support|discussed), the forms to write,
                             reply, vote, report, and for its moderators to hide, restore and close
     /debats/{id}/fil/{cid}  a whole thread (a debate's page shows the first replies of each)
-    /moderation             the moderators' queue
+    /debats/notifications   POST: how I hear of replies (digest or each)
+    /moderation             the moderators' queue; POST: suspend a contribution's author
 
 Every form is a POST with its CSRF token, answered by a redirect (303) back to the page.
 Contributions' HTML is the debates service's, rendered from Markdown and sanitised with
@@ -14,6 +15,7 @@ debates service's decision, as on the API.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
 from urllib.parse import urlencode
 
 from werkzeug.utils import redirect
@@ -34,6 +36,7 @@ SCOPE_NAMES = {"national": "National", "local": "Local", "candidates": "Atelier 
 SORT_NAMES = {"support": "Les plus soutenues", "newest": "Les plus récentes", "discussed": "Les plus discutées"}
 ACTIONS = ("contribute", "vote", "report", "hide", "restore", "close")
 THREAD_PAGE = 200  # replies on a page of a thread
+SUSPENSION_DAYS = ("1", "3", "7", "30")
 
 
 def thread_tree(contributions: list[dict]) -> list[dict]:
@@ -79,7 +82,9 @@ class DebatesSite:
             listed, errors = {"items": [], "next_cursor": None}, form_errors(error)
             status = 403
         query = urlencode(filters)
-        return page.render("debates.html", status=status, actor=actor, debates=listed["items"],
+        mode = self.services.call("debates", "notifications")["mode"] if actor is not None else None
+        return page.render("debates.html", status=status, actor=actor, debates=listed["items"], mode=mode,
+                           saved=request.args.get("enregistre") == "1",
                            next_cursor=listed["next_cursor"], themes=themes, filters=filters, query=query,
                            theme_names={t["slug"]: t["name"] for t in themes}, scope_names=SCOPE_NAMES,
                            errors=errors)
@@ -175,12 +180,45 @@ class DebatesSite:
                            scope_names=SCOPE_NAMES, theme_names=themes, errors=None, form={},
                            thread_next=replies["next_cursor"], thread_root=root_id)
 
-    @page("GET", "/moderation")
+    @page("POST", "/debats/notifications")
+    def debate_notifications_page(self, request):
+        page = Page(request)
+        actor, _ = self._visitor(request)
+        posted = form_data(request)
+        if not page.csrf_ok(posted):
+            return self._refuse_forgery(page)
+        if actor is None:
+            return page.finish(redirect("/connexion", code=303))
+        data = load(debate_schemas.NotificationsRequest(), {"mode": posted.get("mode", "")})
+        self.services.call("debates", "choose_notifications", data)
+        return page.finish(redirect("/debats?enregistre=1", code=303))
+
+    @page("GET,POST", "/moderation")
     def moderation_page(self, request):
         page = Page(request)
         actor, _ = self._visitor(request)
         if actor is None:
             return page.finish(redirect("/connexion", code=303))
+        errors, done, status, headers = None, None, 200, None
+        if request.method == "POST":
+            posted = form_data(request)
+            if not page.csrf_ok(posted):
+                return self._refuse_forgery(page)
+            try:
+                days = posted.get("days", "")
+                if days not in SUSPENSION_DAYS:
+                    raise ValidationFailed("Durée invalide.", {"days": ["Choisissez une durée."]})
+                until = (datetime.now(timezone.utc) + timedelta(days=int(days))).isoformat()
+                data = load(debate_schemas.SuspensionRequest(), {"until": until,
+                                                                 "reason": posted.get("reason", "").strip()})
+                self.services.call("debates", "suspend", (posted.get("member_id") or "")[:100], data)
+                done = f"Membre suspendu des débats pour {days} jours."
+            except DomainError as error:
+                errors = form_errors(error)
+                answer = error_answer(error)
+                status, headers = answer.status, answer.headers
         wanted = page_or_first(request)
         queue = self.services.call("debates", "moderation_queue", limit=wanted.limit, cursor=wanted.cursor)
-        return page.render("moderation.html", actor=actor, reports=queue["items"], next_cursor=queue["next_cursor"])
+        return page.render("moderation.html", status=status, headers=headers, actor=actor, reports=queue["items"],
+                           next_cursor=queue["next_cursor"], errors=errors, done=done,
+                           suspension_days=SUSPENSION_DAYS)
