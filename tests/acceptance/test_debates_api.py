@@ -193,3 +193,31 @@ def test_debating_from_opening_to_synthesis(platform):
     dashboard = requests.get(f"{api}/members/me/dashboard", headers=camille_auth).json()
     assert did in [d["id"] for d in dashboard["debates"]]
     assert requests.get(f"{api}/debates/00000000-0000-0000-0000-000000000000").status_code == 404
+
+
+def test_camille_exports_her_debates_then_is_forgotten_by_them(platform):
+    from .test_camille_adds_lucas_as_a_contact import PASSWORD
+
+    api = platform.url + "/api"
+    _, camille_auth, _ = join(platform, "camille@example.org", "Camille", "69003")
+    _, lucas_auth, _ = join(platform, "lucas@example.org", "Lucas", "69001")
+    debate = requests.post(f"{api}/debates", json=LOCAL, headers=lucas_auth).json()
+    mine = requests.post(f"{api}/debates/{debate['id']}/contributions", json={"body": "Mon idée hippopotamesque"},
+                         headers=camille_auth).json()
+    requests.post(f"{api}/debates/{debate['id']}/contributions", json={"body": "Bien vu", "parent_id": mine["id"]},
+                  headers=lucas_auth)
+    assert wait_until(lambda: requests.get(f"{api}/debates/{debate['id']}").json()["contributions"][0]["author"][
+        "display_name"] == "Camille M.")
+    exported = requests.get(f"{api}/members/me/export", headers=camille_auth).json()["debates"]
+    assert exported["display_name"] == "Camille M."
+    assert "hippopotamesque" in exported["contributions"][0]["body_html"]
+
+    assert requests.delete(f"{api}/members/me", headers=camille_auth, json={"password": PASSWORD}).status_code == 204
+
+    def forgotten():
+        thread = requests.get(f"{api}/debates/{debate['id']}").json()["contributions"]
+        return thread[0]["erased"] and thread
+    thread = wait_until(forgotten)
+    assert thread[0]["body_html"] == "" and thread[0]["author"] == {"member_id": None, "display_name": "Membre effacé"}
+    assert thread[1]["body_html"] == "<p>Bien vu</p>"  # the replies stand
+    assert requests.get(f"{api}/debates", params={"q": "hippopotamesque"}).json()["items"] == []
