@@ -13,6 +13,7 @@ as strays) nor, portably, a tsvector column.
   there (checked once), otherwise over the text folded here, in Python (the same
   folding for the query): the two give the same matches.
 
+A word that matches more than MATCH_CAP texts counts its latest MATCH_CAP (below).
 The read model decides by dialect; the rest of the service only calls `index`,
 `unindex`, `clear` and `matching_debates`.
 """
@@ -26,6 +27,10 @@ from sqlalchemy import text
 TABLE = "debate_search"
 _WORDS = re.compile(r"\w+", re.UNICODE)
 _QUERY_WORDS_MAX = 12
+# A search counts the latest MATCH_CAP texts that match (by store position, FTS5's rowid):
+# a word found in 600,000 contributions of a million took 1.5 s to gather every one of
+# their debates before ordering them (docs/benchmarks.md); its latest 5,000 take ~12 ms.
+MATCH_CAP = 5_000
 _unaccent: dict[str, bool] = {}  # database URL -> whether unaccent() exists there
 
 
@@ -48,7 +53,7 @@ def ensure(conn) -> None:
         return
     conn.execute(text(
         f"CREATE TABLE IF NOT EXISTS {TABLE} (ref_id VARCHAR(36) PRIMARY KEY, debate_id VARCHAR(36) NOT NULL, "
-        "document TSVECTOR NOT NULL)"))
+        "key BIGINT NOT NULL, document TSVECTOR NOT NULL)"))
     conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_document ON {TABLE} USING GIN (document)"))
     _has_unaccent(conn)
 
@@ -82,13 +87,13 @@ def index(conn, key: int, ref_id: str, debate_id: str, body: str, new: bool = Fa
         conn.execute(text(f"INSERT INTO {TABLE} (rowid, body, ref_id, debate_id) VALUES (:key, :body, :ref, :debate)"),
                      {"key": key, "body": body, "ref": ref_id, "debate": debate_id})
     elif _has_unaccent(conn):
-        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, document) "
-                          "VALUES (:ref, :debate, to_tsvector('french', unaccent(:body)))"),
-                     {"body": body, "ref": ref_id, "debate": debate_id})
+        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
+                          "VALUES (:ref, :debate, :key, to_tsvector('french', unaccent(:body)))"),
+                     {"body": body, "ref": ref_id, "debate": debate_id, "key": key})
     else:
-        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, document) "
-                          "VALUES (:ref, :debate, to_tsvector('french', :body))"),
-                     {"body": fold(body), "ref": ref_id, "debate": debate_id})
+        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
+                          "VALUES (:ref, :debate, :key, to_tsvector('french', :body))"),
+                     {"body": fold(body), "ref": ref_id, "debate": debate_id, "key": key})
 
 
 def unindex(conn, key: int, ref_id: str) -> None:
@@ -119,9 +124,10 @@ def matching_debates_sql(conn, query: str):
     if conn.dialect.name == "sqlite":
         # Each word quoted: FTS5's query syntax (AND, NEAR, *, column filters) stays out of users' hands.
         match = " ".join('"' + w.replace('"', "") + '"' for w in words)
-        return f"SELECT debate_id FROM {TABLE} WHERE {TABLE} MATCH :match", {"match": match}
+        return (f"SELECT debate_id FROM {TABLE} WHERE {TABLE} MATCH :match ORDER BY rowid DESC LIMIT :cap",
+                {"match": match, "cap": MATCH_CAP})
     if _has_unaccent(conn):
-        return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', unaccent(:match))",
-                {"match": " ".join(words)})
-    return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', :match)",
-            {"match": fold(" ".join(words))})
+        return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', unaccent(:match)) "
+                "ORDER BY key DESC LIMIT :cap", {"match": " ".join(words), "cap": MATCH_CAP})
+    return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', :match) "
+            "ORDER BY key DESC LIMIT :cap", {"match": fold(" ".join(words)), "cap": MATCH_CAP})

@@ -571,3 +571,17 @@ def test_a_rebuild_gives_the_same_rows(people):
     with app.read() as conn:
         assert dump_tables(conn, tables) == before
     assert app.list_debates(ANONYMOUS, q="renover")["items"]
+
+
+def test_a_very_common_word_counts_its_latest_matches(people, monkeypatch):
+    from debates import search
+
+    app = people
+    monkeypatch.setattr(search, "MATCH_CAP", 2)
+    old, new = open_debate(app, title="Ancien", body="rien"), open_debate(app, title="Récent", body="rien")
+    post(app, old["id"], "parlons budget", NATIONAL)
+    for _ in range(2):
+        post(app, new["id"], "encore le budget", NATIONAL)
+    assert [d["id"] for d in app.list_debates(ANONYMOUS, q="budget")["items"]] == [new["id"]]
+    monkeypatch.setattr(search, "MATCH_CAP", 100)
+    assert {d["id"] for d in app.list_debates(ANONYMOUS, q="budget")["items"]} == {new["id"], old["id"]}
