@@ -5,7 +5,13 @@ call is a message each way and a worker on both sides). A `Gatherer` lets the
 requests of a few milliseconds share one call instead: the first request that
 finds no open batch leads one, waits up to `wait` seconds (or until `size`
 requests joined), makes the call with the whole batch, and hands each request
-its own answer. Its followers just wait. Nothing is held in the gateway that a
+its own answer. Its followers just wait.
+
+At most `in_flight` calls are out at once: while they are, the next batch goes
+on gathering (up to `size`) until one comes back. Alone, a request waits `wait`
+and no more; under load the batches grow with the service's answer time instead
+of many small calls each paying a call's fixed cost (the RPC both ways, a
+transaction, a relay run) for a few requests. Nothing is held in the gateway that a
 crash could lose: every request waits for its answer, which comes only once the
 service committed the batch, so a 202 still means "durably stored".
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import eventlet
 from eventlet.event import Event
+from eventlet.semaphore import Semaphore
 
 from umpnet_kernel import errors
 
@@ -41,9 +48,10 @@ class _Batch:
 class Gatherer:
     """`gatherer.call(services, item)`: `item`'s answer from `service.method([items...])`."""
 
-    def __init__(self, service: str, method: str, size: int = 50, wait: float = 0.002):
+    def __init__(self, service: str, method: str, size: int = 50, wait: float = 0.002, in_flight: int = 2):
         self.service, self.method, self.size, self.wait = service, method, size, wait
         self._open: _Batch | None = None
+        self._calls = Semaphore(in_flight)  # a batch leaves only with a free slot
 
     def call(self, services, item):
         batch, leader = self._open, False
@@ -68,10 +76,12 @@ class Gatherer:
     def _lead(self, services, batch: _Batch) -> None:
         with eventlet.Timeout(self.wait, False):
             batch.full.wait()
-        self._close(batch)
         try:
-            answers = services.call(self.service, self.method, batch.items)
+            with self._calls:  # waiting for a slot, the batch still takes newcomers (up to `size`)
+                self._close(batch)
+                answers = services.call(self.service, self.method, batch.items)
         except BaseException as exc:  # every request of the batch gets the call's failure (a 503...)
+            self._close(batch)
             batch.answered.send_exception(exc)
             raise
         batch.answered.send(answers)

@@ -150,6 +150,6 @@ SignedPetitionList = list_of(SignedPetition)
 class Stats(Schema):
     members = fields.Integer()
     digital_federation_members = fields.Integer()
-    upcoming_meetings = fields.Integer(metadata={"description": "always 0 for now: the events service has none yet"})
+    upcoming_meetings = fields.Integer(metadata={"description": "published meetings not started yet"})
     open_petitions = fields.Integer()
     confirmed_signatures = fields.Integer()

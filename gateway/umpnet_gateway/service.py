@@ -23,10 +23,12 @@ from .api.contacts import ContactsApi
 from .api.dashboard import DashboardApi
 from .api.debates import DebatesApi
 from .api.invitations import InvitationsApi
+from .api.meetings import MeetingsApi
 from .api.map import MapApi
 from .api.members import MembersApi
 from .api.petitions import PetitionsApi
 from .api.talents import TalentsApi
+from .api.trainings import TrainingsApi
 from .api.privacy import PrivacyApi
 from .caching import PublicCache
 from .http import api, json_response
@@ -39,15 +41,18 @@ from .site.facebook import FacebookSite
 from .site.home import HomeSite
 from .site.invitations import InvitationsSite
 from .site.map import MapSite
+from .site.meetings import MeetingsSite
 from .site.members import MembersSite
 from .site.petitions import PetitionsSite
 from .site.pages import SitePages
 from .site.privacy import PrivacySite
+from .site.trainings import TrainingsSite
+from .site.unsubscribe import UnsubscribeSite
 
 
-class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, DebatesApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, DebatesSite, SitePages):
+                     PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

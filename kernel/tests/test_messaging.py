@@ -384,3 +384,32 @@ def test_a_reply_is_the_message_nameko_s_responder_sends(config, outcome):
     keep = ("content_type", "content_encoding", "correlation_id", "delivery_mode")
     assert {k: first.properties.get(k) for k in keep} == {k: second.properties.get(k) for k in keep}
     assert first.properties["delivery_mode"] == 2 and first.properties["correlation_id"] == "call-1"
+
+
+@pytest.mark.parametrize("size", [200, 300_000])  # the second more than a frame: py-amqp splits its body
+def test_a_batch_written_in_one_go_sends_the_bytes_one_publish_per_message_sends(config, size):
+    """`BatchPublisher.one_write`: the frames of kombu's `producer.publish`, message by message,
+    gathered into one socket write; the broker takes and confirms them, in order."""
+    from umpnet_kernel.nameko.publisher import BatchPublisher
+
+    messages = [(f"test.Event{n % 2}", {"event_id": f"e{n}", "position": n, "data": {"text": "é" * (size // 2)}})
+                for n in range(5)]
+    sent = {}
+    with Connection(config["AMQP_URI"]) as conn:
+        probe = Queue("probe", exchange=events_exchange("bytes"), routing_key="#", durable=True)
+        probe(conn).declare()
+        for one_write in (False, True):
+            publisher = BatchPublisher(config["AMQP_URI"], events_exchange("bytes"))
+            publisher.one_write = one_write
+            publisher.publish_many(messages[:1])  # connected (and the exchange declared) before recording
+            transport = publisher._connection.connection.transport
+            writes, send = [], transport._write
+            transport._write = lambda data: (writes.append(bytes(data)), send(data))
+            publisher.publish_many(messages)
+            transport._write = send
+            publisher.close()
+            sent[one_write] = writes
+        received = _drain(conn, "probe")
+    assert b"".join(sent[True]) == b"".join(sent[False])
+    assert len(sent[True]) == 1 and len(sent[False]) >= 5
+    assert [body["event_id"] for body in received] == ["e0", *[f"e{n}" for n in range(5)]] * 2

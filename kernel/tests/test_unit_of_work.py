@@ -67,6 +67,24 @@ def test_several_aggregates_come_from_one_query_and_stay_the_ones_held(app):
         assert {row[0]: row[2] for row in dump_tables(conn, [balances])["balances"]} == {"a1": 0, "a2": 8, "a3": 2}
 
 
+def test_get_many_without_holding_leaves_the_order_of_appends_to_the_caller(app):
+    """`hold=False` (a batch decided item by item): loaded in one query, appended only once added."""
+    for account_id, owner in (("a1", "Ann"), ("a2", "Bob")):
+        app.execute(Context(), lambda uow, i=account_id, o=owner: uow.add(Account.open(i, o)))
+
+    def command(uow):
+        found = uow.get_many(Account, ["a2", "a1", "a2"], hold=False)
+        assert list(found) == ["a2", "a1"]
+        found["a1"].deposit(3)
+        found["a2"].deposit(4)
+        uow.add(found["a1"])  # a2 is never added: its deposit is not saved
+        assert uow.get(Account, "a1") is found["a1"]
+
+    app.execute(Context(), command)
+    with app.read() as conn:
+        assert {row[0]: row[2] for row in dump_tables(conn, [balances])["balances"]} == {"a1": 3, "a2": 0}
+
+
 def test_first_delivery_is_true_once_per_consumer(app):
     def handle(uow):
         return uow.first_delivery("mailer.on_x", "event-1")

@@ -60,6 +60,7 @@ class Application:
         if shredder is not None:
             db.shredder = shredder  # shredding.open_rows: the relay publishes opened events
         self.projections: list[Projection] = list(projections)
+        self._batchers: dict = {}  # UnitOfWork._batching's findings, shared by every unit of work
         self.max_attempts = max_attempts
         self._commit_listeners: list[Callable[[list[RecordedEvent]], None]] = []
         self._group_commit = (
@@ -74,7 +75,7 @@ class Application:
 
     def execute(self, context: Context, command: Callable[[UnitOfWork], T]) -> T:
         def run(conn: Connection) -> tuple[T, list[RecordedEvent]]:
-            uow = UnitOfWork(conn, self.store, self.projections, context)
+            uow = UnitOfWork(conn, self.store, self.projections, context, self._batchers)
             result = command(uow)
             uow.flush()
             return result, uow.recorded
@@ -105,7 +106,7 @@ class Application:
         def run(conn: Connection) -> tuple[list[T], list[RecordedEvent]]:
             results, recorded = [], []
             for context, command in commands:
-                uow = UnitOfWork(conn, self.store, self.projections, context)
+                uow = UnitOfWork(conn, self.store, self.projections, context, self._batchers)
                 results.append(command(uow))
                 uow.flush()
                 recorded.extend(uow.recorded)

@@ -53,6 +53,7 @@ class Projection:
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         cls._handlers = {}
+        cls.batches = cls.apply_many is not Projection.apply_many
         for klass in reversed(cls.__mro__):
             for attr in vars(klass).values():
                 for event_type in getattr(attr, "_handles_events", ()):
@@ -69,6 +70,17 @@ class Projection:
         handler = self._handlers.get(type(recorded.event))
         if handler is not None:
             handler(self, conn, recorded.event, recorded)
+
+    #: True when the class overrides `apply_many` (set by __init_subclass__)
+    batches: ClassVar[bool] = False
+
+    def apply_many(self, conn: Connection, records: list[RecordedEvent]) -> None:
+        """`apply` each record in order. A projection may override it to write a
+        run of events in fewer statements (a unit of work hands it the runs of
+        consecutive events that it alone handles); it must leave the rows that
+        `apply` one by one would."""
+        for recorded in records:
+            self.apply(conn, recorded)
 
     # -- rebuild protocol: start, replay every event, finish ---------------
     def start_rebuild(self, conn: Connection) -> None:

@@ -33,13 +33,18 @@ A = TypeVar("A", bound=Aggregate)
 class UnitOfWork:
     """The aggregates touched by one command, and the transaction that saves them."""
 
-    def __init__(self, conn: Connection, store: EventStore, projections: Sequence[Projection], context: Context):
+    def __init__(self, conn: Connection, store: EventStore, projections: Sequence[Projection], context: Context,
+                 batchers: dict | None = None):
+        """`batchers`: where `_batching` keeps what it found of each event type; an
+        `Application` hands every unit of work the same one (its projections do not
+        change), so that the projections' handled types are looked over once, not per command."""
         self.conn = conn
         self.store = store
         self.context = context
         self._projections = projections
         self._touched: list[Aggregate] = []
         self.recorded: list[RecordedEvent] = []
+        self._batchers: dict[type, Projection | None] = {} if batchers is None else batchers
 
     def get(self, cls: type[A], id: str) -> A | None:
         """The aggregate rebuilt from its stream, or None if it has no events.
@@ -52,12 +57,16 @@ class UnitOfWork:
             return held
         return self._rehydrated(cls, id, self.store.load_stream(self.conn, cls.stream_id_for(id)))
 
-    def get_many(self, cls: type[A], ids: Iterable[str]) -> dict[str, A]:
+    def get_many(self, cls: type[A], ids: Iterable[str], *, hold: bool = True) -> dict[str, A]:
         """`get` for several aggregates of one class, their streams read in one
-        query: {id: aggregate}, without the ids that have no events."""
+        query: {id: aggregate}, without the ids that have no events.
+
+        `hold=False` leaves the loaded ones out of the unit of work: a caller
+        deciding a batch `add`s each where its item's own `get` would have, so
+        that their events are appended in the one-by-one order."""
         found: dict[str, A] = {}
         to_load: list[str] = []
-        for id in ids:
+        for id in dict.fromkeys(ids):
             held = self._held(cls, id)
             if held is not None:
                 found[id] = held
@@ -65,9 +74,11 @@ class UnitOfWork:
                 to_load.append(id)
         streams = self.store.load_streams(self.conn, [cls.stream_id_for(id) for id in to_load])
         for id in to_load:
-            aggregate = self._rehydrated(cls, id, streams.get(cls.stream_id_for(id), []))
-            if aggregate is not None:
-                found[id] = aggregate
+            records = streams.get(cls.stream_id_for(id))
+            if records:
+                found[id] = aggregate = cls.rehydrate(id, (r.event for r in records))
+                if hold:
+                    self.add(aggregate)
         return found
 
     def _held(self, cls: type[A], id: str) -> A | None:
@@ -99,7 +110,8 @@ class UnitOfWork:
         """Append every touched aggregate's pending events, then project them.
 
         All streams in one `append_many` (one INSERT rather than one per
-        aggregate); projected aggregate by aggregate, event by event, as added.
+        aggregate); projected aggregate by aggregate, event by event, as added
+        (`_project`).
         """
         appends = []
         for aggregate in self._touched:
@@ -107,19 +119,40 @@ class UnitOfWork:
                 base_version, events = aggregate.collect_pending()
                 metas = [self.context.metadata() for _ in events]
                 appends.append((aggregate.stream_id, base_version, events, metas))
-        for recorded in self.store.append_many(self.conn, appends):
-            self._project(recorded)
+        self._project([record for recorded in self.store.append_many(self.conn, appends) for record in recorded])
 
     def _project(self, recorded: list[RecordedEvent]) -> None:
-        for record in recorded:
-            for projection in self._projections:
-                try:
-                    projection.apply(self.conn, record)
-                except IntegrityError as exc:
-                    if projection.lost_claim(exc):  # see Projection.claims
-                        raise KeyTaken(f"another transaction took a key of {type(projection).__name__} first") from exc
-                    raise
+        """Each record to every projection, in order. A run of consecutive records
+        that only one projection handles, one that batches (`Projection.apply_many`),
+        goes to it in one call: the same order for it, and no other sees them."""
+        start = 0
+        while start < len(recorded):
+            batching = self._batching(type(recorded[start].event))
+            end = start + 1
+            if batching is not None:
+                while end < len(recorded) and self._batching(type(recorded[end].event)) is batching:
+                    end += 1
+                self._applying(batching, batching.apply_many, recorded[start:end])
+            else:
+                for projection in self._projections:
+                    self._applying(projection, projection.apply, recorded[start])
+            start = end
         self.recorded.extend(recorded)
+
+    def _batching(self, event_type: type) -> Projection | None:
+        """The one projection handling `event_type`, if it batches; else None."""
+        if event_type not in self._batchers:
+            handling = [p for p in self._projections if event_type in p.handled_types()]
+            self._batchers[event_type] = (handling[0] if len(handling) == 1 and handling[0].batches else None)
+        return self._batchers[event_type]
+
+    def _applying(self, projection: Projection, apply, records) -> None:
+        try:
+            apply(self.conn, records)
+        except IntegrityError as exc:
+            if projection.lost_claim(exc):  # see Projection.claims
+                raise KeyTaken(f"another transaction took a key of {type(projection).__name__} first") from exc
+            raise
 
     # -- consumers: idempotency and ordering ------------------------------
     def first_delivery(self, consumer: str, event_id: str) -> bool:

@@ -58,8 +58,15 @@ class Platform:
                                                    self.mailer.queue_verification_email),
             "members.MemberErased": (mailer_service.MemberErased(), self.mailer.forget_member),
             "members.InvitationSent": (mailer_service.InvitationSent(), self.mailer.queue_invitation_email),
+            # the mailer's recipients directory
+            "members.MemberRegistered": (mailer_service.MemberRegistered(), self._directory),
+            "members.EmailVerified": (mailer_service.EmailVerified(), self._directory),
+            "members.ProfileUpdated": (mailer_service.ProfileUpdated(), self._directory),
         }
         self.delivered = []
+
+    def _directory(self, incoming):
+        self.mailer.record_members_events([incoming])
 
     def relay(self):
         """Publish the new members events to the mailer; deliver what it queued."""
@@ -162,6 +169,8 @@ def test_an_erased_member_leaves_no_byte_of_their_email_or_name(backend, migrate
             sent = conn.execute(select(emails.c.email_id, emails.c.status).where(emails.c.member_id == zephyrine)).all()
         assert [status for _, status in sent] == ["sent"]
         assert os.path.exists(os.path.join(data_dir, "mail", f"{sent[0].email_id}.eml"))
+        entry = platform.mailer.directory_entry(zephyrine)  # the mailer's recipients directory knows her
+        assert (entry["email"], entry["first_name"], entry["verified"]) == (EMAIL, "Zephyrina", True)
         # the proof can fail: before the erasure, the read models hold them in clear
         before = holding(read())
         assert {secret for _, secret in before} >= {"zephyrine.quintavalle", "Zephyrina", "Quintavalle"}

@@ -40,14 +40,14 @@ add_talent_subscribers(ScoredMembers, SOURCES)
 
 
 def publish(config, event_id, member_id):
-    body = {"event_id": event_id, "event_type": "events.AttendanceRecorded", "schema_version": 1,
+    body = {"event_id": event_id, "event_type": "events.ExampleAttended", "schema_version": 1,
             "stream_id": "meeting-1", "stream_version": 2, "position": 5,
             "occurred_at": datetime.now(timezone.utc).isoformat(), "actor_id": None, "correlation_id": None,
             "causation_id": None, "data": {"member_id": member_id, "meeting_id": "meeting-1"}}
     with Connection(config["AMQP_URI"]) as conn:
         Producer(conn.channel(), exchange=events_exchange("events")).publish(
-            body, routing_key="events.AttendanceRecorded", message_id=event_id,
-            headers={"event_type": "events.AttendanceRecorded"}, delivery_mode=PERSISTENT, serializer="json")
+            body, routing_key="events.ExampleAttended", message_id=event_id,
+            headers={"event_type": "events.ExampleAttended"}, delivery_mode=PERSISTENT, serializer="json")
 
 
 def test_a_remote_talent_event_delivered_twice_is_credited_once(run_service, platform_config, monkeypatch):

@@ -23,6 +23,7 @@ import csv
 import io
 from urllib.parse import urlencode
 
+import eventlet
 from werkzeug.wrappers import Response
 
 from umpnet_kernel.config import public_url
@@ -176,14 +177,16 @@ class PetitionsApi:
         return json_response(counter_of(petition), headers={"Access-Control-Allow-Origin": "*"})
 
     @api("GET", "/api/stats")
-    @documented("The platform's public figures (upcoming_meetings is 0 until the events service has meetings)",
+    @documented("The platform's public figures",
                 responses={200: schemas.Stats})
-    @public_read("federations", "petitions", ttl=COUNT_TTL)
+    @public_read("federations", "petitions", "meetings", ttl=COUNT_TTL)
     def stats(self, request):
         federations = self.federations_reference()  # kept in memory (site/members.py)
         digital = next((f["member_count"] for f in federations if f["kind"] == "digital"), 0)
+        meetings = eventlet.spawn(self.services.call, "events", "meeting_stats")
         petitions = self.services.call("petitions", "stats")
-        return json_response({"members": digital, "digital_federation_members": digital, "upcoming_meetings": 0,
+        upcoming = meetings.wait()["upcoming_meetings"]
+        return json_response({"members": digital, "digital_federation_members": digital, "upcoming_meetings": upcoming,
                               "open_petitions": petitions["open_petitions"],
                               "confirmed_signatures": petitions["confirmed_signatures"]})
 

@@ -22,11 +22,15 @@ from umpnet_kernel.shredding import Shredder, scrub
 from umpnet_kernel.store import processed_table
 
 from . import composer
+from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after  # first: the tables' order
+from .directory import Directory  # noqa: I001
 from .domain.email import OutgoingEmail
 from .domain.follower import PetitionFollower
 from .events import EmailQueued
+from .meetings import MeetingEmails
 from .privacy import MailerPrivacy, recipient_key
-from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after
+from .replies import ReplyNotifications
+from .unsubscribe import Unsubscribing, unsubscribe_nonce
 from .transports import TransportError
 
 log = logging.getLogger(__name__)
@@ -75,7 +79,11 @@ class RateLimit:
     window: timedelta = timedelta(hours=1)
 
 
-class MailerApp(MailerPrivacy, Application):
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class MailerApp(Directory, MeetingEmails, ReplyNotifications, Unsubscribing, MailerPrivacy, Application):
     def __init__(
         self, db: Database, public_url: str, sender: str, secret_key: str, rate_limit: RateLimit = RateLimit()
     ):
@@ -87,6 +95,8 @@ class MailerApp(MailerPrivacy, Application):
         self.rate_limit = rate_limit
         self._secret_key = secret_key
         self._next_prune = 0.0
+        # The time of the reminders and digests (meetings.py, replies.py): tests set their own.
+        self.clock: Callable[[], datetime] = utcnow
 
     # -- queueing: what is stored is the template and its inputs, never a link token
     # Each event's command is built by one method (`_verification`, ...) and run
@@ -236,7 +246,9 @@ class MailerApp(MailerPrivacy, Application):
                 for f in followers:
                     if ids[f.signature_id] not in queued:
                         uow.add(OutgoingEmail.queue(ids[f.signature_id], "petition-milestone", f.recipient,
-                                                    "petition-milestone", {**inputs, "first_name": f.first_name}))
+                                                    "petition-milestone", {**inputs, "first_name": f.first_name,
+                                                    "unsubscribe": unsubscribe_nonce(
+                                                        "petition", f.signature_id, data["petition_id"])}))
                 last = followers[-1].signature_id if len(followers) == page_size else None
                 return last, len(followers) - len(queued)
 
@@ -301,7 +313,9 @@ class MailerApp(MailerPrivacy, Application):
             try:
                 inputs = jsontext.decode(row["inputs"]) if row["inputs"] is not None else {}
                 subject, text_body, html_body = composer.render(row["template"], inputs, self.public_url, self.links)
-                message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body, html_body)
+                message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body,
+                                                html_body, composer.unsubscribe_link(inputs, self.public_url, self.links),
+                                                composer.meeting_calendar(row["template"], inputs, self.public_url))
                 transport.send(row["email_id"], message)
             except TransportError as exc:
                 log.warning("delivery of email %s failed: %s", row["email_id"], exc)

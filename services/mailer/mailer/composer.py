@@ -9,9 +9,11 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.policy import SMTPUTF8
 from email.utils import format_datetime, formataddr, parseaddr
-from urllib.parse import quote, urlencode
+from typing import Callable
+from urllib.parse import quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
+from icalendar import Calendar, Event
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from umpnet_kernel.links import LinkTokens
@@ -99,6 +101,77 @@ def _petition_milestone(inputs, public_url, links):
         "goal": _french_number(int(inputs["goal"]))}
 
 
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+
+
+def _zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "Europe/Paris")
+    except (ValueError, KeyError, OSError):  # an unknown zone name: shown in Paris time
+        return _PARIS
+
+
+def _french_span(starts_iso: str, ends_iso: str, zone_name: str | None) -> str:
+    """'jeudi 3 décembre 2026 de 14 h 05 à 16 h 00' in the meeting's zone (over two days: both dates)."""
+    zone = _zone(zone_name)
+    start, end = datetime.fromisoformat(starts_iso).astimezone(zone), datetime.fromisoformat(ends_iso).astimezone(zone)
+
+    def day(d):
+        return f"{_WEEKDAYS[d.weekday()]} {'1er' if d.day == 1 else d.day} {_MONTHS[d.month - 1]} {d.year}"
+
+    if start.date() == end.date():
+        return f"{day(start)} de {start.hour} h {start.minute:02d} à {end.hour} h {end.minute:02d}"
+    return f"du {day(start)} à {start.hour} h {start.minute:02d} au {day(end)} à {end.hour} h {end.minute:02d}"
+
+
+def _web_link(url: str | None) -> str | None:
+    """An http(s) link as it is; anything else (javascript:, data:...) is no link at all."""
+    if not url:
+        return None
+    parsed = urlsplit(url.strip())
+    return url.strip() if parsed.scheme in ("http", "https") and parsed.netloc else None
+
+
+def _meeting_values(inputs, public_url) -> dict:
+    return {"title": _one_line(inputs["title"]),
+            "when": _french_span(inputs["starts_at"], inputs["ends_at"], inputs.get("timezone")),
+            "where": " ".join(filter(None, (inputs.get("postcode"), _one_line(inputs.get("city") or "")))),
+            "online_url": _web_link(inputs.get("online_url")),
+            "link": f"{public_url}/reunions/{quote(inputs['meeting_id'], safe='')}"}
+
+
+def _meeting(subject: Callable[[dict, str], str]):
+    def make(inputs, public_url, links):
+        values = _meeting_values(inputs, public_url)
+        values["position"] = inputs.get("position")
+        values["reason"] = inputs.get("reason") or ""
+        return subject(inputs, values["title"]), values
+
+    return make
+
+
+def _debate_link(public_url: str, debate_id: str) -> str:
+    return f"{public_url}/debats/{quote(debate_id, safe='')}"
+
+
+def _reply(reply: dict, public_url: str) -> dict:
+    return {"debate_title": _one_line(reply["debate_title"]), "author_name": _one_line(reply.get("author_name") or "")
+            or "Un(e) adhérent(e)", "excerpt": reply.get("excerpt") or "",
+            "link": _debate_link(public_url, reply["debate_id"])}
+
+
+def _debate_reply(inputs, public_url, links):
+    values = _reply(inputs, public_url)
+    return f"{values['author_name']} vous a répondu : « {values['debate_title']} »", values
+
+
+def _debate_digest(inputs, public_url, links):
+    replies = [_reply(r, public_url) for r in inputs["replies"]]
+    count = len(replies) + int(inputs.get("more") or 0)
+    subject = "Une réponse à vos contributions" if count == 1 else f"{count} réponses à vos contributions"
+    return subject + " dans les débats", {"replies": replies, "more": int(inputs.get("more") or 0), "count": count}
+
+
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
 _TEMPLATES = {
     "verification": _verification,
@@ -107,6 +180,15 @@ _TEMPLATES = {
     "invitation": _invitation,
     "petition-confirmation": _petition_confirmation,
     "petition-milestone": _petition_milestone,
+    "meeting-confirmed": _meeting(lambda i, t: f"Inscription confirmée : « {t} »"),
+    "meeting-waitlisted": _meeting(lambda i, t: f"Liste d'attente : « {t} »"),
+    "meeting-promoted": _meeting(lambda i, t: f"Une place s'est libérée : « {t} »"),
+    "meeting-changed": _meeting(lambda i, t: f"Réunion modifiée : « {t} »"),
+    "meeting-cancelled": _meeting(lambda i, t: f"Réunion annulée : « {t} »"),
+    "meeting-reminder": _meeting(lambda i, t: f"Rappel : « {t} » demain"),
+    "meeting-announcement": _meeting(lambda i, t: f"Nouvelle réunion près de chez vous : « {t} »"),
+    "debate-reply": _debate_reply,
+    "debate-digest": _debate_digest,
 }
 
 
@@ -123,7 +205,51 @@ def render(template: str, inputs: dict, public_url: str, links: LinkTokens) -> t
     except KeyError as exc:
         raise CannotRender(f"template {template!r} lacks input {exc}") from None
     values["first_name"] = inputs.get("first_name")
+    values["unsubscribe_link"] = unsubscribe_link(inputs, public_url, links)
     return subject, _render_file(f"{template}.txt", **values), _render_file(f"{template}.html", **values)
+
+
+def unsubscribe_link(inputs: dict, public_url: str, links: LinkTokens) -> str | None:
+    """The email's unsubscribe link (unsubscribe.py), its token made now from the inputs'
+    nonce; None for an email one cannot unsubscribe from (an account's, a confirmation)."""
+    nonce = inputs.get("unsubscribe")
+    return _link(f"{public_url}/unsubscribe", links.token("unsubscribe", nonce)) if nonce else None
+
+
+# -- the .ics of a meeting, attached to the registration's confirmation -------------------
+CALENDAR_TEMPLATES = ("meeting-confirmed", "meeting-promoted", "meeting-changed")
+
+
+# The UID the events service gives the meeting in its .ics and feeds: a calendar that has
+# both (the attachment, then the feed) sees one event, updated in place.
+UID_DOMAIN = "meetings.umpnet"
+
+
+def meeting_calendar(template: str, inputs: dict, public_url: str) -> str | None:
+    """An iCalendar (RFC 5545, written by icalendar) event of the meeting, for the emails
+    that confirm a seat (`CALENDAR_TEMPLATES`); times in the meeting's zone, with its VTIMEZONE."""
+    if template not in CALENDAR_TEMPLATES:
+        return None
+    values = _meeting_values(inputs, public_url)
+    location = values["where"] + (f" / {values['online_url']}" if values["online_url"] else "")
+    zone = ZoneInfo(inputs.get("timezone") or "Europe/Paris")
+    calendar = Calendar()
+    calendar.add("prodid", "-//UMPnet//mailer//FR")
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{inputs['meeting_id']}@{UID_DOMAIN}")
+    event.add("dtstamp", datetime.now(timezone.utc))
+    event.add("dtstart", datetime.fromisoformat(inputs["starts_at"]).astimezone(zone))
+    event.add("dtend", datetime.fromisoformat(inputs["ends_at"]).astimezone(zone))
+    event.add("summary", values["title"])
+    event.add("location", location)
+    event.add("url", values["link"])
+    event.add("description", values["link"])
+    calendar.add_component(event)
+    calendar.add_missing_timezones()
+    return calendar.to_ical().decode("utf-8")
 
 
 # Bodies in quoted-printable UTF-8: French text stays readable in the raw
@@ -132,7 +258,8 @@ _UTF8_QP = Charset("utf-8")
 _UTF8_QP.body_encoding = QP
 
 
-def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str) -> Message:
+def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str,
+                 unsubscribe: str | None = None, calendar: str | None = None) -> Message:
     """A text + HTML email.
 
     Built with the stdlib's compat32 MIME classes rather than `EmailMessage`:
@@ -143,8 +270,8 @@ def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, h
     built the modern way, for SMTPUTF8.
     """
     if not to.isascii():
-        return _international_message(email_id, sender, to, subject, text, html)
-    message = MIMEMultipart("alternative")
+        return _international_message(email_id, sender, to, subject, text, html, unsubscribe, calendar)
+    message = MIMEMultipart("mixed" if calendar else "alternative")
     message["From"] = formataddr(parseaddr(sender), "utf-8")  # RFC 2047 for a non-ASCII name
     message["To"] = to
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8")
@@ -155,19 +282,41 @@ def mime_message(email_id: str, sender: str, to: str, subject: str, text: str, h
     # the bodies compiles a new regular expression per message (~0.2 ms).
     # "=_" never occurs in quoted-printable text ("=" is always "=3D" or a
     # soft line break there), so no body line can be taken for it.
+    _list_unsubscribe(message, unsubscribe)
     message.set_boundary(f"=_umpnet_{email_id}")
-    message.attach(MIMEText(text, "plain", _UTF8_QP))
-    message.attach(MIMEText(html, "html", _UTF8_QP))
+    bodies = message
+    if calendar:  # mixed: the alternative bodies, then the .ics
+        bodies = MIMEMultipart("alternative")
+        bodies.set_boundary(f"=_umpnet_alt_{email_id}")
+        message.attach(bodies)
+    bodies.attach(MIMEText(text, "plain", _UTF8_QP))
+    bodies.attach(MIMEText(html, "html", _UTF8_QP))
+    if calendar:
+        ics = MIMEText(calendar, "calendar", _UTF8_QP)
+        ics.set_param("method", "PUBLISH")
+        ics.add_header("Content-Disposition", "attachment", filename="reunion.ics")
+        message.attach(ics)
     return message
 
 
-def _international_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str) -> Message:
+def _list_unsubscribe(message: Message, link: str | None) -> None:
+    """RFC 2369 / RFC 8058: the client's unsubscribe button, one POST, no page to open."""
+    if link:
+        message["List-Unsubscribe"] = f"<{link}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+
+
+def _international_message(email_id: str, sender: str, to: str, subject: str, text: str, html: str,
+                           unsubscribe: str | None = None, calendar: str | None = None) -> Message:
     message = EmailMessage(policy=SMTPUTF8)
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(timezone.utc))
     message["Message-ID"] = f"<{email_id}@umpnet.invalid>"
+    _list_unsubscribe(message, unsubscribe)
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    if calendar:
+        message.add_attachment(calendar.encode("utf-8"), maintype="text", subtype="calendar", filename="reunion.ics")
     return message

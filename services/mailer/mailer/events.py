@@ -38,7 +38,10 @@ EMAIL_SUBJECT = ("member_id", "email_id")
 class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False, subject=EMAIL_SUBJECT):
     email_id: str
     kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists', "
-                                        "'invitation', 'petition-confirmation', 'petition-milestone'"))
+                                        "'invitation', 'petition-confirmation', 'petition-milestone', "
+                                        "'meeting-confirmed', 'meeting-waitlisted', 'meeting-promoted', "
+                                        "'meeting-changed', 'meeting-cancelled', 'meeting-reminder', "
+                                        "'meeting-announcement', 'debate-reply', 'debate-digest'"))
     to: str = field(metadata=describe("recipient address", personal=True))
     template: str = field(metadata=describe("the template the message is rendered from when it is sent"))
     inputs: dict = field(
@@ -114,3 +117,122 @@ class FollowerDropped(DomainEvent, name="mailer.PetitionFollowerDropped", public
     signature_id: str
     petition_id: str
     reason: str
+
+
+# -- the recipients directory: who the members are, from members' public events (directory.py) ----
+@dataclass(frozen=True)
+class RecipientNoted(DomainEvent, name="mailer.RecipientNoted", public=False):
+    """What the mailer knows of a member to write to them, as it now stands, made
+    from `members.MemberRegistered`, `EmailVerified` and `ProfileUpdated` (in any
+    order: `source_version` is the members stream version of the profile kept).
+    Sealed with the member's key; forgotten at `members.MemberErased`."""
+
+    member_id: str
+    email: str = field(metadata=describe("the member's address ('' until MemberRegistered is known)", personal=True))
+    first_name: str = field(metadata=describe("to greet the member", personal=True))
+    lat: float | None = field(metadata=describe("latitude of the member's commune (from the postcode)", personal=True))
+    lon: float | None = field(metadata=describe("longitude of the member's commune", personal=True))
+    federation_code: str
+    themes: tuple[str, ...]
+    contact_consent: bool = field(metadata=describe("accepts emails from the party (announcements)"))
+    verified: bool = field(metadata=describe("the address was verified"))
+    source_version: int = field(metadata=describe("members stream version of the profile fields"))
+    announcements_off: bool = field(default=False, metadata=describe(
+        "unsubscribed from meeting announcements (an email's List-Unsubscribe link): for good, whatever the profile says"))
+
+
+# -- meetings (meetings.py): the mailer's own copy of what it needs of the events service ---------
+@dataclass(frozen=True)
+class MeetingNoted(DomainEvent, name="mailer.MeetingNoted", public=False):
+    """A meeting as it now stands (`events.MeetingPublished` / `MeetingChanged` /
+    `MeetingCancelled`): what its emails say, and who its announcement reaches."""
+
+    meeting_id: str
+    organizer_id: str | None
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str
+    city: str
+    postcode: str
+    lat: float | None
+    lon: float | None
+    federation_code: str | None
+    theme: str | None
+    online_url: str | None
+    notify_radius_km: float
+    status: str = field(metadata=describe("'published' or 'cancelled'"))
+    source_version: int = field(metadata=describe("the events service's stream version it was made from"))
+
+
+@dataclass(frozen=True)
+class AttendeeNoted(DomainEvent, name="mailer.AttendeeNoted", public=False):
+    """A member's registration to a meeting as it now stands: 'confirmed',
+    'waitlisted' or 'cancelled' (`events.Registration*`, `WaitlistPromoted`)."""
+
+    meeting_id: str
+    member_id: str
+    status: str
+    source_stream: str
+    source_version: int
+
+
+@dataclass(frozen=True)
+class MeetingReminderQueued(DomainEvent, name="mailer.MeetingReminderQueued", public=False):
+    """The day-before reminders of a meeting starting at `starts_at` are queued (once per start)."""
+
+    meeting_id: str
+    starts_at: datetime
+
+
+# -- debate replies (replies.py) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class ReplyModeNoted(DomainEvent, name="mailer.ReplyModeNoted", public=False):
+    """`debates.ReplyNotificationsChosen`: 'digest' (the default) or 'each'."""
+
+    member_id: str
+    mode: str
+    source_version: int
+
+
+@dataclass(frozen=True)
+class ReplyGathered(DomainEvent, name="mailer.ReplyGathered", public=False, subject="contribution_id"):
+    """A reply to `member_id`'s contribution, waiting for their daily digest. Sealed with a key of
+    its own (the contribution's), destroyed once the digest is queued or at the erasure of either
+    member: the replier's name and words do not outlive their use here."""
+
+    contribution_id: str
+    member_id: str = field(metadata=describe("who is replied to (the digest's recipient)"))
+    author_id: str
+    debate_id: str
+    debate_title: str
+    author_name: str = field(metadata=describe("the replier's first name", personal=True))
+    excerpt: str = field(metadata=describe("the reply's first words", personal=True))
+
+
+@dataclass(frozen=True)
+class ReplyVisibilityNoted(DomainEvent, name="mailer.ReplyVisibilityNoted", public=False):
+    """`debates.ContributionHidden` (hidden) / `ContributionRestored`: a hidden reply is left out of a digest."""
+
+    contribution_id: str
+    hidden: bool
+
+
+@dataclass(frozen=True)
+class DigestQueued(DomainEvent, name="mailer.DigestQueued", public=False):
+    """The day's digest of replies to `member_id` is queued: these replies are no longer pending."""
+
+    member_id: str
+    day: str = field(metadata=describe("the Paris date of the digest, YYYY-MM-DD"))
+    contribution_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Unsubscribed(DomainEvent, name="mailer.Unsubscribed", public=False):
+    """Someone followed an email's unsubscribe link (`{PUBLIC_URL}/unsubscribe?token=...`, RFC 8058):
+    `what` is 'announcements' (meeting announcements; `subject_id` a member), 'replies' (debate
+    reply notifications; a member) or 'petition' (a petition's milestones; a signature, `petition_id`)."""
+
+    subject_id: str
+    what: str
+    petition_id: str | None = None

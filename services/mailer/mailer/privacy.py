@@ -49,17 +49,10 @@ from umpnet_kernel.shredding import scrub, subject_keys
 from umpnet_kernel.throttle import throttle_counters
 
 from .events import EmailDeliveryFailed, EmailSent, EmailSuppressed, RecipientForgotten
-from .projections import emails
+from .projections import FORGETTERS, emails, forgets, forgotten_stream  # noqa: F401 (FORGETTERS: used here and by all_projections)
 
 log = logging.getLogger(__name__)
 
-FORGETTERS: list[Callable[[Connection, str], None]] = []
-
-
-def forgets(forgetter):
-    """Register a read model's forget function `(conn, member_id)` (see members/forgetting.py)."""
-    FORGETTERS.append(forgetter)
-    return forgetter
 
 
 @forgets
@@ -87,8 +80,11 @@ class DoneEmailKeys(Projection):
         return None
 
 
+# Emails keyed to themselves that an erasure must find by address: invitations, and the
+# debate reply emails (they hold the replier's words: replies.py).
 _OWN_KEY_EMAILS = select(emails.c.email_id, emails.c.recipient).where(
-    emails.c.kind == "invitation", emails.c.member_id.is_(None), emails.c.recipient != "")
+    emails.c.kind.in_(("invitation", "debate-reply", "debate-digest")), emails.c.member_id.is_(None),
+    emails.c.recipient != "")
 
 
 def _forget_invitation_emails(uow: UnitOfWork, addresses: set[str]) -> tuple[list[str], int]:
@@ -112,10 +108,6 @@ def recipient_key(secret_key: str, address: str) -> str:
     return keyed_hash(secret_key, "mailer.recipient", email_key(address))
 
 
-def forgotten_stream(member_id: str) -> str:
-    return f"forgotten-{member_id}"
-
-
 class MailerPrivacy:
     """`self` is the `MailerApp`; `mail_dir` is the `.eml` sink's folder, when there is one."""
 
@@ -128,7 +120,9 @@ class MailerPrivacy:
                        emails.c.attempts, emails.c.queued_at, emails.c.sent_at)
                 .where(emails.c.member_id == member_id).order_by(emails.c.queued_at)
             ).mappings().all()
-        return {"emails": [dict(row) for row in rows]}
+        # the directory entry (directory.py), the reply notifications' choice and waiting replies (replies.py)
+        return {"emails": [dict(row) for row in rows], "directory": self.directory_entry(member_id),
+                **self.replies_export(member_id)}
 
     def forget_member(self, incoming: IncomingEvent) -> bool:
         """Erase what the mailer holds about `incoming`'s member; False for a redelivery."""
@@ -140,11 +134,15 @@ class MailerPrivacy:
             own = uow.conn.execute(select(emails.c.email_id, emails.c.recipient)
                                    .where(emails.c.member_id == member_id)).all()
             addresses = {r.recipient.casefold() for r in own if r.recipient}
+            entry = self.directory_entry_in(uow.conn, member_id)  # directory.py: their address there too
+            if entry is not None and entry["email"]:
+                addresses.add(entry["email"].casefold())
             invitation_emails, redacted = _forget_invitation_emails(uow, addresses)
             if addresses:  # their rate-limit counters (an hour's at most) go too
                 keys = [recipient_key(self._secret_key, address) for address in addresses]
                 uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
             email_ids = [r.email_id for r in own] + invitation_emails
+            self.forget_reply_keys(uow, member_id)  # replies.py: the replies waiting to or from them
             uow.store.shredder.forget(uow.conn, member_id)
             redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
             stream = forgotten_stream(member_id)

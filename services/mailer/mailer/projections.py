@@ -7,7 +7,7 @@ even those are dropped once it is sent or given up.
 """
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Index, Integer, MetaData, String, Table, Text, bindparam, select, true
+from sqlalchemy import Boolean, Column, DateTime, Index, Integer, String, Table, Text, bindparam, select, true
 
 from umpnet_kernel.projections import KeyedProjection, handles
 
@@ -21,7 +21,8 @@ from .events import (
     FollowerDropped,
 )
 
-read_models = MetaData()
+# The metadata of every read model, and the erasure's forget functions (registry.py).
+from .registry import FORGETTERS, forgets, forgotten_stream, read_models  # noqa: E402,F401
 
 emails = Table(
     "emails",
@@ -109,7 +110,7 @@ class EmailsProjection(KeyedProjection):
 
 # The kinds of email sent to someone who is nobody here (no member id): each is
 # sealed with its own key, gone once the email is done (privacy.DoneEmailKeys).
-OWN_KEY_KINDS = ("invitation", "petition-confirmation", "petition-milestone")
+OWN_KEY_KINDS = ("invitation", "petition-confirmation", "petition-milestone", "debate-reply", "debate-digest")
 
 
 def _no_address_if_own_key(row: dict) -> dict:
@@ -175,8 +176,18 @@ def all_projections():
     from umpnet_kernel.shredding import ForgetSubjects
 
     from .events import RecipientForgotten
-    from .privacy import FORGETTERS, DoneEmailKeys
+    from .privacy import DoneEmailKeys
+
+    from .directory import RecipientsProjection
+    from .meetings import AttendeesProjection, MeetingNoticesProjection
+    from .replies import PendingRepliesProjection, ReplyModesProjection
 
     # last: an erased member's emails are forgotten, in a rebuild too (privacy.py)
-    return [EmailsProjection(), FollowersProjection(), DoneEmailKeys(),
+    return [EmailsProjection(), FollowersProjection(), RecipientsProjection(), MeetingNoticesProjection(),
+            AttendeesProjection(), ReplyModesProjection(), PendingRepliesProjection(), DoneEmailKeys(),
             ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]
+
+
+# The read models of the recipients directory, the meetings and the debate replies
+# live beside their use cases; imported here so that `read_models` holds every table.
+from . import directory, meetings, replies  # noqa: E402,F401

@@ -5,6 +5,7 @@ import logging
 import os
 
 import eventlet
+from nameko.timer import timer
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from umpnet_kernel.config import public_url, secret_key
@@ -128,6 +129,120 @@ class MilestoneReached(Schema):
     goal = fields.Integer(required=True, strict=True)
 
 
+# -- the recipients directory (directory.py): what the mailer reads of members' public events --
+_THEMES = fields.List(fields.String(validate=validate.Length(max=50)), load_default=list)
+
+
+class MemberRegistered(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True, validate=_ID)
+    email = fields.Email(required=True)
+    first_name = fields.String(required=True)
+    postcode = fields.String(load_default="")
+    federation_code = fields.String(load_default="", validate=validate.Length(max=3))
+    themes = _THEMES
+
+
+class EmailVerified(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True, validate=_ID)
+
+
+class ProfileUpdated(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True, validate=_ID)
+    first_name = fields.String(required=True)
+    postcode = fields.String(load_default="")
+    federation_code = fields.String(load_default="", validate=validate.Length(max=3))
+    themes = _THEMES
+    contact_consent = fields.Boolean(load_default=False)
+
+
+# -- meetings (meetings.py): what the mailer reads of the events service's events ------------
+class MeetingPublished(Schema):
+    """`events.MeetingPublished`, and `events.MeetingChanged` (the same fields, + `changed`)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    meeting_id = fields.String(required=True, validate=_ID)
+    organizer_id = fields.String(load_default=None, allow_none=True, validate=_ID)
+    title = fields.String(required=True, validate=validate.Length(min=1, max=500))
+    starts_at = fields.AwareDateTime(required=True)
+    ends_at = fields.AwareDateTime(required=True)
+    timezone = fields.String(load_default="Europe/Paris", validate=validate.Length(max=64))
+    city = fields.String(load_default="")
+    postcode = fields.String(load_default="", validate=validate.Length(max=10))
+    lat = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-90, 90))
+    lon = fields.Float(load_default=None, allow_none=True, validate=validate.Range(-180, 180))
+    federation_code = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=3))
+    theme = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=50))
+    online_url = fields.String(load_default=None, allow_none=True)
+    notify_radius_km = fields.Float(load_default=30.0, validate=validate.Range(0, 1000))
+
+
+class MeetingChanged(MeetingPublished):
+    changed = fields.List(fields.String(), load_default=list)
+    status = fields.String(load_default="published")  # "draft": not published yet, nobody to tell
+
+
+class MeetingCancelled(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    meeting_id = fields.String(required=True, validate=_ID)
+    reason = fields.String(load_default="", allow_none=True)
+
+
+class Registration(Schema):
+    """`events.RegistrationConfirmed`, `RegistrationWaitlisted` (+ position), `WaitlistPromoted`,
+    `RegistrationCancelled`."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    meeting_id = fields.String(required=True, validate=_ID)
+    member_id = fields.String(required=True, validate=_ID)
+    position = fields.Integer(load_default=None, allow_none=True)
+
+
+# -- debates (replies.py) -------------------------------------------------------------------
+class ContributionPosted(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    contribution_id = fields.String(required=True, validate=_ID)
+    debate_id = fields.String(required=True, validate=_ID)
+    debate_title = fields.String(required=True)
+    parent_id = fields.String(load_default=None, allow_none=True)
+    parent_author_id = fields.String(load_default=None, allow_none=True, validate=_ID)
+    author_id = fields.String(required=True, validate=_ID)
+    body = fields.String(load_default="")
+
+
+class ContributionVisibility(Schema):
+    """`debates.ContributionHidden` / `ContributionRestored`: only the id is read."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    contribution_id = fields.String(required=True, validate=_ID)
+
+
+class ReplyNotificationsChosen(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True, validate=_ID)
+    mode = fields.String(required=True, validate=validate.OneOf(("digest", "each")))
+
+
 class MemberErased(Schema):
     """`members.MemberErased`: only the id is read."""
 
@@ -158,6 +273,7 @@ class InPoolThread:
 
 EVENT_BATCH = 50  # incoming events handled in one transaction at most
 POSTMAN_INTERVAL = 5.0  # seconds: retries, and emails queued by another process
+REMINDERS_INTERVAL = 60  # seconds: reminders and digests due
 
 
 def postman(app: MailerApp, config: dict) -> Job:
@@ -236,10 +352,80 @@ class MailerService(Operations):
     def on_milestone_reached(self, incoming):
         self.app.queue_milestone_emails(incoming)
 
+    # -- directory.py: who the members are, from their public events ----------------
+    @subscribe("members", "members.MemberRegistered", schema=MemberRegistered(), batch=EVENT_BATCH)
+    def on_member_registered(self, incomings):
+        self.app.record_members_events(incomings)
+
+    @subscribe("members", "members.EmailVerified", schema=EmailVerified(), batch=EVENT_BATCH)
+    def on_email_verified(self, incomings):
+        self.app.record_members_events(incomings)
+
+    @subscribe("members", "members.ProfileUpdated", schema=ProfileUpdated(), batch=EVENT_BATCH)
+    def on_profile_updated(self, incomings):
+        self.app.record_members_events(incomings)
+
+    # -- meetings.py: the events service's meetings and registrations ------------------
+    @subscribe("events", "events.MeetingPublished", schema=MeetingPublished())
+    def on_meeting_published(self, incoming):
+        self.app.meeting_published(incoming)
+
+    @subscribe("events", "events.MeetingChanged", schema=MeetingChanged())
+    def on_meeting_changed(self, incoming):
+        self.app.meeting_changed(incoming)
+
+    @subscribe("events", "events.MeetingCancelled", schema=MeetingCancelled())
+    def on_meeting_cancelled(self, incoming):
+        self.app.meeting_cancelled(incoming)
+
+    @subscribe("events", "events.RegistrationConfirmed", schema=Registration(), batch=EVENT_BATCH)
+    def on_registration_confirmed(self, incomings):
+        self.app.record_registrations(incomings)
+
+    @subscribe("events", "events.RegistrationWaitlisted", schema=Registration(), batch=EVENT_BATCH)
+    def on_registration_waitlisted(self, incomings):
+        self.app.record_registrations(incomings)
+
+    @subscribe("events", "events.WaitlistPromoted", schema=Registration(), batch=EVENT_BATCH)
+    def on_waitlist_promoted(self, incomings):
+        self.app.record_registrations(incomings)
+
+    @subscribe("events", "events.RegistrationCancelled", schema=Registration(), batch=EVENT_BATCH)
+    def on_registration_cancelled(self, incomings):
+        self.app.record_registrations(incomings)
+
+    # -- replies.py: replies to a member's debate contributions -------------------------
+    @subscribe("debates", "debates.ContributionPosted", schema=ContributionPosted(), batch=EVENT_BATCH)
+    def on_contribution_posted(self, incomings):
+        self.app.record_contributions(incomings)
+
+    @subscribe("debates", "debates.ContributionHidden", schema=ContributionVisibility(), batch=EVENT_BATCH)
+    def on_contribution_hidden(self, incomings):
+        self.app.record_visibility(incomings, hidden=True)
+
+    @subscribe("debates", "debates.ContributionRestored", schema=ContributionVisibility(), batch=EVENT_BATCH)
+    def on_contribution_restored(self, incomings):
+        self.app.record_visibility(incomings, hidden=False)
+
+    @subscribe("debates", "debates.ReplyNotificationsChosen", schema=ReplyNotificationsChosen(), batch=EVENT_BATCH)
+    def on_reply_notifications_chosen(self, incomings):
+        self.app.record_reply_modes(incomings)
+
+    # The day-before reminders and the daily digests: what is due by the app's clock.
+    @timer(interval=REMINDERS_INTERVAL)
+    def send_due(self):
+        self.app.send_due_reminders()
+        self.app.send_due_digests()
+
     # -- privacy.py: the member's rights over what the mailer holds --------------
     @subscribe("members", "members.MemberErased", schema=MemberErased())
     def on_member_erased(self, incoming):
         self.app.forget_member(incoming)
+
+    # unsubscribe.py: `{PUBLIC_URL}/unsubscribe?token=...`, the page and its RFC 8058 one-click POST
+    @rpc(expected_exceptions=DomainError)
+    def unsubscribe(self, token):
+        return self.app.unsubscribe(token)
 
     @rpc(expected_exceptions=DomainError)
     def export_personal_data(self, member_id):

@@ -305,6 +305,14 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
             contact = projections.contact_status(conn, viewer_id, member_id) if viewer_id else None
         return projections.public_profile(row, contact)
 
+    def display_names(self, member_ids: list[str]) -> dict[str, str]:
+        """What other members see of each (`public_profile`'s display name), in one read:
+        for pages that list many members at once. Unknown and unverified ids are left out."""
+        if not isinstance(member_ids, list) or not all(isinstance(i, str) for i in member_ids):
+            raise ValidationFailed("Une liste d'identifiants de membres.", {"member_ids": ["Une liste de textes."]})
+        with self.read() as conn:
+            return projections.display_names_of(conn, member_ids)
+
     def update_profile(self, command: UpdateProfile, context: Context) -> dict:
         changes = command.changes()
         residence = None

@@ -103,6 +103,10 @@ class MembersService(Operations):
         return self.app.public_profile(member_id, viewer_id)
 
     @command
+    def display_names(self, member_ids):
+        return self.app.display_names(member_ids)
+
+    @command
     def update_own_profile(self, member_id, changes):
         return self.app.update_profile(load(UpdateProfile, changes, member_id=member_id), self.context)
 

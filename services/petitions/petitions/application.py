@@ -303,29 +303,32 @@ class PetitionsApp(Application):
         request = self._signing_request(command, context.source)
         return self.execute_once(context, "sign", lambda uow: request(uow, _utcnow()))
 
+    #: sign_many and confirm_many decide a batch together (`_sign_batch`, `_confirm_batch`);
+    #: False: each request alone in its savepoint (`_each_in_savepoint`), the plain path they
+    #: are tested against (tests/unit/petitions/petition_cases.py, "fast and plain").
+    batched = True
+
     def sign_many(self, requests: list[tuple[Sign, str | None]], context: Context) -> list[dict]:
         """Many `sign`s, each with its source address, in ONE transaction: the gateway
         gathers the requests of a few milliseconds into one call (issue 9's 1,000 a
-        second). Each request is decided in a savepoint of its own: one refused (a
-        closed petition, a rate limit) is rolled back alone and answered its error
-        (`{"error": {...}}`), the others `{"ok": answer}`. A call that arrives again
-        (same idempotency key) answers its first outcome."""
+        second). Each request is decided as if alone: one refused (a closed petition,
+        a rate limit) counts nothing and is answered its error (`{"error": {...}}`),
+        the others `{"ok": answer}`. A call that arrives again (same idempotency key)
+        answers its first outcome."""
         prepared = []
         for command, source in requests:
             try:
                 prepared.append(self._signing_request(command, source))
             except DomainError as refused:
                 prepared.append(refused)
+        each = self._sign_batch if self.batched else self._each_in_savepoint
+        return self.execute_once(context, "sign_many", lambda uow: each(uow, prepared))
 
-        return self.execute_once(context, "sign_many", lambda uow: self._each_in_savepoint(uow, prepared))
-
-    def _signing_request(self, command: Sign, source: str | None):
+    def _signing_request(self, command: Sign, source: str | None) -> "_SigningRequest":
         """What does not need the database (the signer's fields, the keys), checked now;
         returns the part that does: `request(uow, now)`, for `sign` and `sign_many` alike."""
         signer = self._signer(command)
         network = fraud.network_of(source)
-        network_key = self._key("petition-network", network) if network else ""
-        referred_by = self.referrer_of(command.ref)
         domain = fraud.domain_of(signer.email)
         signature_id = signature_id_for(command.petition_id, self.signer_key(signer.email))
         checks = []
@@ -334,23 +337,68 @@ class PetitionsApp(Application):
         if domain not in fraud.BIG_PROVIDERS:
             checks.append((self._key("sign-domain", f"{command.petition_id}:{domain}"),
                            self.limits.per_domain_and_petition))
-        email_check = (self._key("sign-email", signature_id), self.limits.emails_per_address)
+        return _SigningRequest(self, command.petition_id, signer, signature_id,
+                               self._key("petition-network", network) if network else "",
+                               self.referrer_of(command.ref), checks,
+                               (self._key("sign-email", signature_id), self.limits.emails_per_address))
 
-        def request(uow: UnitOfWork, now: datetime) -> dict:
-            petition = self._open_petition(uow, command.petition_id, now)
-            self._within_limits(uow, checks, now)
-            signature = uow.get(Signature, signature_id) or Signature(signature_id)
+    def _request_signature(self, uow: UnitOfWork, request: "_SigningRequest", petition: Petition,
+                           signature: Signature, now: datetime) -> None:
+        signature.request(petition.id, petition.title, request.signer, self.links.new_nonce(),
+                          now + CONFIRM_LINK_LIFETIME, request.network_key, request.referred_by)
+        uow.add(signature)
+
+    def _sign_batch(self, uow: UnitOfWork, prepared: list, now: datetime | None = None) -> list[dict]:
+        """`_each_in_savepoint` for signing requests, decided together with fewer statements:
+        the petitions and signatures loaded in one query each, every rate-limit counter of
+        the batch counted in one upsert (`throttle.add_many`), each request then decided in
+        order from those counts as it would have been alone (a refused request's counts
+        given back at the end, `throttle.refund_many`). Nothing here can fail for one
+        request and not the others, so no savepoint is needed."""
+        now = now or _utcnow()
+        requests = [r for r in prepared if isinstance(r, _SigningRequest)]
+        petitions: dict[str, Petition | DomainError] = {}
+        for petition_id in dict.fromkeys(r.petition_id for r in requests):
+            try:
+                petitions[petition_id] = self._open_petition(uow, petition_id, now)
+            except DomainError as refused:
+                petitions[petition_id] = refused
+        live = [r for r in requests if not isinstance(petitions[r.petition_id], DomainError)]
+        found = uow.get_many(Signature, [r.signature_id for r in live], hold=False)
+        wanted = throttle.tally(hit for request in live for hit in (*request.checks, request.email_check))
+        counted = throttle.add_many(uow.conn, wanted, now)
+        running = {key: before for key, (before, _) in counted.items()}
+        answers = []
+        for request in prepared:
+            if isinstance(request, DomainError):
+                answers.append(refusal(request))
+                continue
+            petition = petitions[request.petition_id]
+            if isinstance(petition, DomainError):
+                answers.append(refusal(petition))
+                continue
+            over = [counted[key][1] for key, limit in request.checks if running[key] + 1 > limit.count]
+            if over:  # refused: its counts are given back below
+                answers.append(refusal(_too_many(over, now)))
+                continue
+            for key, _ in request.checks:
+                running[key] += 1
+            answers.append({"ok": PENDING})
+            signature = found.get(request.signature_id)
+            if signature is None:
+                signature = Signature(request.signature_id)
+            else:
+                uow.add(signature)  # where `uow.get` would have: the events' order is the plain path's
             if signature.status not in (None, "pending", "lapsed"):
-                return PENDING  # signed already: nothing more, and the same answer
-            (sent, _), = throttle.hit_many(uow.conn, [email_check], now)
-            if sent > email_check[1].count:
-                return PENDING  # enough links to that address lately
-            signature.request(petition.id, petition.title, signer, self.links.new_nonce(),
-                              now + CONFIRM_LINK_LIFETIME, network_key, referred_by)
-            uow.add(signature)
-            return PENDING
-
-        return request
+                continue  # signed already: nothing more, and the same answer
+            email_key, email_limit = request.email_check
+            running[email_key] += 1
+            if running[email_key] > email_limit.count:
+                continue  # enough links to that address lately
+            self._request_signature(uow, request, petition, signature, now)
+            found[request.signature_id] = signature
+        throttle.refund_many(uow.conn, {key: n - (running[key] - counted[key][0]) for key, _, n in wanted})
+        return answers
 
     @staticmethod
     def _within_limits(uow: UnitOfWork, checks, now: datetime) -> None:
@@ -359,8 +407,7 @@ class PetitionsApp(Application):
         counted = throttle.hit_many(uow.conn, checks, now)
         over = [ends for (hits, ends), (_, limit) in zip(counted, checks) if hits > limit.count]
         if over:  # raised: the transaction rolls back, the refused request counts nothing
-            raise RateLimited("Trop de signatures depuis cette adresse : réessayez plus tard.",
-                              retry_after=throttle.seconds_until(max(over), now))
+            raise _too_many(over, now)
 
     def confirm(self, command: ConfirmSignature, context: Context) -> dict:
         confirming = self._confirmation(command)
@@ -380,7 +427,8 @@ class PetitionsApp(Application):
                 prepared.append(refused)
         # Remembered like sign_many's: a retried call answers what the first did, rather than
         # refusing as used the links the first confirmed.
-        answers = self.execute_once(context, "confirm_many", lambda uow: self._each_in_savepoint(uow, prepared))
+        each = self._confirm_batch if self.batched else self._each_in_savepoint
+        answers = self.execute_once(context, "confirm_many", lambda uow: each(uow, prepared))
         for petition_id in {a["ok"]["petition_id"] for a in answers if "ok" in a}:
             self.record_milestones(petition_id)
         return answers
@@ -407,21 +455,40 @@ class PetitionsApp(Application):
                 answers.append({"ok": answer})
         return answers
 
-    def _confirmation(self, command: ConfirmSignature):
+    def _confirmation(self, command: ConfirmSignature) -> "_Confirmation":
         nonce = self.links.nonce_of(CONFIRM_PURPOSE, command.token or "")
         if nonce is None:
             raise _invalid("token", _INVALID_LINK)
+        return _Confirmation(self, nonce)
 
-        def confirming(uow: UnitOfWork, now: datetime) -> dict:
-            signature_id = projections.signature_by_nonce(uow.conn, nonce)
-            signature = uow.get(Signature, signature_id) if signature_id else None
-            if signature is None or not signature.confirmable_with(nonce, now):
-                raise _invalid("token", _INVALID_LINK)
-            petition = self._open_petition(uow, signature.petition_id, now)
-            signature.confirm()
-            return {"status": "confirmed", "petition_id": petition.id}
+    def _confirmed(self, uow: UnitOfWork, nonce: str, signature: Signature | None, now: datetime) -> dict:
+        if signature is None or not signature.confirmable_with(nonce, now):
+            raise _invalid("token", _INVALID_LINK)
+        petition = self._open_petition(uow, signature.petition_id, now)
+        signature.confirm()
+        return {"status": "confirmed", "petition_id": petition.id}
 
-        return confirming
+    def _confirm_batch(self, uow: UnitOfWork, prepared: list, now: datetime | None = None) -> list[dict]:
+        """`_each_in_savepoint` for confirmations, decided together: the links' signatures
+        found in one query and loaded in one, each then confirmed (or refused) in order, as
+        alone. A refusal is raised before anything is recorded, so no savepoint is needed."""
+        now = now or _utcnow()
+        nonces = [c.nonce for c in prepared if isinstance(c, _Confirmation)]
+        ids = projections.signatures_by_nonces(uow.conn, nonces)
+        found = uow.get_many(Signature, list(ids.values()), hold=False)
+        answers = []
+        for confirmation in prepared:
+            if isinstance(confirmation, DomainError):
+                answers.append(refusal(confirmation))
+                continue
+            signature = found.get(ids.get(confirmation.nonce))
+            if signature is not None:
+                uow.add(signature)  # where `uow.get` would have: the events' order is the plain path's
+            try:
+                answers.append({"ok": self._confirmed(uow, confirmation.nonce, signature, now)})
+            except DomainError as refused:
+                answers.append(refusal(refused))
+        return answers
 
     def sign_as_member(self, command: SignAsMember, context: Context) -> dict:
         """A logged-in member, one click: counted at once (once per address, with the form's too)."""
@@ -579,6 +646,50 @@ class PetitionsApp(Application):
 
         if self.execute(incoming.context(), run):
             scrub(self.db)
+
+
+class _SigningRequest:
+    """One signing request, checked: what deciding it needs from the database. Called
+    `(uow, now)`, it is decided alone (`sign`, and the plain path of `sign_many`)."""
+
+    __slots__ = ("app", "petition_id", "signer", "signature_id", "network_key", "referred_by", "checks",
+                 "email_check")
+
+    def __init__(self, app, petition_id, signer, signature_id, network_key, referred_by, checks, email_check):
+        self.app, self.petition_id, self.signer, self.signature_id = app, petition_id, signer, signature_id
+        self.network_key, self.referred_by, self.checks, self.email_check = network_key, referred_by, checks, email_check
+
+    def __call__(self, uow: UnitOfWork, now: datetime) -> dict:
+        app = self.app
+        petition = app._open_petition(uow, self.petition_id, now)
+        app._within_limits(uow, self.checks, now)
+        signature = uow.get(Signature, self.signature_id) or Signature(self.signature_id)
+        if signature.status not in (None, "pending", "lapsed"):
+            return PENDING  # signed already: nothing more, and the same answer
+        (sent, _), = throttle.hit_many(uow.conn, [self.email_check], now)
+        if sent > self.email_check[1].count:
+            return PENDING  # enough links to that address lately
+        app._request_signature(uow, self, petition, signature, now)
+        return PENDING
+
+
+class _Confirmation:
+    """A confirmation link, checked: called `(uow, now)`, it is decided alone."""
+
+    __slots__ = ("app", "nonce")
+
+    def __init__(self, app, nonce: str):
+        self.app, self.nonce = app, nonce
+
+    def __call__(self, uow: UnitOfWork, now: datetime) -> dict:
+        signature_id = projections.signature_by_nonce(uow.conn, self.nonce)
+        signature = uow.get(Signature, signature_id) if signature_id else None
+        return self.app._confirmed(uow, self.nonce, signature, now)
+
+
+def _too_many(window_ends: list[datetime], now: datetime) -> RateLimited:
+    return RateLimited("Trop de signatures depuis cette adresse : réessayez plus tard.",
+                       retry_after=throttle.seconds_until(max(window_ends), now))
 
 
 def refusal(error: DomainError) -> dict:

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from umpnet_kernel import jsontext
+from umpnet_kernel.fast import execute_compiled
 from umpnet_kernel.paging import PageRequest, paginate
 from umpnet_kernel.projections import Projection, handles
 from umpnet_kernel.shredding import ForgetSubjects
@@ -132,6 +133,28 @@ def _add(conn, table: Table, keys: dict, column: str, delta: int) -> None:
     conn.execute(_adding(table, tuple(keys), column, conn.dialect.name), {**keys, "delta": delta})
 
 
+@lru_cache(maxsize=256)
+def _adding_rows(table: Table, keys: tuple[str, ...], column: str, dialect_name: str, rows: int):
+    """`_adding` for `rows` distinct keys in one statement, built once per size."""
+    insert_ = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    statement = insert_.values([{**{k: bindparam(f"{k}_{i}", type_=table.c[k].type) for k in keys},
+                                 column: bindparam(f"delta_{i}", type_=table.c[column].type)} for i in range(rows)])
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={column: table.c[column] + statement.excluded[column]})
+
+
+def _add_many(conn, table: Table, keys: tuple[str, ...], column: str, deltas: dict[tuple, int]) -> None:
+    """`_add` for each {key values: delta}, in one statement (in key order: PostgreSQL's row locks
+    taken in one order by every writer)."""
+    rows = sorted(deltas.items())
+    for start in range(0, len(rows), 200):  # the drivers' limits on parameters
+        chunk, params = rows[start:start + 200], {}
+        for i, (values, delta) in enumerate(chunk):
+            params.update({f"{k}_{i}": v for k, v in zip(keys, values)})
+            params[f"delta_{i}"] = delta
+        execute_compiled(conn, _adding_rows(table, keys, column, conn.dialect.name, len(chunk)), params)
+
+
 # Statements built once, their values bound per call (cheaper than building them per event).
 _INSERT_SIGNATURE = insert(signatures)
 _UPDATE_SIGNATURE = update(signatures).where(_s.signature_id == bindparam("signature_id_"))
@@ -168,12 +191,21 @@ class PetitionsProjection(Projection):
         conn.execute(update(petitions).where(_p.petition_id == e.petition_id).values(reached=jsontext.encode(reached)))
 
 
+_NETWORK_KEYS, _TALLY_KEYS = ("petition_id", "network_key", "slice"), ("petition_id", "federation_code", "slice")
+
+
 class SignaturesProjection(Projection):
+    """Each handler writes in two steps: the signature's row (`_requested_row`,
+    `_confirmed_row`: a statement and its values), then a `+1` to a tally. One
+    by one (`apply`) each is executed at once; a unit of work's run of events
+    (`apply_many`, the gateway's batches) executes the rows' statements grouped,
+    in order, and adds each tally's total in one upsert: the same rows."""
+
     name = "signatures"
     tables = (petition_tallies, signatures, signature_networks)
 
-    @handles(SignatureRequested)
-    def _requested(self, conn, e: SignatureRequested, recorded):
+    @staticmethod
+    def _requested_row(e: SignatureRequested, recorded):
         at = recorded.meta.occurred_at
         consented = e.contact_consent
         row = dict(
@@ -183,28 +215,73 @@ class SignaturesProjection(Projection):
             first_name=e.first_name if consented else None, last_name=e.last_name if consented else None,
             email=e.email if consented else None, postcode=e.postcode if consented else None)
         if recorded.version == 1:  # the signature's first event: its row is new
-            conn.execute(_INSERT_SIGNATURE, {"signature_id": e.signature_id, "member_id": None,
-                                             "confirmed_at": None, "invalidated_reason": None, **row})
+            written = (_INSERT_SIGNATURE, {"signature_id": e.signature_id, "member_id": None,
+                                           "confirmed_at": None, "invalidated_reason": None, **row})
         else:
-            _update_signature(conn, e.signature_id, **row)
-        _add(conn, signature_networks, {"petition_id": e.petition_id, "network_key": e.network_key,
-                                        "slice": hour_slice(at)}, "requests", 1)
+            written = (_UPDATE_SIGNATURE, {"signature_id_": e.signature_id, **row})
+        return written, (e.petition_id, e.network_key, hour_slice(at))
 
-    @handles(SignatureConfirmed)
-    def _confirmed(self, conn, e: SignatureConfirmed, recorded):
+    @staticmethod
+    def _confirmed_row(e: SignatureConfirmed, recorded):
         at = recorded.meta.occurred_at
         if recorded.version == 1:  # a member's one click: no request before
-            conn.execute(_INSERT_SIGNATURE, {
+            written = (_INSERT_SIGNATURE, {
                 "signature_id": e.signature_id, "petition_id": e.petition_id, "status": "confirmed",
                 "federation_code": e.federation_code, "member_id": e.member_id, "referred_by": e.referred_by,
                 "contact_consent": False, "network_key": "", "nonce_hash": None, "link_expires_at": None,
                 "requested_at": at, "confirmed_at": at, "invalidated_reason": None, "first_name": None,
                 "last_name": None, "email": None, "postcode": None})
         else:
-            _update_signature(conn, e.signature_id, status="confirmed", confirmed_at=at, member_id=e.member_id,
-                              federation_code=e.federation_code, nonce_hash=None, link_expires_at=None)
-        _add(conn, petition_tallies, {"petition_id": e.petition_id, "federation_code": e.federation_code,
-                                      "slice": hour_slice(at)}, "confirmed", 1)
+            written = (_UPDATE_SIGNATURE, {
+                "signature_id_": e.signature_id, "status": "confirmed", "confirmed_at": at, "member_id": e.member_id,
+                "federation_code": e.federation_code, "nonce_hash": None, "link_expires_at": None})
+        return written, (e.petition_id, e.federation_code, hour_slice(at))
+
+    @handles(SignatureRequested)
+    def _requested(self, conn, e: SignatureRequested, recorded):
+        (statement, values), network = self._requested_row(e, recorded)
+        conn.execute(statement, values)
+        _add(conn, signature_networks, dict(zip(_NETWORK_KEYS, network)), "requests", 1)
+
+    @handles(SignatureConfirmed)
+    def _confirmed(self, conn, e: SignatureConfirmed, recorded):
+        (statement, values), tally = self._confirmed_row(e, recorded)
+        conn.execute(statement, values)
+        _add(conn, petition_tallies, dict(zip(_TALLY_KEYS, tally)), "confirmed", 1)
+
+    def apply_many(self, conn, records) -> None:
+        """Requests and confirmations: their rows' statements executed in order, consecutive
+        ones of one statement and one set of columns in one `executemany`; the tallies' `+1`s
+        summed and added in one upsert each, at the end (additions: their order changes no
+        sum). Any other event: flushed up to it, then applied as `apply` would."""
+        group: list = []  # (statement, values) of one statement and one set of columns
+        networks: dict[tuple, int] = {}
+        tallies: dict[tuple, int] = {}
+
+        def flush_group():
+            if group:
+                conn.execute(group[0][0], [values for _, values in group])
+                group.clear()
+
+        for recorded in records:
+            e = recorded.event
+            if isinstance(e, SignatureRequested):
+                written, key = self._requested_row(e, recorded)
+                added = networks
+            elif isinstance(e, SignatureConfirmed):
+                written, key = self._confirmed_row(e, recorded)
+                added = tallies
+            else:
+                flush_group()
+                self.apply(conn, recorded)
+                continue
+            if group and (group[0][0] is not written[0] or group[0][1].keys() != written[1].keys()):
+                flush_group()
+            group.append(written)
+            added[key] = added.get(key, 0) + 1
+        flush_group()
+        _add_many(conn, signature_networks, _NETWORK_KEYS, "requests", networks)
+        _add_many(conn, petition_tallies, _TALLY_KEYS, "confirmed", tallies)
 
     @handles(SignatureInvalidated)
     def _invalidated(self, conn, e: SignatureInvalidated, recorded):
@@ -330,7 +407,20 @@ def breakdown(conn, petition_id: str) -> list[dict]:
 
 
 def signature_by_nonce(conn, nonce: str) -> str | None:
-    return conn.execute(select(_s.signature_id).where(_s.nonce_hash == nonce_hash(nonce))).scalar()
+    return conn.execute(_BY_NONCE, {"hash": nonce_hash(nonce)}).scalar()
+
+
+def signatures_by_nonces(conn, nonces: list[str]) -> dict[str, str]:
+    """{nonce: signature id} of the pending links found among `nonces`, in one query."""
+    hashes = {nonce_hash(n): n for n in nonces}
+    if not hashes:
+        return {}
+    rows = conn.execute(_BY_NONCES, {"hashes": list(hashes)}).all()
+    return {hashes[row.nonce_hash]: row.signature_id for row in rows}
+
+
+_BY_NONCE = select(_s.signature_id).where(_s.nonce_hash == bindparam("hash"))
+_BY_NONCES = select(_s.nonce_hash, _s.signature_id).where(_s.nonce_hash.in_(bindparam("hashes", expanding=True)))
 
 
 def email_key_of_member(conn, member_id: str) -> str | None:

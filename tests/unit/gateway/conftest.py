@@ -111,6 +111,7 @@ def default_handlers(sessions):
         **petitions_handlers(),
         # debates (api/debates.py; tests/acceptance/test_debates_api.py runs the real service)
         **debates_handlers(),
+        **meetings_handlers(),
     }
 
 
@@ -174,6 +175,14 @@ def petitions_handlers():
         "consenting_signers": lambda petition_id, limit=None, cursor=None: empty,
         "bursts": lambda petition_id, limit=None, cursor=None: empty,
         "invalidate": lambda petition_id, data: {"invalidated": 0, "signature_count": 1},
+    }
+
+
+def meetings_handlers():
+    return {
+        "list_meetings": lambda filters, limit=None, cursor=None: {"items": [], "next_cursor": None},
+        "my_meetings": lambda member_id, limit=50: {"items": [], "next_cursor": None},
+        "meeting_stats": lambda: {"upcoming_meetings": 0},
     }
 
 

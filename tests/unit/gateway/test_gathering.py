@@ -79,3 +79,30 @@ def test_a_failed_call_fails_every_request_of_its_batch_and_the_next_batch_is_fr
     results = run_together(gatherer, failing, ["a", "b", "c"])
     assert all(isinstance(r, ConnectionError) for r in results)
     assert gatherer.call(Recorder(), "d") == {"echo": "d"}
+
+
+def test_while_calls_are_out_the_next_requests_gather_into_one_batch():
+    """Requests arriving one by one, further apart than `wait`: without a free slot they
+    do not each make a call, they wait together for the one out to come back."""
+
+    def arriving(gatherer, services):
+        pool = eventlet.GreenPool()
+        threads = []
+        for n in range(12):
+            threads.append(pool.spawn(gatherer.call, services, n))
+            eventlet.sleep(0.004)
+        return [t.wait() for t in threads]
+
+    one_at_a_time = Recorder(delay=0.1)
+    assert arriving(Gatherer("petitions", "sign_many", wait=0.002, in_flight=1), one_at_a_time) == [
+        {"echo": n} for n in range(12)]
+    assert [len(items) for _, _, items in one_at_a_time.batches] == [1, 11]
+    unlimited = Recorder(delay=0.1)
+    arriving(Gatherer("petitions", "sign_many", wait=0.002, in_flight=100), unlimited)
+    assert len(unlimited.batches) == 12
+
+
+def test_a_failed_call_frees_its_slot():
+    gatherer = Gatherer("petitions", "sign_many", wait=0.001, in_flight=1)
+    assert isinstance(run_together(gatherer, Recorder(failure=ConnectionError("away")), ["a"])[0], ConnectionError)
+    assert gatherer.call(Recorder(), "b") == {"echo": "b"}

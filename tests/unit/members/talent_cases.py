@@ -28,9 +28,9 @@ NATIONAL = {"member_id": "n", "roles": ["member", "national_admin"], "federation
 ADMIN_69 = {"member_id": "a69", "roles": ["member", "federation_admin"], "federation_code": "69"}
 ADMIN_75 = {"member_id": "a75", "roles": ["member", "federation_admin"], "federation_code": "75"}
 MEMBER = {"member_id": "m", "roles": ["member"], "federation_code": "69"}
-# The platform's sources, and one of another service's (none publishes such events yet).
+# The platform's sources, and one of another service's that nobody publishes (a made-up event).
 SOURCES = talent_sources.copy()
-SOURCES.register("events.AttendanceRecorded", "attendance", credit=lambda e: {e.member_id: 2})
+SOURCES.register("events.ExampleAttended", "attendance", credit=lambda e: {e.member_id: 2})
 COMPLETE = {"bio": "Militante associative", "themes": ("europe",), "skills": ("Prise de parole",)}
 
 
@@ -220,7 +220,7 @@ def test_forgetting_a_member_removes_their_rows_only(app, camille, lucas):
 
 
 # -- another service's events: the subscription path -------------------------------
-def incoming(app, data, occurred_at=None, event_id="remote-event-1", event_type="events.AttendanceRecorded"):
+def incoming(app, data, occurred_at=None, event_id="remote-event-1", event_type="events.ExampleAttended"):
     """A remote event as the subscriber hands it over (the source must be registered in `app`)."""
     return IncomingEvent(event_id=event_id, event_type=event_type, schema_version=1, stream_id="x",
                          stream_version=1, position=1, occurred_at=occurred_at or datetime.now(timezone.utc),

@@ -50,7 +50,7 @@ def test_a_source_is_one_line_and_names_its_event():
 def test_the_petitions_sources_are_the_members_subscriptions_to_petitions_events():
     """Petitions launched and signatures brought by a share link: one subscription per event name."""
     remote = ["petitions.PetitionLaunched", "petitions.PetitionPublished", "petitions.SignatureConfirmed"]
-    assert [n for n in talent_sources.remote_event_names() if n.startswith("petitions.")] == remote
+    assert [name for name in talent_sources.remote_event_names() if name.startswith("petitions.")] == remote
     subscribed = [(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
                   if s.method.startswith("on_talent_") and s.source_service == "petitions"]
     assert subscribed == [("petitions", name) for name in remote]
@@ -66,6 +66,20 @@ def test_contributions_and_the_support_they_receive_are_credited_to_their_author
     subscribed = {(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
                   if s.method.startswith("on_talent_")}
     assert {("debates", "debates.ContributionPosted"), ("debates", "debates.SupportGiven")} <= subscribed
+
+
+def test_a_meeting_attended_is_a_source():
+    assert ("events", "events.AttendanceRecorded") in [(s.source_service, s.event_type) for s in subscriptions_of(
+        MembersService) if s.method.startswith("on_talent_")]
+    assert talent_sources.credits("events.AttendanceRecorded", {"meeting_id": "m1", "member_id": "a"}) == {
+        "attendance": {"points": {"a": 2.0}, "once": "attendance:m1"}}
+
+
+def test_a_completed_training_credits_its_member_once_per_course():
+    assert ("events", "events.TrainingCompleted") in [(s.source_service, s.event_type)
+                                                      for s in subscriptions_of(MembersService)]
+    credits = talent_sources.credits("events.TrainingCompleted", {"training_id": "t1", "member_id": "m1"})
+    assert credits["trainings"]["points"] == {"m1": 5}
 
 
 def test_the_petitions_sources_credit_authors_once_open_and_referrers_per_signature():
@@ -87,21 +101,21 @@ def test_a_registered_remote_source_is_a_kernel_subscription_and_its_handler_is_
     inherited = {s.method for s in subscriptions_of(MembersService)}
     found = [s for s in subscriptions_of(Scored) if s.method.startswith("on_talent_") and s.method not in inherited]
     assert [(s.source_service, s.event_type, s.method) for s in found] == [
-        ("events", "events.AttendanceRecorded", "on_talent_events_AttendanceRecorded")]
-    assert "on_talent_events_AttendanceRecorded" not in inherited
+        ("events", "events.ExampleAttended", "on_talent_events_ExampleAttended")]
+    assert "on_talent_events_ExampleAttended" not in inherited
 
     at_recording_time(app)
     camille = verified_member(app)
     service = worker_factory(Scored, app=app, context=Context())
-    envelope = {"event_id": "11111111-1111-4111-8111-111111111111", "event_type": "events.AttendanceRecorded",
+    envelope = {"event_id": "11111111-1111-4111-8111-111111111111", "event_type": "events.ExampleAttended",
                 "schema_version": 1, "stream_id": "meeting-1", "stream_version": 3, "position": 7,
                 "occurred_at": datetime_now_iso(), "data": {"member_id": camille, "meeting_id": "r1"}}
     for _ in range(2):  # delivered twice (at least once)
-        service.on_talent_events_AttendanceRecorded(IncomingEvent.from_envelope(envelope))
+        service.on_talent_events_ExampleAttended(IncomingEvent.from_envelope(envelope))
     assert scores(app) == {camille: (2.0, {"attendance": 2.0})}
     broken = IncomingEvent.from_envelope({**envelope, "event_id": "other", "data": {"meeting_id": "r1"}})
     with pytest.raises(PermanentFailure):  # parked: no retry can add the missing field
-        service.on_talent_events_AttendanceRecorded(broken)
+        service.on_talent_events_ExampleAttended(broken)
 
 
 def test_a_source_registered_before_its_event_exists_is_ignored_until_then(app):

@@ -327,6 +327,18 @@ def test_public_profiles_show_the_display_name_and_only_what_the_member_chose(ap
         app.public_profile("no-such-member")
 
 
+def test_display_names_of_many_members_are_those_of_their_public_profiles_in_one_call(app):
+    """The registrants page asked members for each registrant's profile (one RPC each)."""
+    camille, lea = verified(app), verified(app, "lea@example.org")
+    register(app, email="zoe@example.org")  # never verified: not shown, as public_profile refuses her
+    zoe = member_id_of(app, "zoe@example.org")
+    names = app.display_names([camille, lea, zoe, "no-such-member", camille])
+    assert names == {camille: app.public_profile(camille)["display_name"], lea: app.public_profile(lea)["display_name"]}
+    assert app.display_names([]) == {}
+    with pytest.raises(ValidationFailed):
+        app.display_names("camille")
+
+
 def test_skills_are_a_short_tidy_list_shown_publicly_only_by_choice(app):
     """Issue 8, item 3: the profile had no skills."""
     member_id = verified(app)

@@ -14,7 +14,7 @@ from petitions.fraud import SigningLimits
 from umpnet_kernel.errors import Conflict, Forbidden, NotFound, RateLimited, Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.messages import IncomingEvent
-from umpnet_kernel.throttle import Limit
+from umpnet_kernel.throttle import Limit, throttle_counters
 
 SECRET = "petitions-test-secret"
 NATIONAL = Context(actor_id="nat-1", actor_roles=("member", "national_admin"), actor_federation="75")
@@ -542,3 +542,92 @@ def test_a_request_never_confirmed_lapses_its_personal_fields_go_and_the_address
 def test_a_petition_text_sent_with_crlf_line_breaks_keeps_them_as_lf(app):
     petition = launch(app, body="Premier paragraphe.\r\n\r\nSecond.\rFin.")
     assert petition["body"] == "Premier paragraphe.\n\nSecond.\nFin."
+
+
+# -- the batched path of sign_many / confirm_many against the plain one (each request in its savepoint) --------
+def _batches_run(app, batched: bool, net: str):
+    """One scenario of batches through sign_many then confirm_many, `batched` or plain, its
+    sources in the /24 `net`: what a caller and a reader can see of it, normalised."""
+    app.batched = batched
+    outbox = Outbox(app)
+    petition, closed = launch(app, goal=3), launch(app)
+    app.close(ClosePetition(closed["id"]), NATIONAL)
+    unknown = str(uuid.uuid4())
+    p = petition["id"]
+    src = lambda n: f"{net}.{n}"  # noqa: E731
+    answers = [app.sign_many([
+        (signing(p, "a@example.org"), src(1)),
+        (signing(p, "b@example.org", contact_consent=True), src(1)),
+        (signing(p, "bad"), src(1)),
+        (signing(closed["id"], "c@example.org"), src(2)),
+        (signing(p, "A@example.org"), src(2)),  # a again: a second link
+        (signing(p, "d@example.org"), src(1)),
+        (signing(p, "e@example.org"), src(1)),  # the source's fourth: over, counts nothing
+        (signing(unknown, "f@example.org"), src(3)),
+        (signing(p, "a@example.org"), src(3)),  # a's third link: over its address's limit, same answer
+        (signing(p, "g@example.org", contact_consent=True), src(4)),
+        (signing(p, "h@other.org"), None),  # no source: only the domain and address count
+    ], ANONYMOUS)]
+    tokens = [app.links.token("petition-signature", e.link_nonce) for e in outbox.of(SignatureRequested)]
+    answers.append(app.confirm_many([ConfirmSignature(t) for t in tokens[1:]] + [
+        ConfirmSignature(tokens[0]), ConfirmSignature("forged.x"), ConfirmSignature(tokens[-1])], ANONYMOUS))
+    answers.append(app.sign_many([
+        (signing(p, "b@example.org"), src(5)),  # confirmed already: same answer, nothing more
+        (signing(p, "e@example.org"), src(1)),  # the source still over: its refused one counted nothing
+        (signing(p, "i@example.org"), src(5)), (signing(p, "j@example.org"), src(5)),
+        (signing(p, "k@example.org"), src(5)),  # the domain's sixth on this petition: over
+    ], ANONYMOUS))
+    answers = [[{k: v for k, v in a.items()} if "error" not in a else
+                {"error": {**a["error"], "retry_after": bool(a["error"].get("retry_after"))}} for a in batch]
+               for batch in answers]
+    answers = jsontext_normalised(answers, {p: "P", closed["id"]: "C", unknown: "U"})
+    events = [(type(r.event).__name__, r.stream_id.split("-", 1)[0], r.version, getattr(r.event, "email", None),
+               getattr(r.event, "first_name", None), getattr(r.event, "federation_code", None),
+               getattr(r.event, "contact_consent", None))
+              for r in outbox.recorded if getattr(r.event, "petition_id", None) == p]
+    with app.read() as conn:
+        from petitions import projections as read
+
+        rows = sorted((r.status, r.federation_code, r.contact_consent, r.email, r.first_name, r.nonce_hash is None,
+                       r.confirmed_at is None) for r in conn.execute(
+            read.signatures.select().where(read.signatures.c.petition_id == p)))
+        networks = sorted(r.requests for r in conn.execute(
+            read.signature_networks.select().where(read.signature_networks.c.petition_id == p)))
+        counters = sorted(r.count for r in conn.execute(throttle_counters.select()))
+    app.batched = True
+    return {"answers": answers, "events": events, "rows": rows, "networks": networks, "counters": counters,
+            "count": count(app, p), "breakdown": app.breakdown(p, ANONYMOUS)["by_federation"],
+            "milestones": [e.milestone for e in outbox.of(MilestoneReached)]}
+
+
+def jsontext_normalised(value, names: dict):
+    if isinstance(value, dict):
+        return {k: jsontext_normalised(v, names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [jsontext_normalised(v, names) for v in value]
+    return names.get(value, value) if isinstance(value, str) else value
+
+
+def test_batches_decided_together_give_what_each_request_in_its_savepoint_gives(app):
+    app.limits = SigningLimits(per_source=Limit(3, timedelta(hours=1)), per_domain_and_petition=Limit(8, timedelta(hours=1)),
+                               emails_per_address=Limit(2, timedelta(hours=1)))
+    with app.db.write() as conn:  # each run counts from nothing
+        conn.execute(throttle_counters.delete())
+    plain = _batches_run(app, False, "198.51.100")
+    with app.db.write() as conn:
+        conn.execute(throttle_counters.delete())
+    batched = _batches_run(app, True, "198.51.101")
+    assert batched == plain
+    # and the scenario did what it says: refusals of each kind, a second link, confirmations
+    kinds = [a.get("error", {}).get("type") for batch in plain["answers"] for a in batch]
+    assert kinds.count("RateLimited") == 4 and "Conflict" in kinds and "NotFound" in kinds
+    assert plain["count"] == 5 and plain["milestones"] == [50, 100]
+    # the read models the batches wrote are those a replay event by event writes
+    from petitions.projections import read_models
+    from umpnet_kernel.testing import dump_tables
+
+    with app.read() as conn:
+        live = dump_tables(conn, read_models.sorted_tables)
+    app.rebuild_read_models()
+    with app.read() as conn:
+        assert dump_tables(conn, read_models.sorted_tables) == live

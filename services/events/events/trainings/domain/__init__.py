@@ -1,0 +1,1 @@
+"""The trainings' domain: no framework here (the kernel's aggregates and errors only)."""
