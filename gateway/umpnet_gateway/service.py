@@ -21,6 +21,7 @@ from umpnet_kernel.manifest import service_names
 
 from .api.contacts import ContactsApi
 from .api.dashboard import DashboardApi
+from .api.debates import DebatesApi
 from .api.invitations import InvitationsApi
 from .api.meetings import MeetingsApi
 from .api.map import MapApi
@@ -35,6 +36,7 @@ from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site.admin import AdminSite
 from .site.contacts import ContactsSite
+from .site.debates import DebatesSite
 from .site.facebook import FacebookSite
 from .site.home import HomeSite
 from .site.invitations import InvitationsSite
@@ -48,9 +50,9 @@ from .site.trainings import TrainingsSite
 from .site.unsubscribe import UnsubscribeSite
 
 
-class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, MeetingsSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
+                     PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

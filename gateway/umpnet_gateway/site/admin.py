@@ -33,6 +33,8 @@ SOURCE_LABELS = {
     "invitations": "Invitations acceptées",
     "petitions_launched": "Pétitions lancées",
     "signatures_brought": "Signatures apportées",
+    "contributions": "Contributions aux débats",
+    "support_received": "Soutiens reçus en débat",
 }
 
 

@@ -158,3 +158,7 @@ talent_sources.register("events.AttendanceRecorded", "attendance", once=lambda e
 # A completed online training (events service): once per course and member.
 talent_sources.register("events.TrainingCompleted", "trainings", once=lambda e: e.training_id,
                         credit=lambda e: {e.member_id: 5})
+# Debates: a contribution posted; each +1 its author receives, once per voter and contribution.
+talent_sources.register("debates.ContributionPosted", "contributions", credit=lambda e: {e.author_id: 1})
+talent_sources.register("debates.SupportGiven", "support_received", once=lambda e: f"{e.contribution_id}:{e.member_id}",
+                        credit=lambda e: {e.author_id: 1} if e.value == 1 else {})

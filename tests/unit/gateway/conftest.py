@@ -109,7 +109,44 @@ def default_handlers(sessions):
                                                       "federation": {"code": "69", "name": "Rhône"}, "roles": roles},
         # petitions (api/petitions.py; tests/acceptance/test_petitions_api.py runs the real service)
         **petitions_handlers(),
+        # debates (api/debates.py; tests/acceptance/test_debates_api.py runs the real service)
+        **debates_handlers(),
         **meetings_handlers(),
+    }
+
+
+DEBATE = {"id": "d1", "title": "L'école", "body_html": "<p>Texte</p>", "scope": "national", "federation": None,
+          "theme": "europe", "status": "open", "closes_at": None, "synthesis_html": None,
+          "author": {"member_id": "m1", "display_name": "Camille D."}, "opened_at": "2026-12-01T20:00:00+00:00",
+          "contribution_count": 0, "contributions": [], "next_cursor": None, "sort": "support", "may_write": True,
+          "may_moderate": False}
+CONTRIBUTION = {"id": "c1", "parent_id": None, "author": {"member_id": "m1", "display_name": "Camille D."},
+                "body_html": "<p>Oui</p>", "score": 0, "replies": 0, "created_at": "2026-12-01T20:00:00+00:00",
+                "edited_at": None, "hidden": False, "erased": False, "debate_id": "d1"}
+
+
+def debates_handlers():
+    empty = {"items": [], "next_cursor": None}
+    return {
+        "list_debates": lambda filters, limit=None, cursor=None: {"items": [dict(DEBATE)], "next_cursor": None},
+        "get_debate": lambda debate_id, sort=None, limit=None, cursor=None: {**DEBATE, "id": debate_id},
+        "open_debate": lambda data: dict(DEBATE),
+        "close_debate": lambda debate_id, data: {**DEBATE, "status": "closed"},
+        "post_contribution": lambda debate_id, data: dict(CONTRIBUTION),
+        "get_contribution": lambda contribution_id: dict(CONTRIBUTION),
+        "replies": lambda contribution_id, limit=None, cursor=None: empty,
+        "edit_contribution": lambda contribution_id, data: dict(CONTRIBUTION),
+        "vote": lambda contribution_id, data: {"contribution_id": contribution_id, "score": 1, "my_vote": 1},
+        "report": lambda contribution_id, data: {"report_id": "r1", "contribution_id": contribution_id,
+                                                 "status": "reported"},
+        "moderation_queue": lambda limit=None, cursor=None: empty,
+        "hide": lambda contribution_id, data: {**CONTRIBUTION, "hidden": True},
+        "restore": lambda contribution_id, data: dict(CONTRIBUTION),
+        "suspend": lambda member_id, data: {"member_id": member_id, "suspended_until": data["until"],
+                                            "reason": data["reason"]},
+        "choose_notifications": lambda data: {"mode": data["mode"]},
+        "notifications": lambda: {"mode": "digest"},
+        "debates_of": lambda member_id, limit=10: [],
     }
 
 

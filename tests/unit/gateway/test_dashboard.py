@@ -11,11 +11,15 @@ def test_the_dashboard_is_for_members_and_composes_what_i_signed_and_who_asks_fo
     gateway.handlers["list_contacts"] = lambda member_id, limit=None, cursor=None: {"items": [
         {"member_id": "m2", "display_name": "Léa M.", "status": "incoming"},
         {"member_id": "m3", "display_name": "Noé B.", "status": "accepted"}], "next_cursor": None}
+    gateway.handlers["debates_of"] = lambda member_id, limit=10: [
+        {"id": "d1", "title": "L'école", "scope": "local", "status": "open", "contribution_count": 3}]
     _, auth = gateway.log_in()
     answer = requests.get(url, headers=auth)
     assert answer.status_code == 200
     body = answer.json()
     assert [p["petition_id"] for p in body["petitions_signed"]] == ["p1"]
     assert [c["member_id"] for c in body["contact_requests"]] == ["m2"]
-    assert body["next_meetings"] == body["meetings_near_me"] == body["debates"] == []
-    assert [c.args[0] for c in gateway.calls if c.method in ("signed_by", "list_contacts")] == ["m1", "m1"]
+    assert body["next_meetings"] == body["meetings_near_me"] == []
+    assert [d["id"] for d in body["debates"]] == ["d1"]
+    assert [c.args[0] for c in gateway.calls if c.method in ("signed_by", "list_contacts", "debates_of")] == [
+        "m1", "m1", "m1"]

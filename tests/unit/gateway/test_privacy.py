@@ -15,7 +15,7 @@ def test_the_export_asks_every_service_that_holds_personal_data_and_is_an_attach
     assert answer.headers["Content-Disposition"] == 'attachment; filename="mes-donnees-umpnet.json"'
     assert answer.headers["Cache-Control"] == "no-store"
     body = answer.json()
-    assert set(services_holding_personal_data()) == {"members", "mailer", "petitions", "events"} <= set(body)
+    assert set(services_holding_personal_data()) == {"members", "mailer", "petitions", "events", "debates"} <= set(body)
     assert body["members"] == {"member_id": "m1"} and body["member_id"] == "m1"
     asked = [c for c in gateway.calls if c.method == "export_personal_data"]
     assert len(asked) == len(services_holding_personal_data()) and all(c.args == ("m1",) for c in asked)

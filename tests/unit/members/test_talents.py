@@ -56,6 +56,18 @@ def test_the_petitions_sources_are_the_members_subscriptions_to_petitions_events
     assert subscribed == [("petitions", name) for name in remote]
 
 
+def test_contributions_and_the_support_they_receive_are_credited_to_their_author():
+    posted = {"contribution_id": "c1", "author_id": "a1", "member_id": None}
+    assert talent_sources.credits("debates.ContributionPosted", posted)["contributions"]["points"] == {"a1": 1}
+    support = {"contribution_id": "c1", "member_id": "v1", "author_id": "a1", "value": 1, "previous": 0}
+    credited = talent_sources.credits("debates.SupportGiven", support)["support_received"]
+    assert credited["points"] == {"a1": 1} and credited["once"] == "support_received:c1:v1"
+    assert talent_sources.credits("debates.SupportGiven", {**support, "value": -1}) == {}
+    subscribed = {(s.source_service, s.event_type) for s in subscriptions_of(MembersService)
+                  if s.method.startswith("on_talent_")}
+    assert {("debates", "debates.ContributionPosted"), ("debates", "debates.SupportGiven")} <= subscribed
+
+
 def test_a_meeting_attended_is_a_source():
     assert ("events", "events.AttendanceRecorded") in [(s.source_service, s.event_type) for s in subscriptions_of(
         MembersService) if s.method.startswith("on_talent_")]

@@ -34,11 +34,12 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert rows["members"].startswith("| members | Contact, ExternalIdentity, Invitation, InvitationLink, Member, Session | register, verify_email, ")
     assert "| MemberRegistered, EmailVerificationRequested," in rows["members"]
     # What members consumes: the talent sources of every service (each helper adds its own).
-    for consumed in ("events.AttendanceRecorded", "events.TrainingCompleted", "petitions.PetitionLaunched", "petitions.PetitionPublished",
+    for consumed in ("debates.ContributionPosted", "debates.SupportGiven", "events.AttendanceRecorded", "events.TrainingCompleted", "petitions.PetitionLaunched", "petitions.PetitionPublished",
                      "petitions.SignatureConfirmed"):
         assert consumed in rows["members"].split(" | ")[4]
     assert rows["members"].endswith("| members, sessions, pending_links, contacts, talents, talent_once, invitations, "
                                    "invitation_links, external_identities, map_members |")
+    assert "| debates.ContributionPosted, debates.SupportGiven, " in rows["members"]  # talent sources
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
     # mailer: what it consumes grows with every service that has emails to send; checked item by item
     assert rows["mailer"].startswith("| mailer | OutgoingEmail, PetitionFollower, Recipient | unsubscribe, export_personal_data | — | ")
