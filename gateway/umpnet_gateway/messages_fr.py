@@ -35,6 +35,7 @@ _PATTERNS = (
     (re.compile(r"^Shorter than minimum length (\d+)\.$"), r"\1 caractères au moins."),
     (re.compile(r"^Longer than maximum length (\d+)\.$"), r"\1 caractères au plus."),
     (re.compile(r"^Must be greater than or equal to (\S+) and less than or equal to (\S+)\.$"), r"Entre \1 et \2."),
+    (re.compile(r"^Must be one of: (.+)\.$"), r"Une de ces valeurs : \1."),  # validate.OneOf
 )
 
 

@@ -46,3 +46,13 @@ def test_errors_a_service_answers_reach_the_gateway_in_french(monkeypatch):
     with pytest.raises(Conflict) as caught:
         services.call("members", "update_own_profile", {})
     assert caught.value.message == STALE_IN_FRENCH
+
+
+def test_a_choice_among_values_is_refused_in_french():
+    """A vote of 5 answered marshmallow's "Must be one of: 1, -1, 0." as it was."""
+    from umpnet_gateway.debate_schemas import VoteRequest
+
+    request = Request(EnvironBuilder(method="POST", data=b'{"value": 5}', content_type="application/json").get_environ())
+    with pytest.raises(ValidationFailed) as caught:
+        json_body(request, VoteRequest())
+    assert caught.value.fields["value"] == ["Une de ces valeurs : 1, -1, 0."]
