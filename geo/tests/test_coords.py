@@ -90,3 +90,19 @@ def test_haversine_is_the_geodesic_within_half_a_percent():
     assert haversine_km(PARIS, LYON) == pytest.approx(distance_km(PARIS, LYON), rel=0.005)
     assert haversine_km(PARIS, LYON) == pytest.approx(haversine_km(LYON, PARIS))
     assert haversine_km(PARIS, PARIS) == 0
+
+
+def test_within_km_decides_as_the_geodesic_does_and_the_box_holds_the_circle():
+    from umpnet_geo import bounding_box, distance_km, within_km
+
+    lyon = (45.7640, 4.8357)
+    south, north, west, east = bounding_box(*lyon, 30)
+    for bearing_point in [(45.7640 + d, 4.8357 + e) for d in (-0.4, -0.27, 0, 0.27, 0.4) for e in (-0.5, -0.39, 0, 0.39, 0.5)]:
+        geodesic = distance_km(lyon, bearing_point)
+        found = within_km(lyon, bearing_point, 30)
+        assert (found is not None) == (geodesic <= 30)
+        if geodesic <= 30:
+            assert south <= bearing_point[0] <= north and west <= bearing_point[1] <= east
+    edge = (45.7640 + 30 / 111.13, 4.8357)  # about 30 km north: decided by the geodesic
+    assert (within_km(lyon, edge, distance_km(lyon, edge)) is not None)
+    assert within_km(lyon, edge, distance_km(lyon, edge) - 0.01) is None

@@ -1,5 +1,5 @@
 """Offline French geography for UMPnet: départements, postcodes, distances."""
-from .coords import coarsen, distance_km, haversine_km
+from .coords import bounding_box, coarsen, distance_km, haversine_km, within_km
 from .departements import (
     DEPARTEMENTS,
     DEPARTEMENTS_BY_CODE,
@@ -19,6 +19,7 @@ __all__ = [
     "OfflineGeocoder",
     "Place",
     "all_postcodes",
+    "bounding_box",
     "coarsen",
     "departement_for_postcode",
     "distance_km",
@@ -28,4 +29,5 @@ __all__ = [
     "lookup_postcode_all",
     "make_geocoder",
     "postcodes_in_text",
+    "within_km",
 ]

@@ -80,3 +80,21 @@ def haversine_km(a: tuple[float, float], b: tuple[float, float]) -> float:
     lat1, lon1, lat2, lon2 = map(math.radians, (*a, *b))
     h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
     return 2 * EARTH_MEAN_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def within_km(a: tuple[float, float], b: tuple[float, float], radius_km: float) -> float | None:
+    """The distance from a to b if it is within `radius_km`, else None: haversine, and
+    the geodesic where the two may disagree (within 0.5 % of the edge), so that the
+    answer is the geodesic's at the cost of a haversine almost everywhere."""
+    distance = haversine_km(a, b)
+    if abs(distance - radius_km) <= radius_km * 0.005:
+        distance = distance_km(a, b)
+    return distance if distance <= radius_km else None
+
+
+def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
+    """(south, north, west, east): a lat/lon box holding every point within `radius_km`
+    (with a 1 % margin), for an index to narrow a search before the exact distance."""
+    dlat = radius_km * 1.01 / 111.0
+    dlon = radius_km * 1.01 / (111.32 * max(math.cos(math.radians(lat)), _MIN_COS))
+    return lat - dlat, lat + dlat, lon - dlon, lon + dlon

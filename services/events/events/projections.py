@@ -20,7 +20,7 @@ from sqlalchemy import (
     insert, select, update,
 )
 
-from umpnet_geo import distance_km, haversine_km, lookup_postcode
+from umpnet_geo import bounding_box, distance_km, lookup_postcode, within_km
 from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.paging import BadCursor, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence
 from umpnet_kernel.projections import Projection, handles
@@ -219,13 +219,6 @@ def meeting_view(row: dict, now: datetime) -> dict:
             "notify_radius_km": row["notify_radius_km"], "cancel_reason": row["cancel_reason"]}
 
 
-def bounding_box(lat: float, lon: float, radius_km: float) -> tuple[float, float, float, float]:
-    """The lat/lon box holding every point within `radius_km` (a little more: 1% margin)."""
-    dlat = radius_km * 1.01 / 111.0
-    dlon = radius_km * 1.01 / (111.32 * max(math.cos(math.radians(lat)), 0.01))
-    return lat - dlat, lat + dlat, lon - dlon, lon + dlon
-
-
 def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, near: tuple[float, float] | None,
                   radius_km: float, federation: str | None, themes: tuple[str, ...], sort: str) -> dict:
     """Published meetings starting from `start`; by date (then id), or by distance when `near`."""
@@ -263,7 +256,7 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
     rows = conn.execute(select(_m.meeting_id, _m.starts_at, _m.lat, _m.lon).where(*conditions, *box)).all()
     found = []
     for row in rows:
-        distance = _within(near, (row.lat, row.lon), radius_km)
+        distance = within_km(near, (row.lat, row.lon), radius_km)
         if distance is not None:
             found.append((round(distance, 3), utc_aware(row.starts_at).isoformat(), row.meeting_id))
     found.sort(key=lambda f: (f[1], f[2]))
@@ -300,7 +293,7 @@ def _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, afte
             *conditions, _m.lat.between(south, north), _m.lon.between(west, east))).all()
         found = []
         for row in rows:
-            distance = _within(near, (row.lat, row.lon), ring)
+            distance = within_km(near, (row.lat, row.lon), ring)
             if distance is not None and distance <= radius_km:
                 key = (round(distance, 3), row.meeting_id)
                 if after is None or key > (after[0], after[1]):
@@ -318,15 +311,6 @@ DENSE_BOX = 1000  # meetings in the bounding box above which "near, by date" rea
 _CHUNK = 200
 
 
-def _within(near, point, radius_km: float) -> float | None:
-    """The distance if within the radius: haversine, and geopy's geodesic within 0.5 % of the edge
-    (where the sphere and the ellipsoid may disagree)."""
-    distance = haversine_km(near, point)
-    if abs(distance - radius_km) <= radius_km * 0.005:
-        distance = distance_km(near, point)
-    return distance if distance <= radius_km else None
-
-
 def _near_by_date(conn, page, now, near, radius_km, conditions, box, after) -> dict:
     """A dense box (a city): the upcoming meetings in date order, through the (status, starts_at)
     index, the box's and then the circle's kept, until the page is full: most rows of a dense box
@@ -339,7 +323,7 @@ def _near_by_date(conn, page, now, near, radius_km, conditions, box, after) -> d
             query = query.where(or_(_m.starts_at > moment, and_(_m.starts_at == moment, _m.meeting_id > after[1])))
         rows = conn.execute(query.order_by(_m.starts_at, _m.meeting_id).limit(_CHUNK)).all()
         for row in rows:
-            if _within(near, (row.lat, row.lon), radius_km) is not None:
+            if within_km(near, (row.lat, row.lon), radius_km) is not None:
                 found.append((utc_aware(row.starts_at).isoformat(), row.meeting_id))
         if len(rows) < _CHUNK:
             break

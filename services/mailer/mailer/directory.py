@@ -10,11 +10,10 @@ stream exists.
 """
 from __future__ import annotations
 
-import math
 
 from sqlalchemy import Boolean, Column, Float, Index, Integer, String, Table, Text, bindparam, delete, false, select, true
 
-from umpnet_geo import lookup_postcode
+from umpnet_geo import bounding_box, lookup_postcode
 from umpnet_kernel import jsontext
 from umpnet_kernel.application import UnitOfWork
 from umpnet_kernel.messages import IncomingEvent
@@ -120,10 +119,8 @@ def candidates_near(conn, lat: float, lon: float, radius_km: float, theme: str, 
     """The next page (keyset on member id) of verified, consenting members whose
     commune is in the box around (lat, lon) and whose themes seem to hold `theme`:
     the caller checks the distance, and the theme exactly."""
-    dlat = radius_km / 110.574 + 0.01
-    dlon = radius_km / max(111.320 * math.cos(math.radians(lat)), 1.0) + 0.01
-    return conn.execute(_NEAR, {"lat_min": lat - dlat, "lat_max": lat + dlat, "lon_min": lon - dlon,
-                                "lon_max": lon + dlon, "theme_like": f'%{_like_literal(jsontext.encode(theme))}%',
+    south, north, west, east = bounding_box(lat, lon, radius_km)
+    return conn.execute(_NEAR, {"lat_min": south, "lat_max": north, "lon_min": west, "lon_max": east, "theme_like": f'%{_like_literal(jsontext.encode(theme))}%',
                                 "after": after, "limit": limit}).mappings().all()
 
 

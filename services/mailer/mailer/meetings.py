@@ -19,7 +19,7 @@ recorded processed in the same transaction, so a redelivery queues nothing.
   the app's clock): `meeting-reminder` to the confirmed, once per start time
   (`mailer.MeetingReminderQueued`; a meeting moved gets a reminder for its new time).
 - `events.MeetingPublished` → `meeting-announcement` to the verified members whose
-  commune lies within `notify_radius_km` (geodesic, `umpnet_geo.distance_km`), who
+  commune lies within `notify_radius_km` (geodesic, `umpnet_geo.within_km`), who
   follow its theme and accept the party's emails (`contact_consent`), from the
   recipients directory (directory.py); paged like a petition's milestone.
 
@@ -36,7 +36,7 @@ from typing import Callable
 
 from sqlalchemy import Column, DateTime, Float, Index, Integer, String, Table, Text, bindparam, delete, select
 
-from umpnet_geo.coords import distance_km
+from umpnet_geo.coords import within_km
 from umpnet_kernel import jsontext
 from umpnet_kernel.application import UnitOfWork
 from umpnet_kernel.events import Context
@@ -274,7 +274,7 @@ class MeetingEmails:
                     rows = candidates_near(uow.conn, origin[0], origin[1], radius, meeting["theme"], after, page_size)
                     chosen = [r for r in rows if r["member_id"] != meeting["organizer_id"]
                               and meeting["theme"] in jsontext.decode(r["themes"])
-                              and distance_km(origin, (r["lat"], r["lon"])) <= radius]
+                              and within_km(origin, (r["lat"], r["lon"]), radius) is not None]
                     ids = {r["member_id"]: _member_email_id(incoming.event_id, r["member_id"], "meeting-announcement")
                            for r in chosen}
                     already = uow.get_many(OutgoingEmail, ids.values())
