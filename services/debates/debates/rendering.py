@@ -18,7 +18,12 @@ ATTRIBUTES = {"a": {"href"}, "ol": {"start"}}
 SCHEMES = {"http", "https", "mailto"}
 REL = "nofollow ugc noopener"
 
+ABSOLUTE = ("http://", "https://", "mailto:")
+
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).disable("image")
+# A link markdown-it would not keep stays as the text the author typed, rather than
+# becoming an <a> whose href the sanitiser then strips (a "link" that goes nowhere).
+_markdown.validateLink = lambda url: url.strip().lower().startswith(ABSOLUTE)
 
 
 def _headings_down(html: str) -> str:
@@ -33,7 +38,7 @@ def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
     ("/admin", "//elsewhere.example") is dropped rather than left to point somewhere unsaid."""
     if tag == "a" and attribute == "href":
         lowered = value.strip().lower()
-        if not lowered.startswith(("http://", "https://", "mailto:")):
+        if not lowered.startswith(ABSOLUTE):
             return None
     return value
 
