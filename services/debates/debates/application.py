@@ -518,6 +518,8 @@ class DebatesApp(Application):
             debater.forget()
             uow.add(debater)
             uow.store.shredder.forget(uow.conn, member_id)
+            # an opening stored in clear, before DebateOpened's text was sealed
+            uow.store.redact_clear_events(uow.conn, member_id)
             return True
 
         if self.execute(incoming.context(), run):

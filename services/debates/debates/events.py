@@ -17,13 +17,15 @@ from umpnet_kernel.events import DomainEvent, describe
 
 
 @dataclass(frozen=True)
-class DebateOpened(DomainEvent, name="debates.DebateOpened", version=1):
-    """A member opened a debate (a workshop): national, local to a federation, or for candidates."""
+class DebateOpened(DomainEvent, name="debates.DebateOpened", version=1, subject="author_id"):
+    """A member opened a debate (a workshop): national, local to a federation, or for candidates.
+    Its opening text is its author's, sealed as a contribution's body is; the title stays at
+    their erasure, as the heading the others' contributions answer (docs/privacy.md)."""
 
     debate_id: str
     author_id: str = field(metadata=describe("member id of who opened it"))
     title: str
-    body: str = field(metadata=describe("the opening text (Markdown)"))
+    body: str = field(metadata=describe("the opening text (Markdown)", personal=True))
     scope: str = field(metadata=describe("national, local or candidates"))
     federation_code: str | None = field(metadata=describe("a local debate's federation; None otherwise"))
     theme: str = field(metadata=describe("a theme slug (umpnet_geo.themes)"))

@@ -233,12 +233,17 @@ def search_text_of_html(html: str) -> str:
 
 
 def forget_member(conn, member_id: str) -> None:
-    """What an erased member leaves here: contributions shown as from an erased member, without
-    their text (the sealed bodies are unreadable too), no name, no words in the index, no report reasons."""
+    """What an erased member leaves here: contributions and opened debates shown as from an erased
+    member, without their text (the sealed bodies are unreadable too), no name, no words in the
+    index, no report reasons."""
     for row in conn.execute(select(_c.contribution_id, _c.position).where(_c.author_id == member_id)).all():
         search.unindex(conn, row.position, row.contribution_id)
+    # the debates they opened keep their title (indexed alone again), not their text
+    for row in conn.execute(select(_d.debate_id, _d.title, _d.position).where(_d.author_id == member_id)).all():
+        search.index(conn, row.position, row.debate_id, row.debate_id, row.title)
     search.compact(conn)
     conn.execute(update(contributions).where(_c.author_id == member_id).values(body_html=""))
+    conn.execute(update(debates).where(_d.author_id == member_id).values(body_html=""))
     conn.execute(update(reports).where(_r.member_id == member_id).values(reason=""))
     conn.execute(update(debaters).where(_m.member_id == member_id).values(
         display_name="", registered_at=None, federation_code=None, suspension_reason=None, forgotten=True))
