@@ -176,8 +176,11 @@ def vacuum_full(engine: Engine, keep: tuple[str, ...] = ("events",)) -> list[str
 
     A row deleted after a transaction of this database took its snapshot is
     "recently dead": VACUUM FULL copies it, bytes and all, since that
-    transaction may still read it (an autovacuum's ANALYZE is one). So it first
-    waits (a few seconds at most) for the transactions older than the erasure.
+    transaction may still read it (an autovacuum's ANALYZE is one), and so is
+    one deleted after a transaction of any database began, if it still runs
+    (VACUUM FULL's own snapshot starts at the oldest). So it first waits (a few
+    seconds at most) for the transactions older than the erasure. Other roles'
+    transactions are seen only by a role with pg_read_all_stats (or a superuser).
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         _wait_for_older_snapshots(conn)
@@ -189,9 +192,13 @@ def vacuum_full(engine: Engine, keep: tuple[str, ...] = ("events",)) -> list[str
     return names
 
 
+# A snapshot of this database older than the reference sees the deleted rows; and a
+# transaction still running anywhere on the server (another service's database too) that
+# began before it becomes the xmin of VACUUM FULL's own snapshot, which then keeps them.
 _OLDER_SNAPSHOTS = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    " AND ((backend_xmin IS NOT NULL AND age(backend_xmin) >= age(CAST(:reference AS xid)))"
+    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ("
+    " (datname = current_database() AND backend_xmin IS NOT NULL"
+    "  AND age(backend_xmin) >= age(CAST(:reference AS xid)))"
     " OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(CAST(:reference AS xid))))"
 )
 
