@@ -344,8 +344,9 @@ class PetitionsApp(Application):
 
     def _request_signature(self, uow: UnitOfWork, request: "_SigningRequest", petition: Petition,
                            signature: Signature, now: datetime) -> None:
-        signature.request(petition.id, petition.title, request.signer, self.links.new_nonce(),
-                          now + CONFIRM_LINK_LIFETIME, request.network_key, request.referred_by)
+        link_nonce = signature.link_to_send(now, self.links.new_nonce)
+        signature.request(petition.id, petition.title, request.signer, link_nonce, now + CONFIRM_LINK_LIFETIME,
+                          request.network_key, request.referred_by)
         uow.add(signature)
 
     def _sign_batch(self, uow: UnitOfWork, prepared: list, now: datetime | None = None) -> list[dict]:

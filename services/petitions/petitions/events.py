@@ -54,7 +54,7 @@ class SignatureRequested(DomainEvent, name="petitions.SignatureRequested", versi
 
     `link_nonce` is useless alone: the mailer renders it into the link's token
     with the installation's secret key (umpnet_kernel.links, purpose
-    "petition-signature"). Asking again while pending sends a new link.
+    "petition-signature"). Asking again while its link is valid sends the same link again (48 hours from then); after it lapsed, a new one.
     Sealed with the request's own key (`request_id`): a request that lapses
     unconfirmed loses its personal fields alone."""
 

@@ -54,7 +54,7 @@ class Signature(Aggregate):
 
     def request(self, petition_id: str, petition_title: str, signer: Signer, link_nonce: str, expires_at: datetime,
                 network_key: str, referred_by: str | None) -> bool:
-        """Ask for a confirmation (again, with a new link, while pending); True if an email is to go.
+        """Ask for a confirmation (again while pending: `link_to_send`); True if an email is to go.
         A confirmed or struck-out signature asks nothing: the caller's answer is the same."""
         if self.status not in (None, PENDING, LAPSED):
             return False
@@ -64,6 +64,13 @@ class Signature(Aggregate):
             federation_code=signer.federation_code, contact_consent=signer.contact_consent, link_nonce=link_nonce,
             expires_at=expires_at, network_key=network_key, referred_by=referred_by))
         return True
+
+    def link_to_send(self, now: datetime, new_nonce) -> str:
+        """The nonce of the link a request sends: a pending request's own while it is valid (the
+        same address asked again: both emails' links work, whichever is opened), else a new one."""
+        if self.status == PENDING and self.link_nonce and self.expires_at and self.expires_at > now:
+            return self.link_nonce
+        return new_nonce()
 
     def confirmable_with(self, nonce: str, now: datetime) -> bool:
         """The link of the latest request, followed in time, and only once."""
