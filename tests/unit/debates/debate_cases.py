@@ -303,6 +303,50 @@ def test_the_author_edits_within_fifteen_minutes_and_the_history_stays_as_events
         app.edit(EditContribution(mine["id"], "Trop tard"), ALICE)
 
 
+def test_the_service_says_who_may_still_edit_and_gives_the_author_their_text(people, monkeypatch):
+    from debates import application
+
+    app = people
+    debate = open_debate(app)
+    mine = post(app, debate["id"], "Premier *jet*")
+    seen_by = {c.actor_id or "anonymous": app.debate(debate["id"], c)["contributions"][0]
+               for c in (ALICE, BRUNO, MOD_75, ANONYMOUS)}
+    assert {who: c["may_edit"] for who, c in seen_by.items()} == {
+        "alice": True, "bruno": False, "mod-75": False, "anonymous": False}
+    posted_at = datetime.fromisoformat(mine["created_at"])
+    assert datetime.fromisoformat(seen_by["alice"]["editable_until"]) == posted_at + timedelta(minutes=15)
+    assert app.contribution(mine["id"], ALICE)["may_edit"]
+    assert app.edit_source(mine["id"], ALICE) == {"id": mine["id"], "debate_id": debate["id"],
+                                                  "body": "Premier *jet*", "editable_until": mine["editable_until"]}
+    app.edit(EditContribution(mine["id"], "Second **jet**"), ALICE)
+    assert app.edit_source(mine["id"], ALICE)["body"] == "Second **jet**"
+    for refused, context in ((Forbidden, BRUNO), (Unauthorized, ANONYMOUS)):
+        with pytest.raises(refused):
+            app.edit_source(mine["id"], context)
+    with pytest.raises(NotFound):
+        app.edit_source("no-such-contribution", ALICE)
+
+    later = posted_at + timedelta(minutes=15, seconds=1)
+    monkeypatch.setattr(application, "_utcnow", lambda: later)
+    assert not app.debate(debate["id"], ALICE)["contributions"][0]["may_edit"]
+    with pytest.raises(Conflict, match="15 minutes"):
+        app.edit_source(mine["id"], ALICE)
+
+
+def test_a_hidden_contribution_or_a_closed_debate_is_no_longer_editable(people):
+    app = people
+    debate = open_debate(app)
+    hidden, kept = post(app, debate["id"], "Masquée"), post(app, debate["id"], "Gardée")
+    app.hide(Moderate(hidden["id"], "Hors charte"), NATIONAL)
+    assert not app.contribution(hidden["id"], ALICE)["may_edit"]
+    with pytest.raises(Conflict):
+        app.edit_source(hidden["id"], ALICE)
+    app.close(CloseDebate(debate["id"], "Merci à tous"), NATIONAL)
+    assert not app.contribution(kept["id"], ALICE)["may_edit"]
+    with pytest.raises(Conflict):
+        app.edit(EditContribution(kept["id"], "Après la clôture"), ALICE)
+
+
 def test_a_closed_debate_is_read_only(people):
     app = people
     outbox = Outbox(app)
