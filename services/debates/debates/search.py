@@ -15,7 +15,7 @@ as strays) nor, portably, a tsvector column.
 
 A word that matches more than MATCH_CAP texts counts its latest MATCH_CAP (below).
 The read model decides by dialect; the rest of the service only calls `index`,
-`unindex`, `clear` and `matching_debates`.
+`unindex`, `clear` and `matching_debates_sql`.
 """
 from __future__ import annotations
 
@@ -81,19 +81,25 @@ def index(conn, key: int, ref_id: str, debate_id: str, body: str, new: bool = Fa
     FTS5, whose UNINDEXED columns cannot be looked up without a scan); `new`: nothing to replace."""
     if not new:
         unindex(conn, key, ref_id)
-    if not body.strip():
+    index_many(conn, [{"key": key, "ref": ref_id, "debate": debate_id, "body": body}])
+
+
+def index_many(conn, rows: list[dict]) -> None:
+    """Index new texts (nothing to replace) in one statement: dicts of `key`, `ref`, `debate`,
+    `body`. `index` for one; bench/debate_search.py fills a million with it."""
+    rows = [row for row in rows if row["body"].strip()]
+    if not rows:
         return
     if conn.dialect.name == "sqlite":
-        conn.execute(text(f"INSERT INTO {TABLE} (rowid, body, ref_id, debate_id) VALUES (:key, :body, :ref, :debate)"),
-                     {"key": key, "body": body, "ref": ref_id, "debate": debate_id})
+        sql = f"INSERT INTO {TABLE} (rowid, body, ref_id, debate_id) VALUES (:key, :body, :ref, :debate)"
     elif _has_unaccent(conn):
-        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
-                          "VALUES (:ref, :debate, :key, to_tsvector('french', unaccent(:body)))"),
-                     {"body": body, "ref": ref_id, "debate": debate_id, "key": key})
+        sql = (f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
+               "VALUES (:ref, :debate, :key, to_tsvector('french', unaccent(:body)))")
     else:
-        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
-                          "VALUES (:ref, :debate, :key, to_tsvector('french', :body))"),
-                     {"body": fold(body), "ref": ref_id, "debate": debate_id, "key": key})
+        sql = (f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
+               "VALUES (:ref, :debate, :key, to_tsvector('french', :body))")
+        rows = [{**row, "body": fold(row["body"])} for row in rows]
+    conn.execute(text(sql), rows)
 
 
 def unindex(conn, key: int, ref_id: str) -> None:
