@@ -11,7 +11,8 @@ as strays) nor, portably, a tsvector column.
 - PostgreSQL: a `tsvector` column made with the `french` configuration (stemming:
   "écoles" finds "école"), over `unaccent(text)` when the unaccent extension is
   there (checked once), otherwise over the text folded here, in Python (the same
-  folding for the query): the two give the same matches.
+  folding for the query): the two give the same matches. A GIN index on it, and a
+  b-tree on `key` for the latest matches of common words.
 
 A word that matches more than MATCH_CAP texts counts its latest MATCH_CAP (below).
 The read model decides by dialect; the rest of the service only calls `index`,
@@ -29,8 +30,11 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 _QUERY_WORDS_MAX = 12
 # A search counts the latest MATCH_CAP texts that match (by store position, FTS5's rowid):
 # a word found in 600,000 contributions of a million took 1.5 s to gather every one of
-# their debates before ordering them (docs/benchmarks.md); its latest 5,000 take ~12 ms.
-MATCH_CAP = 5_000
+# their debates before ordering them. Over 1,000,000 texts (bench/debate_search.py,
+# docs/benchmarks.md), PostgreSQL reads the keys backwards testing each text until the cap:
+# for a word in 6 % of the texts that is cap / 6 % rows, 190 ms at 5,000, ~60 ms at 2,000.
+# The price: such a word finds the debates of its latest 2,000 texts (up to 40 pages of 50).
+MATCH_CAP = 2_000
 _unaccent: dict[str, bool] = {}  # database URL -> whether unaccent() exists there
 
 
@@ -55,6 +59,11 @@ def ensure(conn) -> None:
         f"CREATE TABLE IF NOT EXISTS {TABLE} (ref_id VARCHAR(36) PRIMARY KEY, debate_id VARCHAR(36) NOT NULL, "
         "key BIGINT NOT NULL, document TSVECTOR NOT NULL)"))
     conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_document ON {TABLE} USING GIN (document)"))
+    # The latest matches first (MATCH_CAP): for a common word, reading the keys backwards and
+    # testing each text stops at the cap, where the GIN index would fetch every match and sort
+    # them (1,000,000 texts, a word in 95 % of them: 1,063 -> 14 ms for the latest 5,000). The
+    # planner picks one or the other by the word's frequency; both give the same rows.
+    conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_key ON {TABLE} (key)"))
     _has_unaccent(conn)
 
 

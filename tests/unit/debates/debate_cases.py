@@ -628,3 +628,76 @@ def test_a_very_common_word_counts_its_latest_matches(people, monkeypatch):
     assert [d["id"] for d in app.list_debates(ANONYMOUS, q="budget")["items"]] == [new["id"]]
     monkeypatch.setattr(search, "MATCH_CAP", 100)
     assert {d["id"] for d in app.list_debates(ANONYMOUS, q="budget")["items"]} == {new["id"], old["id"]}
+
+
+# How each backend may answer a search (PostgreSQL's planner chooses by a word's frequency):
+# reading the keys newest first and testing each text, or fetching every match from the
+# full-text index and sorting them. Forced here one way, then the other.
+PLANS = {"sqlite": {"as it comes": []},
+         "postgresql": {"keys newest first": ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_seqscan = off"],
+                        "full-text index": ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_seqscan = off"]}}
+
+
+def test_the_capped_search_finds_with_every_plan_what_the_plain_query_finds(people, monkeypatch):
+    from sqlalchemy import text
+
+    from debates import projections, search
+    from umpnet_kernel.paging import PageRequest
+
+    app = people
+    app.rate_scale = 100  # a score of posts in a minute
+    debates = [open_debate(app, title=f"Débat {n}", body="rien") for n in range(6)]
+    for n, debate in enumerate(debates):  # the "budget" texts of each debate: newest in debate 0
+        for _ in range(n % 3 + 1):
+            post(app, debate["id"], f"Le budget {n} de l'école", NATIONAL)
+    post(app, debates[3]["id"], "Autre chose", NATIONAL)
+    for debate in reversed(debates):
+        post(app, debate["id"], "Le budget encore", NATIONAL)  # activity: debate 0 the latest
+
+    def found(q, statements):
+        with app.db.read() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+            page = projections.list_debates(conn, PageRequest.parse(3, None), datetime.now(timezone.utc),
+                                            scopes=("national", "local", "candidates"), scope=None, federation=None,
+                                            theme=None, q=q, sort="activity")
+            return [d["id"] for d in page["items"]], page["next_cursor"]
+
+    def plain(q):  # every matching text, no cap: the debates they are in, latest activity first
+        with app.db.read() as conn:
+            sql, params = search.matching_debates_sql(conn, q)
+            ids = {row[0] for row in conn.execute(text(sql), {**params, "cap": 1_000_000})}
+        ordered = [d["id"] for d in app.list_debates(ANONYMOUS, limit=100)["items"]]
+        return [i for i in ordered if i in ids]
+
+    plans = PLANS["postgresql" if app.db.is_postgresql else "sqlite"]
+    if app.db.is_postgresql:  # each forced plan is the one it names
+        for plan, index in (("keys newest first", "ix_debate_search_key"),
+                            ("full-text index", "ix_debate_search_document")):
+            with app.db.read() as conn:
+                for statement in plans[plan]:
+                    conn.execute(text(statement))
+                sql, params = search.matching_debates_sql(conn, "budget")
+                explained = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}"), params))
+            assert index in explained, (plan, explained)
+    for q in ("budget", "ecole budget", "encore", "budget 4", "absent"):
+        expected = plain(q)
+        for plan, statements in plans.items():
+            first, cursor = found(q, statements)
+            rest = []
+            while cursor:  # the next pages, with the same plan
+                with app.db.read() as conn:
+                    for statement in statements:
+                        conn.execute(text(statement))
+                    page = projections.list_debates(conn, PageRequest.parse(3, cursor), datetime.now(timezone.utc),
+                                                    scopes=("national", "local", "candidates"), scope=None,
+                                                    federation=None, theme=None, q=q, sort="activity")
+                rest += [d["id"] for d in page["items"]]
+                cursor = page["next_cursor"]
+            assert first + rest == expected, (q, plan)
+    assert plain("budget") == [d["id"] for d in debates] and plain("budget 4") == [debates[4]["id"]]
+
+    # Over the cap: the debates of the latest matching texts only, whichever the plan.
+    monkeypatch.setattr(search, "MATCH_CAP", 3)
+    for plan, statements in plans.items():
+        assert found("budget", statements)[0] == [d["id"] for d in debates[:3]], plan
