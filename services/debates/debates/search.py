@@ -30,11 +30,9 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 _QUERY_WORDS_MAX = 12
 # A search counts the latest MATCH_CAP texts that match (by store position, FTS5's rowid):
 # a word found in 600,000 contributions of a million took 1.5 s to gather every one of
-# their debates before ordering them. Over 1,000,000 texts (bench/debate_search.py,
-# docs/benchmarks.md), PostgreSQL reads the keys backwards testing each text until the cap:
-# for a word in 6 % of the texts that is cap / 6 % rows, 190 ms at 5,000, ~60 ms at 2,000.
-# The price: such a word finds the debates of its latest 2,000 texts (up to 40 pages of 50).
-MATCH_CAP = 2_000
+# their debates before ordering them; its latest 5,000 take ~15 ms on SQLite, ~15-50 ms
+# on PostgreSQL (bench/debate_search.py, docs/benchmarks.md).
+MATCH_CAP = 5_000
 _unaccent: dict[str, bool] = {}  # database URL -> whether unaccent() exists there
 
 
@@ -141,8 +139,17 @@ def matching_debates_sql(conn, query: str):
         match = " ".join('"' + w.replace('"', "") + '"' for w in words)
         return (f"SELECT debate_id FROM {TABLE} WHERE {TABLE} MATCH :match ORDER BY rowid DESC LIMIT :cap",
                 {"match": match, "cap": MATCH_CAP})
+    # The query made once, here, and given as a constant: inline, `plainto_tsquery(unaccent(..))`
+    # would run again for every text a scan tests (stable functions are not folded): 113 -> 23 ms
+    # for a word in 6 % of 1,000,000 texts, latest 2,000; and the planner still sees the words,
+    # to choose its plan.
     if _has_unaccent(conn):
-        return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', unaccent(:match)) "
-                "ORDER BY key DESC LIMIT :cap", {"match": " ".join(words), "cap": MATCH_CAP})
-    return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', :match) "
-            "ORDER BY key DESC LIMIT :cap", {"match": fold(" ".join(words)), "cap": MATCH_CAP})
+        made = conn.execute(text("SELECT plainto_tsquery('french', unaccent(:match))::text"),
+                            {"match": " ".join(words)}).scalar()
+    else:
+        made = conn.execute(text("SELECT plainto_tsquery('french', :match)::text"),
+                            {"match": fold(" ".join(words))}).scalar()
+    if not made:  # only stop words ("le", "de"): nothing matches
+        return None
+    return (f"SELECT debate_id FROM {TABLE} WHERE document @@ CAST(:query AS tsquery) ORDER BY key DESC LIMIT :cap",
+            {"query": made, "cap": MATCH_CAP})
