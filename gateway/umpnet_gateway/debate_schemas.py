@@ -89,6 +89,8 @@ class Contribution(Schema):
     hidden = fields.Boolean()
     hidden_reason = fields.String(metadata={"description": "to its author and moderators only"})
     erased = fields.Boolean()
+    editable_until = fields.String(metadata={"description": "the end of its author's 15 minutes to rewrite it"})
+    may_edit = fields.Boolean(metadata={"description": "I wrote it and may still rewrite it (PATCH)"})
 
 
 ContributionList = list_of(Contribution)

@@ -40,5 +40,6 @@ def test_postgresql_search_stems_french_with_or_without_unaccent(migrated_url, m
         for query in ("ecole", "École", "ecoles", "eleve", "fermeture"):
             assert [d["id"] for d in app.list_debates(ANONYMOUS, q=query)["items"]] == [debate["id"]], query
         assert app.list_debates(ANONYMOUS, q="hôpital")["items"] == []
+        assert app.list_debates(ANONYMOUS, q="le de la")["items"] == []  # stop words only: no query
     finally:
         db.dispose()

@@ -5,6 +5,7 @@
     /debats/{id}            the debate, its threads (?sort=newest|support|discussed), the forms to write,
                             reply, vote, report, and for its moderators to hide, restore and close
     /debats/{id}/fil/{cid}  a whole thread (a debate's page shows the first replies of each)
+    /debats/{id}/modifier/{cid}  the author rewrites their contribution (within the service's 15 minutes)
     /debats/notifications   POST: how I hear of replies (digest or each)
     /moderation             the moderators' queue; POST: suspend a contribution's author
 
@@ -162,6 +163,36 @@ class DebatesSite:
             self.services.call("debates", "close_debate", debate_id, data)
             return ""
         raise ValidationFailed("Action inconnue.")
+
+    @page("GET,POST", "/debats/<id:debate_id>/modifier/<id:contribution_id>")
+    def edit_contribution_page(self, request, debate_id, contribution_id):
+        """The author's form to rewrite a contribution: it starts from the text as written (the
+        service's `edit_source`, which refuses as the edit would: another member, too late, hidden)."""
+        page = Page(request)
+        actor, _ = self._visitor(request)
+        if request.method == "POST":
+            posted = form_data(request, multiline=("body",))
+            if not page.csrf_ok(posted):
+                return self._refuse_forgery(page)
+        if actor is None:
+            return page.finish(redirect("/connexion", code=303))
+        debate = self.services.call("debates", "get_debate", debate_id, limit=1)
+        values = dict(actor=actor, debate=debate, contribution_id=contribution_id)
+        try:
+            source = self.services.call("debates", "edit_source", contribution_id)
+        except DomainError as error:
+            return page.refused("debate_edit.html", error, form=None, **values)
+        if source["debate_id"] != debate_id:
+            return error_page(404)
+        if request.method != "POST":
+            return page.render("debate_edit.html", form={"body": source["body"]}, errors=None, **values)
+        form = {"body": posted.get("body", "").replace("\r\n", "\n")}
+        try:
+            data = load(debate_schemas.EditRequest(), {"body": form["body"]})
+            self.services.call("debates", "edit_contribution", contribution_id, data)
+        except DomainError as error:
+            return page.refused("debate_edit.html", error, form=form, **values)
+        return page.finish(redirect(f"/debats/{debate_id}#c-{contribution_id}", code=303))
 
     @page("GET", "/debats/<id:debate_id>/fil/<id:root_id>")
     def thread_page(self, request, debate_id, root_id):

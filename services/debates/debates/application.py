@@ -38,7 +38,9 @@ from .commands import (
     ChooseReplyNotifications, CloseDebate, EditContribution, Moderate, OpenDebate, PostContribution, Report, Suspend,
     Vote,
 )
-from .domain.contribution import Contribution, Report as ReportStream, Vote as VoteStream, report_id_for, vote_id_for
+from .domain.contribution import (
+    Contribution, Report as ReportStream, Vote as VoteStream, editable_until, report_id_for, vote_id_for,
+)
 from .domain.debate import CANDIDATES, LOCAL, NATIONAL, SCOPES, Debate
 from .domain.debater import MODES, Debater
 
@@ -255,9 +257,11 @@ class DebatesApp(Application):
             names = projections.names_of(conn, [row["author_id"], *(r["author_id"] for r in rows)])
         moderator = moderates(context, row["scope"], row["federation_code"])
         view = projections.debate_view(row, now, names[row["author_id"]])
-        view.update(contributions=[contribution_view(r, names, context.actor_id, moderator) for r in rows],
+        is_open = view["status"] == "open"
+        view.update(contributions=[contribution_view(r, names, context.actor_id, moderator, now, is_open)
+                                   for r in rows],
                     next_cursor=next_cursor, sort=sort, may_moderate=moderator,
-                    may_write=view["status"] == "open" and may_write(context, row["scope"], row["federation_code"]))
+                    may_write=is_open and may_write(context, row["scope"], row["federation_code"]))
         return view
 
     def close(self, command: CloseDebate, context: Context) -> dict:
@@ -315,7 +319,10 @@ class DebatesApp(Application):
             debate = self._readable(projections.debate_row(conn, row["debate_id"]), context)
             names = projections.names_of(conn, [row["author_id"]])
         moderator = moderates(context, debate["scope"], debate["federation_code"])
-        return {**contribution_view(row, names, context.actor_id, moderator), "debate_id": row["debate_id"]}
+        now = _utcnow()
+        is_open = projections.status_now(debate, now) == "open"
+        return {**contribution_view(row, names, context.actor_id, moderator, now, is_open),
+                "debate_id": row["debate_id"]}
 
     def replies(self, contribution_id: str, context: Context, limit=None, cursor=None) -> dict:
         """A thread's replies, oldest first, paged: those a debate's page leaves out
@@ -329,7 +336,9 @@ class DebatesApp(Application):
             rows, next_cursor = projections.thread_replies(conn, contribution_id, page)
             names = projections.names_of(conn, [r["author_id"] for r in rows])
         moderator = moderates(context, debate["scope"], debate["federation_code"])
-        return {"items": [contribution_view(r, names, context.actor_id, moderator) for r in rows],
+        now = _utcnow()
+        is_open = projections.status_now(debate, now) == "open"
+        return {"items": [contribution_view(r, names, context.actor_id, moderator, now, is_open) for r in rows],
                 "next_cursor": next_cursor}
 
     def edit(self, command: EditContribution, context: Context) -> dict:
@@ -338,16 +347,36 @@ class DebatesApp(Application):
         now = _utcnow()
 
         def run(uow: UnitOfWork):
-            contribution, debate = self._contribution_and_debate(uow, command.contribution_id, context)
-            if contribution.author_id != member_id:
-                raise Forbidden("Seul son auteur modifie une contribution.")
-            debate.require_writable(now)
-            self._may_post(uow, context, now)
-            row = projections.contribution_row(uow.conn, contribution.id)
-            contribution.edit(member_id, body, now, projections.utc_aware(row["created_at"]))
+            contribution, posted_at = self._editable(uow, command.contribution_id, context, now)
+            contribution.edit(member_id, body, now, posted_at)
 
         self.execute(context, run)
         return self.contribution(command.contribution_id, context)
+
+    def edit_source(self, contribution_id: str, context: Context) -> dict:
+        """What the author's edit form starts from: the text as last written (Markdown, which the
+        read model does not keep), refused as the edit itself would be (another member, too late…)."""
+        self._member(context)
+        now = _utcnow()
+
+        def run(uow: UnitOfWork):
+            contribution, posted_at = self._editable(uow, contribution_id, context, now)
+            return {"id": contribution.id, "debate_id": contribution.debate_id, "body": contribution.body,
+                    "editable_until": editable_until(posted_at).isoformat()}
+
+        return self.execute(context, run)  # reads only: nothing is recorded
+
+    def _editable(self, uow: UnitOfWork, contribution_id: str, context: Context, now: datetime):
+        """The contribution the caller may rewrite now, and when it was posted; or the refusal."""
+        member_id = self._member(context)
+        contribution, debate = self._contribution_and_debate(uow, contribution_id, context)
+        if contribution.author_id != member_id:
+            raise Forbidden("Seul son auteur modifie une contribution.")
+        debate.require_writable(now)
+        self._may_post(uow, context, now)
+        posted_at = projections.utc_aware(projections.contribution_row(uow.conn, contribution.id)["created_at"])
+        contribution.require_editable(member_id, now, posted_at)
+        return contribution, posted_at
 
     def _contribution_and_debate(self, uow: UnitOfWork, contribution_id: str, context: Context):
         contribution = uow.get(Contribution, contribution_id)
@@ -526,22 +555,30 @@ class DebatesApp(Application):
             scrub(self.db)
 
 
-def contribution_view(row: dict, names: dict, viewer_id: str | None, moderator: bool) -> dict:
+def contribution_view(row: dict, names: dict, viewer_id: str | None, moderator: bool, now: datetime,
+                      debate_open: bool) -> dict:
     """A contribution as this viewer sees it: hidden ones in full (with the reason) only to
-    their author and the debate's moderators; an erased author's without text or name."""
+    their author and the debate's moderators; an erased author's without text or name.
+    `may_edit`: the viewer is its author and may still rewrite it (the rule of `Contribution.edit`;
+    a suspension, known when they try, is not looked up for every contribution of a page)."""
     erased = names.get(row["author_id"]) == projections.ERASED_NAME
+    created_at = projections.utc_aware(row["created_at"])
     edited_at = projections.utc_aware(row["edited_at"])
+    deadline = editable_until(created_at)
+    mine = viewer_id is not None and viewer_id == row["author_id"]
     view = {
         "id": row["contribution_id"], "parent_id": row["parent_id"],
         "author": {"member_id": row["author_id"], "display_name": names.get(row["author_id"], "Membre")},
         "body_html": row["body_html"], "score": row["score"], "replies": row["replies"],
-        "created_at": projections.utc_aware(row["created_at"]).isoformat(),
+        "created_at": created_at.isoformat(),
         "edited_at": edited_at.isoformat() if edited_at else None, "hidden": bool(row["hidden"]), "erased": erased,
+        "editable_until": deadline.isoformat(),
+        "may_edit": mine and debate_open and not row["hidden"] and not erased and now <= deadline,
     }
     if erased:
         view["author"] = {"member_id": None, "display_name": projections.ERASED_NAME}
     if row["hidden"]:
-        if moderator or (viewer_id is not None and viewer_id == row["author_id"]):
+        if moderator or mine:
             view["hidden_reason"] = row["hidden_reason"]
         else:
             view.update(body_html="", author={"member_id": None, "display_name": None})

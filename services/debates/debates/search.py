@@ -11,11 +11,12 @@ as strays) nor, portably, a tsvector column.
 - PostgreSQL: a `tsvector` column made with the `french` configuration (stemming:
   "écoles" finds "école"), over `unaccent(text)` when the unaccent extension is
   there (checked once), otherwise over the text folded here, in Python (the same
-  folding for the query): the two give the same matches.
+  folding for the query): the two give the same matches. A GIN index on it, and a
+  b-tree on `key` for the latest matches of common words.
 
 A word that matches more than MATCH_CAP texts counts its latest MATCH_CAP (below).
 The read model decides by dialect; the rest of the service only calls `index`,
-`unindex`, `clear` and `matching_debates`.
+`unindex`, `clear` and `matching_debates_sql`.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ _WORDS = re.compile(r"\w+", re.UNICODE)
 _QUERY_WORDS_MAX = 12
 # A search counts the latest MATCH_CAP texts that match (by store position, FTS5's rowid):
 # a word found in 600,000 contributions of a million took 1.5 s to gather every one of
-# their debates before ordering them (docs/benchmarks.md); its latest 5,000 take ~12 ms.
+# their debates before ordering them; its latest 5,000 take ~15 ms on SQLite, ~15-50 ms
+# on PostgreSQL (bench/debate_search.py, docs/benchmarks.md).
 MATCH_CAP = 5_000
 _unaccent: dict[str, bool] = {}  # database URL -> whether unaccent() exists there
 
@@ -55,6 +57,11 @@ def ensure(conn) -> None:
         f"CREATE TABLE IF NOT EXISTS {TABLE} (ref_id VARCHAR(36) PRIMARY KEY, debate_id VARCHAR(36) NOT NULL, "
         "key BIGINT NOT NULL, document TSVECTOR NOT NULL)"))
     conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_document ON {TABLE} USING GIN (document)"))
+    # The latest matches first (MATCH_CAP): for a common word, reading the keys backwards and
+    # testing each text stops at the cap, where the GIN index would fetch every match and sort
+    # them (1,000,000 texts, a word in 95 % of them: 1,063 -> 14 ms for the latest 5,000). The
+    # planner picks one or the other by the word's frequency; both give the same rows.
+    conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{TABLE}_key ON {TABLE} (key)"))
     _has_unaccent(conn)
 
 
@@ -81,19 +88,25 @@ def index(conn, key: int, ref_id: str, debate_id: str, body: str, new: bool = Fa
     FTS5, whose UNINDEXED columns cannot be looked up without a scan); `new`: nothing to replace."""
     if not new:
         unindex(conn, key, ref_id)
-    if not body.strip():
+    index_many(conn, [{"key": key, "ref": ref_id, "debate": debate_id, "body": body}])
+
+
+def index_many(conn, rows: list[dict]) -> None:
+    """Index new texts (nothing to replace) in one statement: dicts of `key`, `ref`, `debate`,
+    `body`. `index` for one; bench/debate_search.py fills a million with it."""
+    rows = [row for row in rows if row["body"].strip()]
+    if not rows:
         return
     if conn.dialect.name == "sqlite":
-        conn.execute(text(f"INSERT INTO {TABLE} (rowid, body, ref_id, debate_id) VALUES (:key, :body, :ref, :debate)"),
-                     {"key": key, "body": body, "ref": ref_id, "debate": debate_id})
+        sql = f"INSERT INTO {TABLE} (rowid, body, ref_id, debate_id) VALUES (:key, :body, :ref, :debate)"
     elif _has_unaccent(conn):
-        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
-                          "VALUES (:ref, :debate, :key, to_tsvector('french', unaccent(:body)))"),
-                     {"body": body, "ref": ref_id, "debate": debate_id, "key": key})
+        sql = (f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
+               "VALUES (:ref, :debate, :key, to_tsvector('french', unaccent(:body)))")
     else:
-        conn.execute(text(f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
-                          "VALUES (:ref, :debate, :key, to_tsvector('french', :body))"),
-                     {"body": fold(body), "ref": ref_id, "debate": debate_id, "key": key})
+        sql = (f"INSERT INTO {TABLE} (ref_id, debate_id, key, document) "
+               "VALUES (:ref, :debate, :key, to_tsvector('french', :body))")
+        rows = [{**row, "body": fold(row["body"])} for row in rows]
+    conn.execute(text(sql), rows)
 
 
 def unindex(conn, key: int, ref_id: str) -> None:
@@ -126,8 +139,17 @@ def matching_debates_sql(conn, query: str):
         match = " ".join('"' + w.replace('"', "") + '"' for w in words)
         return (f"SELECT debate_id FROM {TABLE} WHERE {TABLE} MATCH :match ORDER BY rowid DESC LIMIT :cap",
                 {"match": match, "cap": MATCH_CAP})
+    # The query made once, here, and given as a constant: inline, `plainto_tsquery(unaccent(..))`
+    # would run again for every text a scan tests (stable functions are not folded): 113 -> 23 ms
+    # for a word in 6 % of 1,000,000 texts, latest 2,000; and the planner still sees the words,
+    # to choose its plan.
     if _has_unaccent(conn):
-        return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', unaccent(:match)) "
-                "ORDER BY key DESC LIMIT :cap", {"match": " ".join(words), "cap": MATCH_CAP})
-    return (f"SELECT debate_id FROM {TABLE} WHERE document @@ plainto_tsquery('french', :match) "
-            "ORDER BY key DESC LIMIT :cap", {"match": fold(" ".join(words)), "cap": MATCH_CAP})
+        made = conn.execute(text("SELECT plainto_tsquery('french', unaccent(:match))::text"),
+                            {"match": " ".join(words)}).scalar()
+    else:
+        made = conn.execute(text("SELECT plainto_tsquery('french', :match)::text"),
+                            {"match": fold(" ".join(words))}).scalar()
+    if not made:  # only stop words ("le", "de"): nothing matches
+        return None
+    return (f"SELECT debate_id FROM {TABLE} WHERE document @@ CAST(:query AS tsquery) ORDER BY key DESC LIMIT :cap",
+            {"query": made, "cap": MATCH_CAP})

@@ -90,6 +90,10 @@ class DebatesService(Operations):
         return self.app.edit(load(EditContribution, data, contribution_id=contribution_id), self.context)
 
     @command
+    def edit_source(self, contribution_id):
+        return self.app.edit_source(contribution_id, self.context)
+
+    @command
     def vote(self, contribution_id, data):
         return self.app.vote(load(Vote, data, contribution_id=contribution_id), self.context)
 

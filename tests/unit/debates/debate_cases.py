@@ -303,6 +303,50 @@ def test_the_author_edits_within_fifteen_minutes_and_the_history_stays_as_events
         app.edit(EditContribution(mine["id"], "Trop tard"), ALICE)
 
 
+def test_the_service_says_who_may_still_edit_and_gives_the_author_their_text(people, monkeypatch):
+    from debates import application
+
+    app = people
+    debate = open_debate(app)
+    mine = post(app, debate["id"], "Premier *jet*")
+    seen_by = {c.actor_id or "anonymous": app.debate(debate["id"], c)["contributions"][0]
+               for c in (ALICE, BRUNO, MOD_75, ANONYMOUS)}
+    assert {who: c["may_edit"] for who, c in seen_by.items()} == {
+        "alice": True, "bruno": False, "mod-75": False, "anonymous": False}
+    posted_at = datetime.fromisoformat(mine["created_at"])
+    assert datetime.fromisoformat(seen_by["alice"]["editable_until"]) == posted_at + timedelta(minutes=15)
+    assert app.contribution(mine["id"], ALICE)["may_edit"]
+    assert app.edit_source(mine["id"], ALICE) == {"id": mine["id"], "debate_id": debate["id"],
+                                                  "body": "Premier *jet*", "editable_until": mine["editable_until"]}
+    app.edit(EditContribution(mine["id"], "Second **jet**"), ALICE)
+    assert app.edit_source(mine["id"], ALICE)["body"] == "Second **jet**"
+    for refused, context in ((Forbidden, BRUNO), (Unauthorized, ANONYMOUS)):
+        with pytest.raises(refused):
+            app.edit_source(mine["id"], context)
+    with pytest.raises(NotFound):
+        app.edit_source("no-such-contribution", ALICE)
+
+    later = posted_at + timedelta(minutes=15, seconds=1)
+    monkeypatch.setattr(application, "_utcnow", lambda: later)
+    assert not app.debate(debate["id"], ALICE)["contributions"][0]["may_edit"]
+    with pytest.raises(Conflict, match="15 minutes"):
+        app.edit_source(mine["id"], ALICE)
+
+
+def test_a_hidden_contribution_or_a_closed_debate_is_no_longer_editable(people):
+    app = people
+    debate = open_debate(app)
+    hidden, kept = post(app, debate["id"], "Masquée"), post(app, debate["id"], "Gardée")
+    app.hide(Moderate(hidden["id"], "Hors charte"), NATIONAL)
+    assert not app.contribution(hidden["id"], ALICE)["may_edit"]
+    with pytest.raises(Conflict):
+        app.edit_source(hidden["id"], ALICE)
+    app.close(CloseDebate(debate["id"], "Merci à tous"), NATIONAL)
+    assert not app.contribution(kept["id"], ALICE)["may_edit"]
+    with pytest.raises(Conflict):
+        app.edit(EditContribution(kept["id"], "Après la clôture"), ALICE)
+
+
 def test_a_closed_debate_is_read_only(people):
     app = people
     outbox = Outbox(app)
@@ -584,3 +628,76 @@ def test_a_very_common_word_counts_its_latest_matches(people, monkeypatch):
     assert [d["id"] for d in app.list_debates(ANONYMOUS, q="budget")["items"]] == [new["id"]]
     monkeypatch.setattr(search, "MATCH_CAP", 100)
     assert {d["id"] for d in app.list_debates(ANONYMOUS, q="budget")["items"]} == {new["id"], old["id"]}
+
+
+# How each backend may answer a search (PostgreSQL's planner chooses by a word's frequency):
+# reading the keys newest first and testing each text, or fetching every match from the
+# full-text index and sorting them. Forced here one way, then the other.
+PLANS = {"sqlite": {"as it comes": []},
+         "postgresql": {"keys newest first": ["SET LOCAL enable_bitmapscan = off", "SET LOCAL enable_seqscan = off"],
+                        "full-text index": ["SET LOCAL enable_indexscan = off", "SET LOCAL enable_seqscan = off"]}}
+
+
+def test_the_capped_search_finds_with_every_plan_what_the_plain_query_finds(people, monkeypatch):
+    from sqlalchemy import text
+
+    from debates import projections, search
+    from umpnet_kernel.paging import PageRequest
+
+    app = people
+    app.rate_scale = 100  # a score of posts in a minute
+    debates = [open_debate(app, title=f"Débat {n}", body="rien") for n in range(6)]
+    for n, debate in enumerate(debates):  # the "budget" texts of each debate: newest in debate 0
+        for _ in range(n % 3 + 1):
+            post(app, debate["id"], f"Le budget {n} de l'école", NATIONAL)
+    post(app, debates[3]["id"], "Autre chose", NATIONAL)
+    for debate in reversed(debates):
+        post(app, debate["id"], "Le budget encore", NATIONAL)  # activity: debate 0 the latest
+
+    def found(q, statements):
+        with app.db.read() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+            page = projections.list_debates(conn, PageRequest.parse(3, None), datetime.now(timezone.utc),
+                                            scopes=("national", "local", "candidates"), scope=None, federation=None,
+                                            theme=None, q=q, sort="activity")
+            return [d["id"] for d in page["items"]], page["next_cursor"]
+
+    def plain(q):  # every matching text, no cap: the debates they are in, latest activity first
+        with app.db.read() as conn:
+            sql, params = search.matching_debates_sql(conn, q)
+            ids = {row[0] for row in conn.execute(text(sql), {**params, "cap": 1_000_000})}
+        ordered = [d["id"] for d in app.list_debates(ANONYMOUS, limit=100)["items"]]
+        return [i for i in ordered if i in ids]
+
+    plans = PLANS["postgresql" if app.db.is_postgresql else "sqlite"]
+    if app.db.is_postgresql:  # each forced plan is the one it names
+        for plan, index in (("keys newest first", "ix_debate_search_key"),
+                            ("full-text index", "ix_debate_search_document")):
+            with app.db.read() as conn:
+                for statement in plans[plan]:
+                    conn.execute(text(statement))
+                sql, params = search.matching_debates_sql(conn, "budget")
+                explained = "\n".join(row[0] for row in conn.execute(text(f"EXPLAIN {sql}"), params))
+            assert index in explained, (plan, explained)
+    for q in ("budget", "ecole budget", "encore", "budget 4", "absent"):
+        expected = plain(q)
+        for plan, statements in plans.items():
+            first, cursor = found(q, statements)
+            rest = []
+            while cursor:  # the next pages, with the same plan
+                with app.db.read() as conn:
+                    for statement in statements:
+                        conn.execute(text(statement))
+                    page = projections.list_debates(conn, PageRequest.parse(3, cursor), datetime.now(timezone.utc),
+                                                    scopes=("national", "local", "candidates"), scope=None,
+                                                    federation=None, theme=None, q=q, sort="activity")
+                rest += [d["id"] for d in page["items"]]
+                cursor = page["next_cursor"]
+            assert first + rest == expected, (q, plan)
+    assert plain("budget") == [d["id"] for d in debates] and plain("budget 4") == [debates[4]["id"]]
+
+    # Over the cap: the debates of the latest matching texts only, whichever the plan.
+    monkeypatch.setattr(search, "MATCH_CAP", 3)
+    for plan, statements in plans.items():
+        assert found("budget", statements)[0] == [d["id"] for d in debates[:3]], plan

@@ -29,6 +29,11 @@ def report_id_for(contribution_id: str, member_id: str) -> str:
     return str(uuid.uuid5(_REPORTS, f"{contribution_id}:{member_id}"))
 
 
+def editable_until(posted_at: datetime) -> datetime:
+    """The last moment its author may rewrite a contribution posted at `posted_at`."""
+    return posted_at + EDIT_WINDOW
+
+
 class Contribution(Aggregate):
     stream_prefix = "contribution"
 
@@ -37,6 +42,7 @@ class Contribution(Aggregate):
         self.debate_id = ""
         self.author_id = ""
         self.hidden = False
+        self.body = ""  # the text as last written (Markdown): what the author's edit form starts from
         self.posted_at: datetime | None = None
 
     @classmethod
@@ -50,13 +56,17 @@ class Contribution(Aggregate):
         contribution.posted_at = now
         return contribution
 
-    def edit(self, by: str, body: str, now: datetime, posted_at: datetime) -> None:
+    def require_editable(self, by: str, now: datetime, posted_at: datetime) -> None:
+        """Refuse unless `by` may rewrite it now: its author, not hidden, within the window."""
         if by != self.author_id:
             raise Forbidden("Seul son auteur modifie une contribution.")
         if self.hidden:
             raise Conflict("Cette contribution est masquée : elle ne se modifie plus.")
-        if now - posted_at > EDIT_WINDOW:
+        if now > editable_until(posted_at):
             raise Conflict("Une contribution se modifie dans les 15 minutes qui suivent sa publication.")
+
+    def edit(self, by: str, body: str, now: datetime, posted_at: datetime) -> None:
+        self.require_editable(by, now, posted_at)
         self._record(ContributionEdited(contribution_id=self.id, debate_id=self.debate_id, author_id=self.author_id,
                                         body=body))
 
@@ -74,11 +84,11 @@ class Contribution(Aggregate):
 
     @applies(ContributionPosted)
     def _posted(self, e: ContributionPosted):
-        self.debate_id, self.author_id = e.debate_id, e.author_id
+        self.debate_id, self.author_id, self.body = e.debate_id, e.author_id, e.body
 
     @applies(ContributionEdited)
     def _edited(self, e: ContributionEdited):
-        pass
+        self.body = e.body
 
     @applies(ContributionHidden)
     def _hidden(self, e: ContributionHidden):
