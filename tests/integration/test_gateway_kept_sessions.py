@@ -170,3 +170,17 @@ def test_the_kept_answer_is_what_members_answers(gateways, platform_config):
     assert len(calls) == 1  # the second from memory
     kept["roles"].append("national_admin")  # a request that changes its copy changes nothing kept
     assert a.kept.resolve(token, resolve) == plain
+
+
+def test_the_gathered_answers_are_what_members_answers_one_by_one(gateways, platform_config):
+    a, _ = gateways
+    verified_member(a, platform_config, "noa@example.org")
+    open_, closed = log_in(a, "noa@example.org"), log_in(a, "noa@example.org")
+    assert requests.delete(a.url + "/api/sessions/current", headers={"Authorization": f"Bearer {closed}"}).status_code == 204
+    tokens = [open_, "made-up", closed, open_]
+    with ClusterRpcProxy(platform_config) as rpc:
+        one_by_one = [rpc.members.resolve_session(token) for token in tokens]
+        gathered = rpc.members.resolve_sessions(tokens)
+    assert [answer["ok"] for answer in gathered] == one_by_one
+    assert one_by_one[0] is not None and one_by_one[1:3] == [None, None]
+

@@ -16,7 +16,7 @@ import math
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, delete, func, or_,
+    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, bindparam, delete, func, or_,
     insert, select, update,
 )
 
@@ -92,8 +92,22 @@ def feed_key_for(secret_key: str, member_id: str) -> str:
     return keyed_hash(secret_key, "meetings-calendar", member_id)[:FEED_KEY_CHARS]
 
 
+# The statements a registration runs, built once with their values bound per call: a burst
+# of 500 registrations is 1,000 of them, and SQLAlchemy building and coercing a statement
+# per event cost more than SQLite running it (bench/meeting_registration.py, py-spy).
+_THE_MEETING = _m.meeting_id == bindparam("key_meeting")
+_COUNTS = {column: update(meetings).where(_THE_MEETING).values({column: meetings.c[column] + bindparam("delta")})
+           for column in ("confirmed", "waitlisted")}
+_PROMOTED_COUNTS = update(meetings).where(_THE_MEETING).values(confirmed=_m.confirmed + 1,
+                                                               waitlisted=_m.waitlisted - 1)
+_THE_REGISTRATION = and_(_r.meeting_id == bindparam("key_meeting"), _r.member_id == bindparam("key_member"))
+_REGISTERED = insert(registrations)
+_PROMOTED = update(registrations).where(_THE_REGISTRATION).values(status="confirmed", since=bindparam("new_since"))
+_LEFT = delete(registrations).where(_THE_REGISTRATION)
+
+
 def _count(conn, meeting_id: str, column: str, delta: int) -> None:
-    conn.execute(update(meetings).where(_m.meeting_id == meeting_id).values({column: meetings.c[column] + delta}))
+    conn.execute(_COUNTS[column], {"key_meeting": meeting_id, "delta": delta})
 
 
 class MeetingsProjection(Projection):
@@ -136,8 +150,7 @@ class MeetingsProjection(Projection):
 
     @handles(WaitlistPromoted)
     def _promoted(self, conn, e, recorded):
-        conn.execute(update(meetings).where(_m.meeting_id == e.meeting_id).values(
-            confirmed=_m.confirmed + 1, waitlisted=_m.waitlisted - 1))
+        conn.execute(_PROMOTED_COUNTS, {"key_meeting": e.meeting_id})
 
     @handles(RegistrationCancelled)
     def _left(self, conn, e, recorded):
@@ -157,18 +170,18 @@ class RegistrationsProjection(Projection):
     @handles(RegistrationConfirmed, RegistrationWaitlisted)
     def _registered(self, conn, e, recorded):
         status = "confirmed" if isinstance(e, RegistrationConfirmed) else "waitlisted"
-        conn.execute(insert(registrations).values(
-            meeting_id=e.meeting_id, member_id=e.member_id, status=status, since=recorded.position,
-            registered_at=recorded.meta.occurred_at, attended=False,
-            feed_key=feed_key_for(self.secret_key, e.member_id)))
+        conn.execute(_REGISTERED, {
+            "meeting_id": e.meeting_id, "member_id": e.member_id, "status": status, "since": recorded.position,
+            "registered_at": recorded.meta.occurred_at, "attended": False,
+            "feed_key": feed_key_for(self.secret_key, e.member_id)})
 
     @handles(WaitlistPromoted)
     def _promoted(self, conn, e, recorded):
-        conn.execute(update(registrations).where(self._where(e)).values(status="confirmed", since=recorded.position))
+        conn.execute(_PROMOTED, {"key_meeting": e.meeting_id, "key_member": e.member_id, "new_since": recorded.position})
 
     @handles(RegistrationCancelled)
     def _left(self, conn, e, recorded):
-        conn.execute(delete(registrations).where(self._where(e)))
+        conn.execute(_LEFT, {"key_meeting": e.meeting_id, "key_member": e.member_id})
 
     @handles(AttendanceRecorded)
     def _attended(self, conn, e, recorded):
