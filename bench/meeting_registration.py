@@ -100,7 +100,7 @@ import subprocess  # noqa: E402
 from datetime import datetime, timedelta, timezone  # noqa: E402
 
 from gateway_reads import ReadsPlatform, bare_ceiling, line  # noqa: E402  (patches eventlet)
-from event_latency import load_average, machine  # noqa: E402
+from event_latency import load_average, machine, process_seconds  # noqa: E402
 
 import eventlet  # noqa: E402
 import requests  # noqa: E402
@@ -119,7 +119,29 @@ def arguments():
     parser.add_argument("--connections", type=int, default=64, help="for the bare ceiling")
     parser.add_argument("--seconds", type=float, default=5.0, help="for the bare ceiling")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--profile", default="", help="comma-separated processes (gateway,events,members) "
+                        "to sample with py-spy during the burst (flame graphs under the data dir; needs --keep)")
     return parser.parse_args()
+
+
+def start_profiles(platform, names: str) -> list:
+    """py-spy on each named process for the burst: its --nonblocking sampling barely slows it."""
+    profiles = []
+    for name in filter(None, names.split(",")):
+        out = os.path.join(platform.data_dir, f"profile-{name}.txt")
+        profiles.append(subprocess.Popen(
+            [os.path.join(os.path.dirname(sys.executable), "py-spy"), "record", "--nonblocking", "--format", "raw",
+             "--rate", "200", "--pid", str(platform.processes[name].pid), "--output", out],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        print(f"  profiling {name} into {out}", flush=True)
+    return profiles
+
+
+def stop_profiles(profiles) -> None:
+    import signal
+    for profile in profiles:
+        profile.send_signal(signal.SIGINT)
+        profile.wait(timeout=30)
 
 
 def main() -> int:
@@ -152,11 +174,18 @@ def main() -> int:
             "postcode": "75011", "capacity": args.capacity, "theme": "economie"}, timeout=10)
         meeting.raise_for_status()
         mid = meeting.json()["id"]
+        cpu_before = {name: process_seconds(p.pid) for name, p in platform.processes.items()}
+        profiles = start_profiles(platform, args.profile)
         client = subprocess.run([sys.executable, THIS, "--client", f"{platform.url}/api/meetings/{mid}/registrations"],
                                 input=json.dumps(tokens), capture_output=True, text=True, cwd=REPO, check=True)
+        cpu = {name: process_seconds(p.pid) - cpu_before[name] for name, p in platform.processes.items()}
+        stop_profiles(profiles)
         result = json.loads(client.stdout)
         rate = result["answers"] / result["seconds"]
         print(line(f"POST registrations, {len(tokens)} at once", result, ceiling), flush=True)
+        print("  CPU seconds of each process during the burst: "
+              + ", ".join(f"{name} {seconds:.2f}" for name, seconds in sorted(cpu.items(), key=lambda kv: -kv[1])),
+              flush=True)
         auth = {"Authorization": f"Bearer {token}"}
         view = requests.get(f"{platform.url}/api/meetings/{mid}", headers=auth, timeout=10).json()
         listed = requests.get(f"{platform.url}/api/meetings/{mid}/registrations", headers=auth,

@@ -64,6 +64,11 @@ class Services:
         self.context = worker_ctx.data  # sent with every call (nameko headers)
         self.timeout = timeout
 
+    @property
+    def container(self):
+        """The gateway's container: where auth.py finds the sessions this process keeps."""
+        return self._worker_ctx.container
+
     def call(self, service: str, method: str, *args, timeout: float | None = None, **kwargs):
         timeout = timeout or self.timeout
         proxy = MethodProxy(

@@ -9,10 +9,11 @@ from umpnet_kernel.errors import ValidationFailed
 from umpnet_kernel.paging import MAX_LIMIT
 
 from .. import schemas
-from ..auth import bearer_token, require_actor
+from ..auth import bearer_token, member_changed, require_actor, session_closed
 from ..caching import invalidated_by, public_read
 from ..http import api, json_body, json_response
 from ..openapi import documented
+from ..sessions_cache import SESSION_CHANGES, KeptSessions
 from .lists import listing, page_request
 
 # The members events that change what the public reads show: a sign-up adds to a
@@ -26,7 +27,10 @@ FEDERATION_CHANGES = ("members.MemberRegistered", "members.ProfileUpdated", "mem
 
 class MembersApi:
     """Mixed into the gateway service: `self.services` calls the services,
-    `self.public_cache` forgets the public reads an event changed."""
+    `self.public_cache` forgets the public reads an event changed, `self.kept_sessions`
+    the sessions it resolved (sessions_cache.py)."""
+
+    kept_sessions = KeptSessions()
 
     @api("POST", "/api/members")
     @documented("Sign up: the same answer whether or not the address is registered (an email says which)",
@@ -66,7 +70,8 @@ class MembersApi:
                 body=schemas.PasswordResetConfirm, responses={200: schemas.Status})
     def confirm_password_reset(self, request):
         data = json_body(request, schemas.PasswordResetConfirm())
-        self.services.call("members", "reset_password", data["token"], data["password"])
+        done = self.services.call("members", "reset_password", data["token"], data["password"])
+        member_changed(self.services, done["member_id"])  # its other sessions are closed
         return json_response({"status": "password_changed"})
 
     @api("POST", "/api/sessions")
@@ -78,8 +83,9 @@ class MembersApi:
     @api("DELETE", "/api/sessions/current")
     @documented("Log out: the token stops working", responses={204: None}, auth=True)
     def log_out(self, request):
-        require_actor(self.services, request)
-        self.services.call("members", "close_session", bearer_token(request))
+        _, token = require_actor(self.services, request)
+        self.services.call("members", "close_session", token)
+        session_closed(self.services, request, token)
         return 204, ""
 
     @api("GET", "/api/members/me")
@@ -96,6 +102,7 @@ class MembersApi:
         if not changes:  # only unknown fields: nothing to change is a mistake, not a 200
             raise ValidationFailed("Indiquez au moins un champ à modifier.")
         profile = self.services.call("members", "update_own_profile", actor["member_id"], changes)
+        member_changed(self.services, actor["member_id"])  # the federation may be another
         return json_response(profile)
 
     @api("GET", "/api/members/<id:member_id>")
@@ -112,6 +119,7 @@ class MembersApi:
         actor, _ = require_actor(self.services, request)
         data = json_body(request, schemas.RolesRequest())
         profile = self.services.call("members", "set_roles", actor, member_id, data["roles"])
+        member_changed(self.services, member_id)
         return json_response(profile)
 
     # Reference lists are short: by default one page holds the whole of them (API.md's
@@ -137,3 +145,9 @@ class MembersApi:
     @invalidated_by("members", *FEDERATION_CHANGES)
     def members_changed_federations(self, event):
         self.public_cache.invalidate("federations")
+
+    # Each gateway process forgets the member's resolved sessions (their logout, a
+    # password reset or an erasure elsewhere, their roles or federation changed).
+    @invalidated_by("members", *SESSION_CHANGES)
+    def member_sessions_changed(self, event):
+        self.kept_sessions.forget_member(event["data"]["member_id"])

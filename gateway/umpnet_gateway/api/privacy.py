@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from umpnet_kernel.manifest import services_holding_personal_data
 
 from .. import schemas
-from ..auth import require_actor
+from ..auth import member_changed, require_actor
 from ..http import api, json_body, json_response
 from ..openapi import documented
 
@@ -52,4 +52,5 @@ class PrivacyApi:
         actor, _ = require_actor(self.services, request)
         data = json_body(request, schemas.EraseRequest())
         self.services.call("members", "erase_member", actor["member_id"], data.get("password"))
+        member_changed(self.services, actor["member_id"])  # every session of theirs is closed
         return 204, ""

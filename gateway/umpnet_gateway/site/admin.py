@@ -12,6 +12,7 @@ from werkzeug.utils import redirect
 from umpnet_kernel.errors import DomainError, Forbidden
 
 from ..api.contacts import member_id_of
+from ..auth import member_changed
 from ..api.lists import page_or_first
 from ..api.talents import FEDERATION_MAX
 from ..http import form_data
@@ -100,6 +101,7 @@ class AdminSite:
                 if asked - set(grantable):
                     raise Forbidden("Vous ne pouvez pas attribuer ce rôle.")
                 updated = self.services.call("members", "set_roles", actor, member_id, kept + checked)
+                member_changed(self.services, member_id)
             except DomainError as error:
                 if error.status >= 429:
                     raise

@@ -8,7 +8,7 @@ from umpnet_kernel.errors import DomainError
 
 from members import limits
 
-from ..auth import SESSION_COOKIE
+from ..auth import SESSION_COOKIE, member_changed, session_closed
 from ..http import form_data, load
 from ..schemas import LoginRequest, PasswordResetConfirm, PasswordResetRequest, ProfileUpdateRequest, SignUpRequest
 from .pages import Page, form_errors, page, secure_cookies
@@ -99,6 +99,7 @@ class MembersSite:
         token = request.cookies.get(SESSION_COOKIE)
         if token:
             self.services.call("members", "close_session", token)
+            session_closed(self.services, request, token)
         page.rotate()
         response = page.finish(redirect("/", code=303))
         response.delete_cookie(SESSION_COOKIE)
@@ -132,7 +133,8 @@ class MembersSite:
         token = form.get("token", "")
         try:
             valid = load(PasswordResetConfirm(), {"token": token, "password": form.get("password", "")})
-            self.services.call("members", "reset_password", valid["token"], valid["password"])
+            done = self.services.call("members", "reset_password", valid["token"], valid["password"])
+            member_changed(self.services, done["member_id"])  # its other sessions are closed
         except DomainError as error:
             return page.refused("reset_password.html", error, done=False, token=token)
         return page.render("reset_password.html", done=True, token="", errors=None)
@@ -170,6 +172,7 @@ class MembersSite:
             try:
                 valid = load(ProfileUpdateRequest(), changes)
                 self.services.call("members", "update_own_profile", actor["member_id"], valid)
+                member_changed(self.services, actor["member_id"])  # the federation may be another
                 saved = True
             except DomainError as error:
                 errors = form_errors(error)

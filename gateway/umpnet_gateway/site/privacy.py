@@ -11,7 +11,7 @@ from werkzeug.utils import redirect
 from umpnet_kernel.errors import DomainError
 
 from ..api.privacy import EXPORT_HEADERS, personal_data_of
-from ..auth import SESSION_COOKIE
+from ..auth import SESSION_COOKIE, member_changed
 from ..http import form_data, json_response, load
 from ..schemas import EraseForm
 from .pages import Page, page
@@ -36,6 +36,7 @@ class PrivacySite:
                                       {"confirm": ["Cochez cette case pour confirmer."]})
                 valid = load(EraseForm(), {"password": form.get("password", "")})
                 self.services.call("members", "erase_member", actor["member_id"], valid["password"])
+                member_changed(self.services, actor["member_id"])  # every session of theirs is closed
             except DomainError as error:
                 if error.status >= 429:
                     raise  # the error page says when to come back (Retry-After)

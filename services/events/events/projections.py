@@ -16,11 +16,12 @@ import math
 from datetime import datetime
 
 from sqlalchemy import (
-    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, delete, func, or_,
+    BigInteger, Boolean, Column, DateTime, Float, Index, Integer, MetaData, String, Table, Text, and_, bindparam, delete, func, or_,
     insert, select, update,
 )
 
 from umpnet_geo import bounding_box, distance_km, lookup_postcode, within_km
+from umpnet_geo.coords import EARTH_MEAN_RADIUS_KM
 from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.paging import BadCursor, PageRequest, decode_cursor, encode_cursor, paginate, paginate_sequence
 from umpnet_kernel.projections import Projection, handles
@@ -61,7 +62,10 @@ meetings = Table(
     Column("position", BigInteger().with_variant(Integer, "sqlite"), nullable=False),
 )
 Index("ix_meetings_status_starts", meetings.c.status, meetings.c.starts_at)
-Index("ix_meetings_lat_lon", meetings.c.lat, meetings.c.lon)
+# Covering what "near a postcode" filters on and returns: the box's rows are read from the index
+# alone, without a lookup of each table row (migration 0004).
+Index("ix_meetings_position", meetings.c.lat, meetings.c.lon, meetings.c.status, meetings.c.starts_at,
+      meetings.c.meeting_id)
 Index("ix_meetings_federation", meetings.c.federation_code, meetings.c.starts_at)
 Index("ix_meetings_organizer", meetings.c.organizer_id)
 
@@ -92,8 +96,22 @@ def feed_key_for(secret_key: str, member_id: str) -> str:
     return keyed_hash(secret_key, "meetings-calendar", member_id)[:FEED_KEY_CHARS]
 
 
+# The statements a registration runs, built once with their values bound per call: a burst
+# of 500 registrations is 1,000 of them, and SQLAlchemy building and coercing a statement
+# per event cost more than SQLite running it (bench/meeting_registration.py, py-spy).
+_THE_MEETING = _m.meeting_id == bindparam("key_meeting")
+_COUNTS = {column: update(meetings).where(_THE_MEETING).values({column: meetings.c[column] + bindparam("delta")})
+           for column in ("confirmed", "waitlisted")}
+_PROMOTED_COUNTS = update(meetings).where(_THE_MEETING).values(confirmed=_m.confirmed + 1,
+                                                               waitlisted=_m.waitlisted - 1)
+_THE_REGISTRATION = and_(_r.meeting_id == bindparam("key_meeting"), _r.member_id == bindparam("key_member"))
+_REGISTERED = insert(registrations)
+_PROMOTED = update(registrations).where(_THE_REGISTRATION).values(status="confirmed", since=bindparam("new_since"))
+_LEFT = delete(registrations).where(_THE_REGISTRATION)
+
+
 def _count(conn, meeting_id: str, column: str, delta: int) -> None:
-    conn.execute(update(meetings).where(_m.meeting_id == meeting_id).values({column: meetings.c[column] + delta}))
+    conn.execute(_COUNTS[column], {"key_meeting": meeting_id, "delta": delta})
 
 
 class MeetingsProjection(Projection):
@@ -136,8 +154,7 @@ class MeetingsProjection(Projection):
 
     @handles(WaitlistPromoted)
     def _promoted(self, conn, e, recorded):
-        conn.execute(update(meetings).where(_m.meeting_id == e.meeting_id).values(
-            confirmed=_m.confirmed + 1, waitlisted=_m.waitlisted - 1))
+        conn.execute(_PROMOTED_COUNTS, {"key_meeting": e.meeting_id})
 
     @handles(RegistrationCancelled)
     def _left(self, conn, e, recorded):
@@ -157,18 +174,18 @@ class RegistrationsProjection(Projection):
     @handles(RegistrationConfirmed, RegistrationWaitlisted)
     def _registered(self, conn, e, recorded):
         status = "confirmed" if isinstance(e, RegistrationConfirmed) else "waitlisted"
-        conn.execute(insert(registrations).values(
-            meeting_id=e.meeting_id, member_id=e.member_id, status=status, since=recorded.position,
-            registered_at=recorded.meta.occurred_at, attended=False,
-            feed_key=feed_key_for(self.secret_key, e.member_id)))
+        conn.execute(_REGISTERED, {
+            "meeting_id": e.meeting_id, "member_id": e.member_id, "status": status, "since": recorded.position,
+            "registered_at": recorded.meta.occurred_at, "attended": False,
+            "feed_key": feed_key_for(self.secret_key, e.member_id)})
 
     @handles(WaitlistPromoted)
     def _promoted(self, conn, e, recorded):
-        conn.execute(update(registrations).where(self._where(e)).values(status="confirmed", since=recorded.position))
+        conn.execute(_PROMOTED, {"key_meeting": e.meeting_id, "key_member": e.member_id, "new_since": recorded.position})
 
     @handles(RegistrationCancelled)
     def _left(self, conn, e, recorded):
-        conn.execute(delete(registrations).where(self._where(e)))
+        conn.execute(_LEFT, {"key_meeting": e.meeting_id, "key_member": e.member_id})
 
     @handles(AttendanceRecorded)
     def _attended(self, conn, e, recorded):
@@ -244,12 +261,12 @@ def list_meetings(conn, page: PageRequest, now: datetime, *, start: datetime, ne
             raise BadCursor()  # a NaN would never reach the radius: the rings would grow forever
         if sort != "distance":
             _cursor_moment(after[0])  # a forged one: BadCursor here, not a ValueError in a query
-    in_box = conn.execute(select(func.count()).select_from(meetings).where(*box)).scalar()  # the index alone
-    if sort != "distance" and in_box > DENSE_BOX:
-        return _near_by_date(conn, page, now, near, radius_km, conditions, box, after)
     if sort == "distance":
-        return _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, after)
-    # A sparse box (or by distance): its rows' keys read through the position's index (SQLite's
+        return _near_by_distance(conn, page, now, near, radius_km, conditions, after)
+    in_box = conn.execute(select(func.count()).select_from(meetings).where(*box)).scalar()  # the index alone
+    if in_box > DENSE_BOX:
+        return _near_by_date(conn, page, now, near, radius_km, conditions, box, after)
+    # A sparse box: its rows' keys read through the position's index (SQLite's
     # planner, without statistics, would rather read every upcoming meeting of France through the
     # (status, starts_at) index: `status || ''` keeps that one out), kept if within the radius.
     conditions[0] = (_m.status + "") == "published"
@@ -278,30 +295,65 @@ def _cursor_moment(text: str) -> datetime:
     return moment
 
 
-def _near_by_distance(conn, page, now, near, radius_km, conditions, in_box, after) -> dict:
-    """Nearest first, in rings: everything within a smaller radius sorts before everything beyond
-    it, so when a ring already holds more than a page after the cursor, the rest of the circle
-    need not be read (a city's first page reads a few hundred rows, not its whole box)."""
-    conditions = [(_m.status + "") == "published", *conditions[1:]]  # the position's index (see above)
-    start = after[0] if after is not None else 0.0
-    share = min(1.0, 4.0 * (page.limit + 1) / max(in_box, 1))  # of the box's area a page should need
-    ring = max(start, radius_km * share ** 0.5)
+KM_PER_DEGREE = EARTH_MEAN_RADIUS_KM * math.pi / 180
+
+
+def flat_distance_margin(lat: float, radius_km: float) -> float:
+    """How far the flat-earth distance (degrees of longitude scaled by the cosine of the centre's
+    latitude) may stray from the haversine within `radius_km` of `lat`, as a ratio: the cosine
+    across the circle differs from the centre's by at most tan(latitude) x the circle's angular
+    radius, and the sphere's curvature adds less than its square; near the radius `within_km`
+    answers the ellipsoid's geodesic, within 0.6 % of the sphere. Generous by design: a margin
+    too wide costs rows read, never a wrong order."""
+    angle = radius_km / EARTH_MEAN_RADIUS_KM
+    farthest = min(math.radians(abs(lat)) + angle, math.radians(89.0))
+    return 1.0 + math.tan(farthest) * angle + angle * angle + 0.008
+
+
+def _near_by_distance(conn, page, now, near, radius_km, conditions, after) -> dict:
+    """Nearest first, in rings, each read in the database's own order of distance.
+
+    A ring's bounding box is read from the position's covering index, its rows ordered by the
+    flat-earth squared distance (an expression the database computes: degrees of latitude, and
+    of longitude scaled by the cosine at the centre) and cut at `wanted`; their haversine is
+    computed here. A row not seen is outside the ring's box (farther than the ring), or was cut
+    (at least as far, by the flat measure, as the last one returned, hence by the haversine at
+    least that divided by `flat_distance_margin`). Once the page's last distance is below both
+    bounds, no row unseen could belong to it; otherwise the cut or the ring grows. A city's
+    first page reads a few hundred index entries, not the ~19,000 of its 30 km box."""
+    lat0, lon0 = near
+    margin = flat_distance_margin(lat0, radius_km)
+    flat = (_m.lat - lat0) * (_m.lat - lat0) + (_m.lon - lon0) * (_m.lon - lon0) * math.cos(math.radians(lat0)) ** 2
+    where = [(_m.status + "") == "published", *conditions[1:]]  # the position's index (see list_meetings)
+    if after is not None:  # nothing nearer than the cursor by the haversine can be this far by the flat measure
+        where.append(flat >= (max(after[0] - 0.001, 0.0) / margin / KM_PER_DEGREE) ** 2)  # 0.001: the key's rounding
+    ring = min(radius_km, max(radius_km / 8, (after[0] if after is not None else 0.0) * 1.25))
+    wanted = 2 * (page.limit + 1)
     while True:
-        ring = min(ring, radius_km)
-        south, north, west, east = bounding_box(*near, ring)
-        rows = conn.execute(select(_m.meeting_id, _m.lat, _m.lon).where(
-            *conditions, _m.lat.between(south, north), _m.lon.between(west, east))).all()
+        south, north, west, east = bounding_box(lat0, lon0, ring)
+        rows = conn.execute(select(_m.meeting_id, _m.lat, _m.lon, flat.label("flat"))
+                            .where(*where, _m.lat.between(south, north), _m.lon.between(west, east))
+                            .order_by(flat, _m.meeting_id).limit(wanted)).all()
         found = []
         for row in rows:
-            distance = within_km(near, (row.lat, row.lon), ring)
-            if distance is not None and distance <= radius_km:
+            distance = within_km(near, (row.lat, row.lon), radius_km)
+            if distance is not None:
                 key = (round(distance, 3), row.meeting_id)
                 if after is None or key > (after[0], after[1]):
                     found.append(key)
-        if len(found) > page.limit or ring >= radius_km:
+        found.sort()
+        cut = len(rows) == wanted
+        beyond_ring = ring if ring < radius_km else math.inf  # what is outside the box is this far at least
+        beyond_cut = KM_PER_DEGREE * math.sqrt(rows[-1].flat) / margin if cut else math.inf
+        unseen = min(beyond_ring, beyond_cut)  # no row unseen is nearer than this
+        if unseen == math.inf or unseen > radius_km:
+            break  # every row of the circle was seen
+        if len(found) > page.limit and found[page.limit][0] + 0.001 < unseen:  # 0.001: the key's rounding
             break
-        ring *= 2
-    found.sort()
+        if beyond_cut <= beyond_ring:
+            wanted *= 4
+        else:
+            ring = min(ring * 2, radius_km)
     ids = [f[1] for f in found[:page.limit]]
     next_cursor = encode_cursor(list(found[page.limit - 1])) if len(found) > page.limit else None
     return {"items": _summaries(conn, ids, now, near), "next_cursor": next_cursor}

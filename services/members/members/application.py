@@ -42,7 +42,7 @@ from .domain.member import Actor, Member, Residence, roles_grantable
 from .domain.session import Session
 from .invitations import InvitationsUseCases
 from .geocoding import PostcodeLocator
-from .limits import RESET_LINK_LIFETIME, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
+from .limits import RESET_LINK_LIFETIME, RESOLVED_AT_ONCE_MAX, SESSION_LIFETIME, VERIFY_LINK_LIFETIME
 from .privacy import PrivacyUseCases
 from .projections import RESET_PASSWORD, VERIFY_EMAIL, all_projections
 from .talent_sources import TalentSources, talent_sources
@@ -292,6 +292,24 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
         if holder is None or holder.pop("expires_at") <= _utcnow():
             return None
         return holder
+
+    def resolve_sessions(self, tokens: list[str]) -> list[dict | None]:
+        """resolve_session of each token, in one read: the gateway gathers the sessions a
+        burst of requests brings (each a new one, so none it keeps) into one call."""
+        if len(tokens) > RESOLVED_AT_ONCE_MAX:
+            raise ValidationFailed(f"{RESOLVED_AT_ONCE_MAX} jetons au plus.")
+        digests = [security.token_hash(token) for token in tokens]
+        with self.read() as conn:
+            holders = projections.session_holders(conn, digests)
+        now = _utcnow()
+        answers = []
+        for digest in digests:
+            holder = holders.get(digest)
+            if holder is None or holder["expires_at"] <= now:
+                answers.append(None)
+            else:
+                answers.append({key: value for key, value in holder.items() if key != "expires_at"})
+        return answers
 
     # -- profiles -----------------------------------------------------------
     def own_profile(self, member_id: str) -> dict:

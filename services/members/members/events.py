@@ -174,6 +174,16 @@ class SessionClosed(DomainEvent, name="members.SessionClosed", public=False):
     token_hash: str
 
 
+@dataclass(frozen=True)
+class SessionEnded(DomainEvent, name="members.SessionEnded", version=1):
+    """A session of the member ended (a logout, a password reset or an erasure closing it):
+    SessionClosed's public side, without the token's digest, so that every gateway process
+    forgets at once what it remembered of the member's sessions."""
+
+    session_id: str
+    member_id: str
+
+
 # -- contacts: one stream per pair of members (domain/contact.py) -------------
 @dataclass(frozen=True)
 class ContactRequested(DomainEvent, name="members.ContactRequested", version=1):

@@ -20,6 +20,7 @@ THEME_SLUG_MAX = 50
 FEDERATION_CODE_MAX = 10
 LINK_TOKEN_MAX = 200  # nonce.mac (see umpnet_kernel.links)
 SESSION_TOKEN_MAX = 100
+RESOLVED_AT_ONCE_MAX = 200  # tokens in one resolve_sessions call (the gateway gathers 100 at most)
 
 # Contact requests a member may send in a day (throttle.RateLimits): enough for
 # anyone building their network, too few to spam the membership.

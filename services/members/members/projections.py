@@ -291,6 +291,12 @@ SESSION_HOLDER = (
     .join(members, members.c.member_id == sessions.c.member_id)
     .where(sessions.c.token_hash == bindparam("token_hash"))
 )
+SESSION_HOLDERS = (
+    select(sessions.c.token_hash, sessions.c.expires_at, members.c.member_id, members.c.roles,
+           members.c.federation_code)
+    .join(members, members.c.member_id == sessions.c.member_id)
+    .where(sessions.c.token_hash.in_(bindparam("token_hashes", expanding=True)))
+)
 LINK_HOLDER = select(pending_links.c.member_id).where(
     pending_links.c.nonce_hash == bindparam("nonce_hash"), pending_links.c.purpose == bindparam("purpose")
 )
@@ -352,6 +358,15 @@ def session_of_token(conn, token_hash: str) -> str | None:
 def sessions_of_member(conn, member_id: str) -> list[str]:
     """The ids of a member's open sessions."""
     return list(conn.execute(SESSIONS_OF_MEMBER, {"member_id": member_id}).scalars())
+
+
+def session_holders(conn, token_hashes: list[str]) -> dict[str, dict]:
+    """session_holder of many digests in one query: {digest: holder} for those that are sessions."""
+    if not token_hashes:
+        return {}
+    return {row.token_hash: {"member_id": row.member_id, "roles": jsontext.decode(row.roles),
+                             "federation_code": row.federation_code, "expires_at": utc_aware(row.expires_at)}
+            for row in conn.execute(SESSION_HOLDERS, {"token_hashes": list(token_hashes)})}
 
 
 def session_holder(conn, token_hash: str) -> dict | None:

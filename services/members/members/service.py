@@ -93,6 +93,11 @@ class MembersService(Operations):
     def resolve_session(self, token):
         return self.app.resolve_session(token)
 
+    @rpc
+    def resolve_sessions(self, tokens):
+        """[token] -> [{"ok": what resolve_session answers}], as the gateway's Gatherer reads them."""
+        return [{"ok": answer} for answer in self.app.resolve_sessions(list(tokens))]
+
     @command
     def get_own_profile(self, member_id):
         return self.app.own_profile(member_id)

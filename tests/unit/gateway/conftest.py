@@ -47,6 +47,9 @@ class StubGateway(GatewayService):
     def members_changed_federations(self, event):
         raise AssertionError("not an entrypoint in unit tests")
 
+    def member_sessions_changed(self, event):
+        raise AssertionError("not an entrypoint in unit tests")
+
 
 def default_handlers(sessions):
     def open_session(email, password):

@@ -292,6 +292,9 @@ class GatewayWithAServiceList(GatewayService):
     def members_changed_federations(self, event):  # no broker in this test
         raise AssertionError
 
+    def member_sessions_changed(self, event):
+        raise AssertionError
+
     @api("GET", "/api/things")
     def things(self, request):
         return json_response(paged(self.services, request, "things", "list_things", "69"))

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from umpnet_kernel.aggregate import Aggregate, applies
 
-from ..events import SessionClosed, SessionOpened
+from ..events import SessionClosed, SessionEnded, SessionOpened
 
 
 class Session(Aggregate):
@@ -28,6 +28,8 @@ class Session(Aggregate):
     def close(self) -> None:
         if self.open:
             self._record(SessionClosed(session_id=self.id, member_id=self.member_id, token_hash=self.token_hash))
+            # Public, for the gateways that keep resolved sessions (SessionClosed keeps the digest in).
+            self._record(SessionEnded(session_id=self.id, member_id=self.member_id))
 
     @applies(SessionOpened)
     def _opened(self, e: SessionOpened):
@@ -36,3 +38,7 @@ class Session(Aggregate):
     @applies(SessionClosed)
     def _closed(self, e: SessionClosed):
         self.open = False
+
+    @applies(SessionEnded)
+    def _ended(self, e: SessionEnded):
+        pass  # SessionClosed said it all
