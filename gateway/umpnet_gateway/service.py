@@ -19,6 +19,8 @@ import eventlet
 from umpnet_kernel.config import public_url
 from umpnet_kernel.manifest import service_names
 
+from .api.blogs import BlogsApi
+from .api.campaigns import CampaignsApi
 from .api.contacts import ContactsApi
 from .api.dashboard import DashboardApi
 from .api.debates import DebatesApi
@@ -50,7 +52,7 @@ from .site.trainings import TrainingsSite
 from .site.unsubscribe import UnsubscribeSite
 
 
-class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, CampaignsApi, BlogsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
                      PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
     name = "gateway"
