@@ -37,6 +37,8 @@ from .http import api, json_response
 from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site.admin import AdminSite
+from .site.blogs import BlogsSite
+from .site.campaigns import CampaignsSite
 from .site.contacts import ContactsSite
 from .site.debates import DebatesSite
 from .site.facebook import FacebookSite
@@ -54,7 +56,7 @@ from .site.unsubscribe import UnsubscribeSite
 
 class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, CampaignsApi, BlogsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
+                     PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, CampaignsSite, BlogsSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()
