@@ -87,7 +87,9 @@ def test_nora_and_alix_send_campaigns_to_their_members(platform):
     assert requests.get(f"{api}/campaigns/{cid}").status_code == 401
     for other in (camille_auth, admin75_auth, nora_auth):
         assert requests.get(f"{api}/campaigns/{cid}", headers=other).status_code == 404
+    for other in (admin75_auth, nora_auth):
         assert requests.post(f"{api}/campaigns/{cid}/send", headers=other).status_code == 404
+    assert requests.post(f"{api}/campaigns/{cid}/send", headers=camille_auth).status_code == 403  # no admin
     assert requests.get(f"{api}/campaigns/unknown-id", headers=alix_auth).status_code == 404
     draft = requests.get(f"{api}/campaigns/{cid}", headers=alix_auth).json()
     assert (draft["status"], draft["total"], draft["sent"], draft["failed"]) == ("draft", 2, 0, 0)

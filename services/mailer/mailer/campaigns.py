@@ -378,6 +378,7 @@ class Campaigns:
                             row=lambda r: _view(r._mapping)).as_dict()
 
     def send_campaign(self, campaign_id: str, context: Context) -> dict:
+        self._campaigner(context)  # an author who is no longer an admin sends nothing (403)
         with self.read() as conn:
             row = self._own_campaign(conn, campaign_id, context)
 

@@ -141,8 +141,14 @@ def test_sending_twice_is_a_conflict_and_another_authors_campaign_does_not_exist
     for other in (ADMIN69, NATIONAL, MEMBER):
         with pytest.raises(NotFound):
             app.campaign_status(created["id"], other)
+    for other in (ADMIN69, NATIONAL):
         with pytest.raises(NotFound):
             app.send_campaign(created["id"], other)
+    with pytest.raises(Forbidden):  # no admin sends anything, whoever's
+        app.send_campaign(created["id"], MEMBER)
+    demoted = Context(actor_id=ADMIN75.actor_id, actor_roles=("member",), actor_federation="75")
+    with pytest.raises(Forbidden):  # its author, no longer an admin
+        app.send_campaign(created["id"], demoted)
     with pytest.raises(NotFound):
         app.campaign_status(str(uuid.uuid4()), ADMIN75)
     with pytest.raises(Unauthorized):
