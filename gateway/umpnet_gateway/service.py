@@ -19,6 +19,8 @@ import eventlet
 from umpnet_kernel.config import public_url
 from umpnet_kernel.manifest import service_names
 
+from .api.blogs import BlogsApi
+from .api.campaigns import CampaignsApi
 from .api.contacts import ContactsApi
 from .api.dashboard import DashboardApi
 from .api.debates import DebatesApi
@@ -35,6 +37,8 @@ from .http import api, json_response
 from .openapi import build_spec
 from .rpc import ServiceProxies
 from .site.admin import AdminSite
+from .site.blogs import BlogsSite
+from .site.campaigns import CampaignsSite
 from .site.contacts import ContactsSite
 from .site.debates import DebatesSite
 from .site.facebook import FacebookSite
@@ -50,9 +54,9 @@ from .site.trainings import TrainingsSite
 from .site.unsubscribe import UnsubscribeSite
 
 
-class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, HomeSite,
+class GatewayService(MembersApi, ContactsApi, DashboardApi, InvitationsApi, TalentsApi, PrivacyApi, MapApi, PetitionsApi, MeetingsApi, DebatesApi, CampaignsApi, BlogsApi, HomeSite,
                      MembersSite, ContactsSite, InvitationsSite, FacebookSite, AdminSite, PrivacySite, MapSite,
-                     PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, SitePages):
+                     PetitionsSite, MeetingsSite, DebatesSite, TrainingsApi, TrainingsSite, UnsubscribeSite, CampaignsSite, BlogsSite, SitePages):
     name = "gateway"
     services = ServiceProxies(*service_names())  # every service found by its manifest
     public_cache = PublicCache()

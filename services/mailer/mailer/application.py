@@ -24,6 +24,8 @@ from umpnet_kernel.store import processed_table
 from . import composer
 from .projections import FOLLOWERS_PAGE, all_projections, emails, followers_after  # first: the tables' order
 from .directory import Directory  # noqa: I001
+from .blogs import Blogs
+from .campaigns import Campaigns
 from .domain.email import OutgoingEmail
 from .domain.follower import PetitionFollower
 from .events import EmailQueued
@@ -83,7 +85,8 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-class MailerApp(Directory, MeetingEmails, ReplyNotifications, Unsubscribing, MailerPrivacy, Application):
+class MailerApp(Directory, MeetingEmails, ReplyNotifications, Campaigns, Blogs, Unsubscribing, MailerPrivacy,
+                Application):
     def __init__(
         self, db: Database, public_url: str, sender: str, secret_key: str, rate_limit: RateLimit = RateLimit()
     ):
@@ -308,10 +311,16 @@ class MailerApp(Directory, MeetingEmails, ReplyNotifications, Unsubscribing, Mai
         record_together = getattr(transport, "repeats_harmlessly", False)
         outcomes = []
         sent = 0
+        contents: dict[str, dict] = {}  # campaigns.py: each campaign's subject and bodies, read once a batch
         for row in due:
             failure = None
             try:
                 inputs = jsontext.decode(row["inputs"]) if row["inputs"] is not None else {}
+                if row["template"] == "campaign":  # its words are the campaign's, not copied into each email
+                    campaign_id = inputs.get("campaign_id") or ""
+                    if campaign_id not in contents:
+                        contents[campaign_id] = self.campaign_content(campaign_id)
+                    inputs = {**inputs, **contents[campaign_id]}
                 subject, text_body, html_body = composer.render(row["template"], inputs, self.public_url, self.links)
                 message = composer.mime_message(row["email_id"], self.sender, row["recipient"], subject, text_body,
                                                 html_body, composer.unsubscribe_link(inputs, self.public_url, self.links),

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 
 from umpnet_kernel.links import LinkTokens
 
@@ -174,6 +175,13 @@ def _debate_digest(inputs, public_url, links):
     return subject + " dans les débats", {"replies": replies, "more": int(inputs.get("more") or 0), "count": count}
 
 
+def _campaign(inputs, public_url, links):
+    # subject and bodies are the campaign's (campaigns.campaign_content), added at send time;
+    # body_html was sanitised when the campaign was projected (rendering.py)
+    return _one_line(inputs["subject"]), {"body_html": Markup(inputs["body_html"]), "body_text": inputs["body_text"],
+                                         "site_link": public_url}
+
+
 # template name -> (inputs, public URL, LinkTokens) -> (subject, values for its .txt and .html)
 _TEMPLATES = {
     "verification": _verification,
@@ -191,6 +199,7 @@ _TEMPLATES = {
     "meeting-announcement": _meeting(lambda i, t: f"Nouvelle réunion près de chez vous : « {t} »"),
     "debate-reply": _debate_reply,
     "debate-digest": _debate_digest,
+    "campaign": _campaign,
 }
 
 

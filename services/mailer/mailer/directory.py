@@ -36,7 +36,11 @@ recipients = Table(
     Column("contact_consent", Boolean, nullable=False),
     Column("verified", Boolean, nullable=False),
     Column("announcements_off", Boolean, nullable=False),  # unsubscribed from meeting announcements
+    Column("display_name", Text, nullable=False),  # first name and initial (blogs.py: a blog's owner)
+    Column("roles", Text, nullable=False),  # JSON list (members.RolesChanged): campaigns' segments
+    Column("campaigns_off", Boolean, nullable=False),  # unsubscribed from campaigns
 )
+Index("ix_recipients_federation", recipients.c.federation_code, recipients.c.member_id)
 Index("ix_recipients_position", recipients.c.lat, recipients.c.lon)
 
 
@@ -44,7 +48,7 @@ class RecipientsProjection(KeyedProjection):
     name = "recipients"
     table = recipients
     key_column = "member_id"
-    json_columns = ("themes",)
+    json_columns = ("themes", "roles")
 
     @handles(RecipientNoted)
     def noted(self, row, e: RecipientNoted, recorded):
@@ -53,7 +57,8 @@ class RecipientsProjection(KeyedProjection):
         return {"member_id": e.member_id, "email": e.email, "first_name": e.first_name,
                 "lat": e.lat or None, "lon": e.lon or None, "federation_code": e.federation_code or "",
                 "themes": list(e.themes), "contact_consent": e.contact_consent, "verified": e.verified,
-                "announcements_off": e.announcements_off}
+                "announcements_off": e.announcements_off, "display_name": e.display_name or "",
+                "roles": list(e.roles), "campaigns_off": e.campaigns_off}
 
 
 @forgets
@@ -66,11 +71,20 @@ def _position(postcode: str) -> tuple[float | None, float | None]:
     return (place.lat, place.lon) if place else (None, None)
 
 
+def display_name(first_name: str, last_name: str) -> str:
+    """What other members see of a member: first name and initial (as the members service shows it)."""
+    first, last = (first_name or "").strip(), (last_name or "").strip()
+    if not first:
+        return ""
+    return f"{first} {last[:1]}." if last else first
+
+
 def _profile(data: dict) -> Profile:
     lat, lon = _position(data.get("postcode") or "")
     return Profile(first_name=data.get("first_name") or "", lat=lat, lon=lon,
                    federation_code=data.get("federation_code") or "", themes=tuple(data.get("themes") or ()),
-                   contact_consent=bool(data.get("contact_consent", False)))
+                   contact_consent=bool(data.get("contact_consent", False)),
+                   display_name=display_name(data.get("first_name") or "", data.get("last_name") or ""))
 
 
 class NotYetKnown(Exception):
@@ -149,6 +163,8 @@ class Directory:
                 recipient.profile_updated(_profile(data), incoming.stream_version)
             elif kind == "members.EmailVerified":
                 recipient.verified()
+            elif kind == "members.RolesChanged":
+                recipient.roles_changed(tuple(data.get("roles") or ()), incoming.stream_version)
 
         return incoming.context(), command
 
@@ -162,4 +178,4 @@ class Directory:
             row = conn.execute(_RECIPIENT, {"member_id": member_id}).mappings().first()
         if row is None:
             return None
-        return {**dict(row), "themes": jsontext.decode(row["themes"])}
+        return {**dict(row), "themes": jsontext.decode(row["themes"]), "roles": jsontext.decode(row["roles"])}

@@ -38,7 +38,7 @@ EMAIL_SUBJECT = ("member_id", "email_id")
 class EmailQueued(DomainEvent, name="mailer.EmailQueued", version=2, public=False, subject=EMAIL_SUBJECT):
     email_id: str
     kind: str = field(metadata=describe("what the email is for: 'verification', 'password-reset', 'account-exists', "
-                                        "'invitation', 'petition-confirmation', 'petition-milestone', "
+                                        "'invitation', 'petition-confirmation', 'petition-milestone', 'campaign', "
                                         "'meeting-confirmed', 'meeting-waitlisted', 'meeting-promoted', "
                                         "'meeting-changed', 'meeting-cancelled', 'meeting-reminder', "
                                         "'meeting-announcement', 'debate-reply', 'debate-digest'"))
@@ -139,6 +139,12 @@ class RecipientNoted(DomainEvent, name="mailer.RecipientNoted", public=False):
     source_version: int = field(metadata=describe("members stream version of the profile fields"))
     announcements_off: bool = field(default=False, metadata=describe(
         "unsubscribed from meeting announcements (an email's List-Unsubscribe link): for good, whatever the profile says"))
+    display_name: str = field(default="", metadata=describe(
+        "what other members see: first name and initial of the last name (a blog's owner)", personal=True))
+    roles: tuple[str, ...] = field(default=(), metadata=describe("the member's roles (members.RolesChanged)"))
+    roles_version: int = field(default=0, metadata=describe("members stream version of the roles kept"))
+    campaigns_off: bool = field(default=False, metadata=describe(
+        "unsubscribed from campaigns (a campaign email's List-Unsubscribe link): for good"))
 
 
 # -- meetings (meetings.py): the mailer's own copy of what it needs of the events service ---------
@@ -231,8 +237,94 @@ class DigestQueued(DomainEvent, name="mailer.DigestQueued", public=False):
 class Unsubscribed(DomainEvent, name="mailer.Unsubscribed", public=False):
     """Someone followed an email's unsubscribe link (`{PUBLIC_URL}/unsubscribe?token=...`, RFC 8058):
     `what` is 'announcements' (meeting announcements; `subject_id` a member), 'replies' (debate
-    reply notifications; a member) or 'petition' (a petition's milestones; a signature, `petition_id`)."""
+    reply notifications; a member), 'campaigns' (campaigns and newsletters; a member) or 'petition'
+    (a petition's milestones; a signature, `petition_id`)."""
 
     subject_id: str
     what: str
     petition_id: str | None = None
+
+
+# -- campaigns (campaigns.py): an admin's email to a segment of the members ----------------------
+@dataclass(frozen=True)
+class CampaignCreated(DomainEvent, name="mailer.CampaignCreated", public=False):
+    """A campaign is drafted: what it says and to whom (the segment as the author asked for it)."""
+
+    campaign_id: str
+    author_id: str
+    author_federation: str | None = field(metadata=describe("the author's federation when they wrote it"))
+    subject_line: str = field(metadata=describe("the email's subject (`subject` is the sealing key's name here)"))
+    body_markdown: str = field(metadata=describe("the body as written (Markdown), rendered and sanitised"))
+    segment: dict = field(metadata=describe("federations, themes, near {postcode, radius_km}, roles, top_blogs"))
+    recipient_count: int = field(metadata=describe("members the segment held when it was drafted"))
+
+
+@dataclass(frozen=True)
+class CampaignSendRequested(DomainEvent, name="mailer.CampaignSendRequested", public=False):
+    """Its author asked for it to be sent: the segment is resolved from now on, in the background."""
+
+    campaign_id: str
+
+
+@dataclass(frozen=True)
+class CampaignRecipientsQueued(DomainEvent, name="mailer.CampaignRecipientsQueued", public=False):
+    """A page of the segment got its emails queued (one `EmailQueued` each, with an id derived
+    from the campaign and the member): who, so that the deliveries can be counted per campaign."""
+
+    campaign_id: str
+    member_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CampaignQueued(DomainEvent, name="mailer.CampaignQueued", public=False):
+    """Every member of the segment has their email queued: `total` of them."""
+
+    campaign_id: str
+    total: int
+
+
+@dataclass(frozen=True)
+class CampaignSent(DomainEvent, name="mailer.CampaignSent", public=False):
+    """No email of the campaign is pending any more: `sent` were delivered, `failed` given up."""
+
+    campaign_id: str
+    sent: int
+    failed: int
+
+
+# -- activists' blogs (blogs.py): the newsletter's targets, scored from their feeds ----------------
+@dataclass(frozen=True)
+class BlogRegistered(DomainEvent, name="mailer.BlogRegistered", public=False, subject="owner_id"):
+    """A member registered their blog. Its addresses are the owner's (sealed with their key)."""
+
+    blog_id: str = field(metadata=describe("from a keyed hash of the normalised address: one registration per address"))
+    owner_id: str
+    url: str = field(metadata=describe("the blog's address", personal=True))
+    feed_url: str = field(metadata=describe("its RSS or Atom feed", personal=True))
+
+
+@dataclass(frozen=True)
+class BlogScored(DomainEvent, name="mailer.BlogScored", public=False):
+    """The feed was read: its activity score (entries of the last 90 days, weighted by recency)."""
+
+    blog_id: str
+    activity_score: float
+    recent_entries: int
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class BlogFeedFailed(DomainEvent, name="mailer.BlogFeedFailed", public=False):
+    """The feed could not be read (refused address, timeout, too large, not a feed): the score stays."""
+
+    blog_id: str
+    reason: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
+class BlogRemoved(DomainEvent, name="mailer.BlogRemoved", public=False):
+    """The blog is no longer listed: `reason` 'owner-erased'. Its address may be registered again."""
+
+    blog_id: str
+    reason: str

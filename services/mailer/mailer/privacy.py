@@ -121,8 +121,10 @@ class MailerPrivacy:
                 .where(emails.c.member_id == member_id).order_by(emails.c.queued_at)
             ).mappings().all()
         # the directory entry (directory.py), the reply notifications' choice and waiting replies (replies.py)
+        # the blogs they own (blogs.py) and the campaigns they wrote (campaigns.py)
         return {"emails": [dict(row) for row in rows], "directory": self.directory_entry(member_id),
-                **self.replies_export(member_id)}
+                **self.replies_export(member_id), "blogs": self.blogs_of(member_id),
+                **self.campaigns_export(member_id)}
 
     def forget_member(self, incoming: IncomingEvent) -> bool:
         """Erase what the mailer holds about `incoming`'s member; False for a redelivery."""
@@ -143,6 +145,7 @@ class MailerPrivacy:
                 uow.conn.execute(delete(throttle_counters).where(throttle_counters.c.key.in_(keys)))
             email_ids = [r.email_id for r in own] + invitation_emails
             self.forget_reply_keys(uow, member_id)  # replies.py: the replies waiting to or from them
+            self.remove_owned_blogs(uow, member_id)  # blogs.py: no longer listed, the address free again
             uow.store.shredder.forget(uow.conn, member_id)
             redacted += uow.store.redact_clear_events(uow.conn, member_id)  # from before sealing
             stream = forgotten_stream(member_id)

@@ -178,16 +178,19 @@ def all_projections():
     from .events import RecipientForgotten
     from .privacy import DoneEmailKeys
 
+    from .blogs import BlogsProjection
+    from .campaigns import CampaignDeliveriesProjection, CampaignsProjection
     from .directory import RecipientsProjection
     from .meetings import AttendeesProjection, MeetingNoticesProjection
     from .replies import PendingRepliesProjection, ReplyModesProjection
 
     # last: an erased member's emails are forgotten, in a rebuild too (privacy.py)
     return [EmailsProjection(), FollowersProjection(), RecipientsProjection(), MeetingNoticesProjection(),
-            AttendeesProjection(), ReplyModesProjection(), PendingRepliesProjection(), DoneEmailKeys(),
+            AttendeesProjection(), ReplyModesProjection(), PendingRepliesProjection(), CampaignsProjection(),
+            CampaignDeliveriesProjection(), BlogsProjection(), DoneEmailKeys(),
             ForgetSubjects(RecipientForgotten, "member_id", FORGETTERS)]
 
 
-# The read models of the recipients directory, the meetings and the debate replies
+# The read models of the recipients directory, the meetings, the debate replies, the campaigns and the blogs
 # live beside their use cases; imported here so that `read_models` holds every table.
-from . import directory, meetings, replies  # noqa: E402,F401
+from . import blogs, campaigns, directory, meetings, replies  # noqa: E402,F401

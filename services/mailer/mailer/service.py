@@ -11,7 +11,8 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 from umpnet_kernel.config import public_url, secret_key
 from umpnet_kernel.green import run_blocking
 from umpnet_kernel.errors import DomainError
-from umpnet_kernel.nameko import EventSourcing, Job, Operations, rpc, subscribe
+from umpnet_kernel.events import Context
+from umpnet_kernel.nameko import CallContext, EventSourcing, Job, Operations, rpc, subscribe
 
 from .application import MailerApp, RateLimit
 from .transports import FileSink, transport_from_environment
@@ -28,6 +29,10 @@ def build(db, config) -> MailerApp:
         secret_key=config.get("SECRET_KEY") or secret_key(),
         rate_limit=RateLimit(count=int(limit)) if limit not in (None, "") else RateLimit(),
     )
+    # blogs.py: feeds on private addresses only where told (tests serve feeds from 127.0.0.1)
+    app.blog_fetch_allow_private = str(config.get("BLOG_FEEDS_ALLOW_PRIVATE") or "").lower() in ("1", "true", "yes")
+    if config.get("BLOG_REFRESH_EVERY"):
+        app.blog_refresh_every = float(config["BLOG_REFRESH_EVERY"])
     if not (config.get("SMTP_URL") or os.environ.get("SMTP_URL")):  # the .eml sink: an erasure deletes its files
         app.mail_dir = os.path.join(config.get("DATA_DIR") or os.environ.get("DATA_DIR", "./var"), "mail")
     return app
@@ -140,6 +145,7 @@ class MemberRegistered(Schema):
     member_id = fields.String(required=True, validate=_ID)
     email = fields.Email(required=True)
     first_name = fields.String(required=True)
+    last_name = fields.String(load_default="")  # its initial only is kept (a blog owner's display name)
     postcode = fields.String(load_default="")
     federation_code = fields.String(load_default="", validate=validate.Length(max=3))
     themes = _THEMES
@@ -158,10 +164,21 @@ class ProfileUpdated(Schema):
 
     member_id = fields.String(required=True, validate=_ID)
     first_name = fields.String(required=True)
+    last_name = fields.String(load_default="")  # its initial only is kept (a blog owner's display name)
     postcode = fields.String(load_default="")
     federation_code = fields.String(load_default="", validate=validate.Length(max=3))
     themes = _THEMES
     contact_consent = fields.Boolean(load_default=False)
+
+
+class RolesChanged(Schema):
+    """`members.RolesChanged` (v2): the roles as they now stand (campaigns' segments)."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    member_id = fields.String(required=True, validate=_ID)
+    roles = fields.List(fields.String(validate=validate.Length(max=50)), load_default=list)
 
 
 # -- meetings (meetings.py): what the mailer reads of the events service's events ------------
@@ -304,9 +321,25 @@ def postman(app: MailerApp, config: dict) -> Job:
     return Job("mail delivery", deliver_due, POSTMAN_INTERVAL, wakes_for=app.queued_any)
 
 
+CAMPAIGNS_INTERVAL = 2.0  # seconds: campaigns being sent are queued, and closed once nothing is pending
+BLOG_FEEDS_INTERVAL = 60.0  # seconds: the feeds due are read (each every BLOG_REFRESH_EVERY)
+
+
+def campaign_sending(app: MailerApp, config: dict) -> Job:
+    """Resolve the segments of the campaigns being sent into queued emails (campaigns.py)."""
+    return Job("campaign sending", app.advance_campaigns, CAMPAIGNS_INTERVAL, wakes_for=app.send_requested_any)
+
+
+def blog_feeds(app: MailerApp, config: dict) -> Job:
+    """Read the blogs' feeds due and record their scores (blogs.py): never at request time."""
+    interval = float(config.get("BLOG_FEEDS_INTERVAL") or BLOG_FEEDS_INTERVAL)
+    return Job("blog feeds", app.refresh_feeds, interval, wakes_for=app.registered_any)
+
+
 class MailerService(Operations):
     name = "mailer"
-    app: MailerApp = EventSourcing(build, jobs=[postman])
+    app: MailerApp = EventSourcing(build, jobs=[postman, campaign_sending, blog_feeds])
+    context: Context = CallContext()
 
     # Batch subscriptions: the messages waiting (up to 50) are queued in one
     # transaction and acked together (kernel `subscribe(..., batch=N)`); a
@@ -363,6 +396,10 @@ class MailerService(Operations):
 
     @subscribe("members", "members.ProfileUpdated", schema=ProfileUpdated(), batch=EVENT_BATCH)
     def on_profile_updated(self, incomings):
+        self.app.record_members_events(incomings)
+
+    @subscribe("members", "members.RolesChanged", schema=RolesChanged(), batch=EVENT_BATCH)
+    def on_roles_changed(self, incomings):
         self.app.record_members_events(incomings)
 
     # -- meetings.py: the events service's meetings and registrations ------------------
@@ -430,3 +467,32 @@ class MailerService(Operations):
     @rpc(expected_exceptions=DomainError)
     def export_personal_data(self, member_id):
         return self.app.export_personal_data(member_id)
+
+    # -- campaigns.py: an admin's email to a segment; blogs.py: the activists' blogs -------
+    @rpc(expected_exceptions=DomainError)
+    def create_campaign(self, data):
+        return self.app.create_campaign(data, self.context)
+
+    @rpc(expected_exceptions=DomainError)
+    def send_campaign(self, campaign_id):
+        return self.app.send_campaign(campaign_id, self.context)
+
+    @rpc(expected_exceptions=DomainError)
+    def campaign_status(self, campaign_id):
+        return self.app.campaign_status(campaign_id, self.context)
+
+    @rpc(expected_exceptions=DomainError)
+    def campaign_preview(self, campaign_id):
+        return self.app.campaign_preview(campaign_id, self.context)
+
+    @rpc(expected_exceptions=DomainError)
+    def my_campaigns(self, limit=None, cursor=None):
+        return self.app.my_campaigns(self.context, limit=limit, cursor=cursor)
+
+    @rpc(expected_exceptions=DomainError)
+    def register_blog(self, data):
+        return self.app.register_blog(data, self.context)
+
+    @rpc(expected_exceptions=DomainError)
+    def list_blogs(self, order="activity", limit=None, cursor=None):
+        return self.app.list_blogs(order, limit=limit, cursor=cursor)

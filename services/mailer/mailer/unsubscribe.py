@@ -1,11 +1,11 @@
 """Unsubscribing from the emails nobody asked for one by one: meeting announcements,
-debate reply notifications and digests, a petition's milestones.
+debate reply notifications and digests, a petition's milestones, campaigns.
 
 Each such email carries a link `{PUBLIC_URL}/unsubscribe?token=...` in its body and
 in RFC 8058 headers (`List-Unsubscribe: <link>`, `List-Unsubscribe-Post:
 List-Unsubscribe=One-Click`), so a mail client's button works without opening a page.
 The token is `LinkTokens(SECRET_KEY).token("unsubscribe", nonce)`, its nonce naming what
-and whom (`announcements~<member id>`, `replies~<member id>`,
+and whom (`announcements~<member id>`, `replies~<member id>`, `campaigns~<member id>`,
 `petition~<signature id>~<petition id>`): made at send time from the email's inputs,
 never stored; useless to forge without the secret key. It does not expire.
 
@@ -13,6 +13,7 @@ never stored; useless to forge without the secret key. It does not expire.
 `mailer.Unsubscribed` when it changes something (a second click changes nothing; an
 erased member's link changes nothing either) and:
 - announcements: the member's directory entry is `announcements_off`, for good;
+- campaigns: it is `campaigns_off`, for good: no later campaign or newsletter reaches them;
 - replies: their reply notifications are 'off' (no email, no digest) until they
   choose a mode again in the debates (`debates.ReplyNotificationsChosen`): a later
   click, after such a choice, sets them 'off' again;
@@ -39,7 +40,7 @@ def unsubscribe_nonce(what: str, subject_id: str, petition_id: str | None = None
 
 def _parse(nonce: str) -> tuple[str, str, str | None] | None:
     parts = nonce.split(_SEP)
-    if len(parts) == 2 and parts[0] in ("announcements", "replies") and parts[1]:
+    if len(parts) == 2 and parts[0] in ("announcements", "replies", "campaigns") and parts[1]:
         return parts[0], parts[1], None
     if len(parts) == 3 and parts[0] == "petition" and parts[1] and parts[2]:
         return parts[0], parts[1], parts[2]
@@ -80,6 +81,10 @@ class Unsubscribing:
                 recipient = uow.get(Recipient, subject_id)
                 if recipient is not None:
                     recipient.unsubscribe_announcements()
+            elif what == "campaigns":
+                recipient = uow.get(Recipient, subject_id)
+                if recipient is not None:
+                    recipient.unsubscribe_campaigns()
             else:
                 follower = uow.get(PetitionFollower, subject_id)
                 if follower is not None and follower.invalidate(petition_id, reason="unsubscribed"):

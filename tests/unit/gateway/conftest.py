@@ -115,6 +115,7 @@ def default_handlers(sessions):
         # debates (api/debates.py; tests/acceptance/test_debates_api.py runs the real service)
         **debates_handlers(),
         **meetings_handlers(),
+        **mailer_handlers(),
     }
 
 
@@ -186,6 +187,21 @@ def meetings_handlers():
         "list_meetings": lambda filters, limit=None, cursor=None: {"items": [], "next_cursor": None},
         "my_meetings": lambda member_id, limit=50: {"items": [], "next_cursor": None},
         "meeting_stats": lambda: {"upcoming_meetings": 0},
+    }
+
+
+def mailer_handlers():
+    campaign = {"id": "c1", "status": "draft", "subject": "Rentrée", "total": 1, "sent": 0, "failed": 0, "pending": 0,
+                "recipient_count": 1, "segment": {}, "created_at": "2026-12-01T20:00:00+00:00", "sent_at": None}
+    return {
+        "create_campaign": lambda data: {"id": "c1", "recipient_count": 1},
+        "campaign_status": lambda campaign_id: dict(campaign),
+        "campaign_preview": lambda campaign_id: {**campaign, "body_markdown": "x", "body_html": "<p>x</p>"},
+        "send_campaign": lambda campaign_id: {"id": campaign_id, "status": "sending"},
+        "my_campaigns": lambda limit=None, cursor=None: {"items": [], "next_cursor": None},
+        "register_blog": lambda data: {"id": "b1", "url": data["url"], "feed_url": data["feed_url"],
+                                       "activity_score": 0.0},
+        "list_blogs": lambda order="activity", limit=None, cursor=None: {"items": [], "next_cursor": None},
     }
 
 

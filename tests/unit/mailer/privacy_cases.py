@@ -48,7 +48,8 @@ def test_the_export_lists_the_members_emails_only(app):
     assert [(e["kind"], e["recipient"], e["status"]) for e in export["emails"]] == [
         ("verification", "zoe@example.org", "pending")] * 2
     assert app.export_personal_data(str(uuid.uuid4())) == {
-        "emails": [], "directory": None, "reply_notifications": "digest", "pending_replies": []}
+        "emails": [], "directory": None, "reply_notifications": "digest", "pending_replies": [], "blogs": [],
+        "campaigns_written": []}
 
 
 def test_an_erasure_drops_the_members_emails_and_key_once_and_a_rebuild_keeps_them_out(app):

@@ -42,13 +42,15 @@ def test_the_service_table_has_a_row_per_service_from_its_manifest_and_code():
     assert "| debates.ContributionPosted, debates.SupportGiven, " in rows["members"]  # talent sources
     assert "health" not in rows["members"]  # every service's operations are said once, under the table
     # mailer: what it consumes grows with every service that has emails to send; checked item by item
-    assert rows["mailer"].startswith("| mailer | OutgoingEmail, PetitionFollower, Recipient | unsubscribe, export_personal_data | — | ")
+    assert rows["mailer"].startswith("| mailer | Blog, Campaign, OutgoingEmail, PetitionFollower, Recipient | unsubscribe, "
+                                     "export_personal_data, create_campaign, send_campaign, campaign_status, "
+                                     "campaign_preview, my_campaigns, register_blog, list_blogs | — | ")
     for consumed in ("debates.ContributionPosted", "members.EmailVerificationRequested", "members.MemberErased",
                      "members.MemberRegistered", "events.MeetingPublished", "events.RegistrationConfirmed",
-                     "petitions.SignatureRequested", "petitions.MilestoneReached"):
+                     "petitions.SignatureRequested", "petitions.MilestoneReached", "members.RolesChanged"):
         assert consumed in rows["mailer"].split(" | ")[4]
-    assert rows["mailer"].endswith("| emails, petition_followers, recipients, meeting_notices, meeting_attendees, "
-                                   "reply_modes, pending_replies |")
+    assert rows["mailer"].endswith("| emails, petition_followers, recipients, blogs, campaigns, campaign_deliveries, "
+                                   "meeting_notices, meeting_attendees, reply_modes, pending_replies |")
     # events: the trainings' part (the meetings' has its own lines)
     for trainings_part in ("Enrolment", "Trainee", "Training", "publish_training, list_trainings, get_training, enrol, "
                            "complete_module, trainings_of", "TrainingPublished, TrainingEnrolled, ModuleCompleted, "

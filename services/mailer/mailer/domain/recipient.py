@@ -29,6 +29,7 @@ class Profile:
     federation_code: str
     themes: tuple[str, ...]
     contact_consent: bool
+    display_name: str = ""  # first name and initial: a blog owner's name in the blogs list
 
 
 class Recipient(Aggregate):
@@ -59,6 +60,16 @@ class Recipient(Aggregate):
         """No more meeting announcements, whatever later profiles say (their consent is the party's
         contact in general; this is the member's word about these emails)."""
         self._note(announcements_off=True)
+
+    def unsubscribe_campaigns(self) -> None:
+        """No more campaigns nor newsletters, whatever later profiles say."""
+        self._note(campaigns_off=True)
+
+    def roles_changed(self, roles: tuple[str, ...], source_version: int) -> None:
+        """`members.RolesChanged`: the roles as they now stand (an older event than the one kept changes nothing)."""
+        if self.state is not None and self.state.roles_version >= source_version > 0:
+            return
+        self._note(roles=tuple(roles), roles_version=source_version)
 
     def _profile_if_newer(self, profile: Profile, source_version: int) -> dict:
         if self.state is not None and self.state.source_version >= source_version > 0:
