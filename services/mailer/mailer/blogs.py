@@ -32,6 +32,7 @@ from umpnet_kernel.events import Context
 from umpnet_kernel.links import keyed_hash
 from umpnet_kernel.paging import PageRequest, decode_cursor, paginate
 from umpnet_kernel.projections import KeyedProjection, handles
+from umpnet_kernel.throttle import utc_aware
 
 from . import feedreader, limits
 from .directory import recipients
@@ -132,7 +133,7 @@ def _owner(row) -> dict:
 
 def _item(row) -> dict:
     return {"id": row.blog_id, "url": row.url, "feed_url": row.feed_url, "activity_score": row.activity_score,
-            "recent_entries": row.recent_entries, "checked_at": row.checked_at, "owner": _owner(row)}
+            "recent_entries": row.recent_entries, "checked_at": utc_aware(row.checked_at), "owner": _owner(row)}
 
 
 _LISTED = (select(blogs.c.blog_id, blogs.c.url, blogs.c.feed_url, blogs.c.activity_score, blogs.c.recent_entries,

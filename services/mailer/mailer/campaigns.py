@@ -41,6 +41,7 @@ from umpnet_kernel.errors import Forbidden, NotFound, Unauthorized, ValidationFa
 from umpnet_kernel.events import Context
 from umpnet_kernel.paging import PageRequest, paginate
 from umpnet_kernel.projections import KeyedProjection, Projection, handles
+from umpnet_kernel.throttle import utc_aware
 
 from . import limits, rendering
 from .directory import recipients
@@ -282,7 +283,7 @@ def _view(row, counts: dict | None = None) -> dict:
     return {"id": row["campaign_id"], "status": status, "subject": row["subject"], "total": total, "sent": sent,
             "failed": failed, "pending": pending, "recipient_count": row["recipient_count"],
             "segment": jsontext.decode(row["segment"]) if isinstance(row["segment"], str) else row["segment"],
-            "created_at": row["created_at"], "sent_at": row["sent_at"]}
+            "created_at": utc_aware(row["created_at"]), "sent_at": utc_aware(row["sent_at"])}
 
 
 _CAMPAIGN = select(campaigns).where(campaigns.c.campaign_id == bindparam("campaign_id"))

@@ -42,6 +42,7 @@ from umpnet_kernel.application import UnitOfWork
 from umpnet_kernel.events import Context
 from umpnet_kernel.messages import IncomingEvent
 from umpnet_kernel.projections import KeyedProjection, handles
+from umpnet_kernel.throttle import utc_aware
 
 from .directory import NotYetKnown, candidates_near, recipient_of, recipients
 from .domain.email import OutgoingEmail
@@ -159,13 +160,9 @@ def _meeting(conn, meeting_id: str):
 def meeting_inputs(meeting) -> dict:
     """What a meeting email says of its meeting (the template's inputs)."""
     return {"meeting_id": meeting["meeting_id"], "title": meeting["title"],
-            "starts_at": _utc(_aware(meeting["starts_at"])).isoformat(),
-            "ends_at": _utc(_aware(meeting["ends_at"])).isoformat(), "timezone": meeting["timezone"],
+            "starts_at": _utc(utc_aware(meeting["starts_at"])).isoformat(),
+            "ends_at": _utc(utc_aware(meeting["ends_at"])).isoformat(), "timezone": meeting["timezone"],
             "city": meeting["city"], "postcode": meeting["postcode"], "online_url": meeting["online_url"]}
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _member_email_id(event_id: str, member_id: str, kind: str) -> str:
@@ -236,7 +233,7 @@ class MeetingEmails:
                 return  # a draft edited: its publication will say it all
             meeting = self._note_meeting(uow, incoming)
             material = MATERIAL_CHANGES.intersection(incoming.payload.get("changed") or ())
-            if material and meeting["status"] != "cancelled" and _aware(meeting["ends_at"]) > self.clock():
+            if material and meeting["status"] != "cancelled" and utc_aware(meeting["ends_at"]) > self.clock():
                 self._to_attendees(uow, incoming, meeting, "meeting-changed", {})
 
         self.execute(incoming.context(), command)
@@ -265,7 +262,7 @@ class MeetingEmails:
         meeting = self.execute(incoming.context(), lambda uow: dict(self._note_meeting(uow, incoming)))
         total = 0
         if (meeting["status"] == "published" and meeting["lat"] is not None and meeting["lon"] is not None
-                and meeting["theme"] and _aware(meeting["starts_at"]) > self.clock()):
+                and meeting["theme"] and utc_aware(meeting["starts_at"]) > self.clock()):
             inputs = meeting_inputs(meeting)
             origin, radius = (meeting["lat"], meeting["lon"]), float(meeting["notify_radius_km"] or 0)
 
@@ -330,7 +327,7 @@ class MeetingEmails:
             uow.append(stream, uow.store.stream_version(uow.conn, stream), [AttendeeNoted(
                 meeting_id=meeting_id, member_id=member_id, status=status, source_stream=incoming.stream_id,
                 source_version=incoming.stream_version)])
-            if kind is None or meeting["status"] == "cancelled" or _aware(meeting["ends_at"]) <= self.clock():
+            if kind is None or meeting["status"] == "cancelled" or utc_aware(meeting["ends_at"]) <= self.clock():
                 return
             from .application import email_id_for
 
@@ -352,7 +349,7 @@ class MeetingEmails:
             c.status == "published", c.starts_at > now, c.starts_at <= now + REMINDER_AHEAD)
         with self.read() as conn:
             due = [r.meeting_id for r in conn.execute(due_query)
-                   if r.reminded_for is None or _aware(r.reminded_for) != _aware(r.starts_at)]
+                   if r.reminded_for is None or utc_aware(r.reminded_for) != utc_aware(r.starts_at)]
         total = 0
         for meeting_id in due:
             total += self.execute(Context(), lambda uow, m=meeting_id: self._remind(uow, m, now))
@@ -360,8 +357,8 @@ class MeetingEmails:
 
     def _remind(self, uow: UnitOfWork, meeting_id: str, now: datetime) -> int:
         meeting = _meeting(uow.conn, meeting_id)
-        starts_at = _aware(meeting["starts_at"])
-        if meeting["status"] != "published" or (meeting["reminded_for"] and _aware(meeting["reminded_for"]) == starts_at):
+        starts_at = utc_aware(meeting["starts_at"])
+        if meeting["status"] != "published" or (meeting["reminded_for"] and utc_aware(meeting["reminded_for"]) == starts_at):
             return 0  # done meanwhile (another process)
         from .application import email_id_for
 

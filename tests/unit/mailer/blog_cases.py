@@ -105,6 +105,7 @@ def test_the_job_scores_feeds_by_recent_entries_and_lists_the_most_active_first(
     assert [i["id"] for i in items] == [busy["id"], quiet["id"], broken["id"]]
     assert items[0]["activity_score"] == pytest.approx(1 + 0.5 + 0.25, abs=0.001)  # 120 days old: not counted
     assert items[0]["recent_entries"] == 3
+    assert items[0]["checked_at"].tzinfo is not None  # API.md: times with a zone
     assert items[0]["owner"] == {"member_id": lea_id, "display_name": "Léa M."}
     assert app.refresh_feeds(now=NOW + timedelta(hours=1)) == 0  # read again only after 6 h
     assert app.refresh_feeds(now=NOW + timedelta(hours=7)) == 3

@@ -118,6 +118,7 @@ def test_a_campaign_goes_once_to_each_member_of_its_segment_with_an_unsubscribe_
     assert sorted(m["To"] for m in messages) == ["lea@example.org", "zoe@example.org"]
     status = app.campaign_status(created["id"], NATIONAL)
     assert (status["status"], status["total"], status["sent"], status["failed"]) == ("sent", 2, 2, 0)
+    assert status["created_at"].tzinfo is not None and status["sent_at"].tzinfo is not None  # API.md: with a zone
     message = next(m for m in messages if m["To"] == "lea@example.org")
     assert message["Subject"] == "Notre <rentrée>"
     html = html_of(message)
