@@ -419,8 +419,10 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
     # -- roles --------------------------------------------------------------
     def set_roles(self, command: SetRoles, context: Context) -> dict:
         def run(uow: UnitOfWork):
+            # the author as they are now: the gateway's kept session may still carry roles just taken away
+            by = self._get(uow, command.by.member_id).as_actor()
             national_admins = projections.national_admin_count(uow.conn)
-            self._get(uow, command.member_id).set_roles(command.roles, by=command.by, national_admins=national_admins)
+            self._get(uow, command.member_id).set_roles(command.roles, by=by, national_admins=national_admins)
 
         self.execute(context, run)
         return projections.member_with_roles(self._row(command.member_id))

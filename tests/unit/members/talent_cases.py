@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from members.commands import SetRoles, UpdateProfile
+from members.commands import GrantRole, SetRoles, UpdateProfile
 from members.domain.member import Actor
 from members.events import ContactAccepted
 from members.talent_sources import talent_sources
@@ -243,15 +243,19 @@ def events_of_recorded(app):
 
 
 def test_set_roles_still_follows_its_rules(app, camille, sacha):
-    """The role rule moved into domain.member.roles_grantable: the same outcomes."""
-    by_69 = Actor("a69", ("member", "federation_admin"), "69")
+    """The role rule moved into domain.member.roles_grantable: the same outcomes. The authors are
+    members (members decides from the roles they hold, not from what their session says)."""
+    a69 = member(app, "a69@example.org", "Ana")
+    app.grant_role(GrantRole("a69@example.org", "federation_admin"), Context())
+    plain = member(app, "m@example.org", "Max")
+    by_69 = Actor(a69, ("member", "federation_admin"), "69")
     app.set_roles(SetRoles(by_69, camille, ("organizer",)), Context())
     with pytest.raises(Forbidden):
         app.set_roles(SetRoles(by_69, sacha, ("organizer",)), Context())
     with pytest.raises(Forbidden):
         app.set_roles(SetRoles(by_69, camille, ("organizer", "federation_admin")), Context())
     with pytest.raises(Forbidden):  # a plain member may not even "change" nothing
-        app.set_roles(SetRoles(Actor("m", ("member",), "69"), camille, ("organizer",)), Context())
+        app.set_roles(SetRoles(Actor(plain, ("member",), "69"), camille, ("organizer",)), Context())
     assert app.own_profile(camille)["roles"] == ["member", "organizer"]
 
 

@@ -396,6 +396,21 @@ def test_the_last_national_admin_cannot_be_removed(app):
     assert app.own_profile(admin)["roles"] == ["member"]
 
 
+def test_roles_are_changed_by_what_the_author_holds_now_not_what_their_session_said(app):
+    """A gateway keeps a resolved session for a few seconds (sessions_cache.py): an admin whose
+    role was just taken away may still come with the old roles. Members decides from its own."""
+    admin = verified(app, "national@example.org")
+    app.grant_role(GrantRole("national@example.org", "national_admin"), Context())
+    as_they_were = _actor(app, admin)
+    other = verified(app, "other@example.org")
+    app.set_roles(SetRoles(as_they_were, other, ("national_admin",)), Context())
+    app.set_roles(SetRoles(_actor(app, other), admin, ("member",)), Context())  # taken away
+    target = verified(app, "lyon@example.org")
+    with pytest.raises(Forbidden):
+        app.set_roles(SetRoles(as_they_were, target, ("organizer",)), Context())
+    assert app.own_profile(target)["roles"] == ["member"]
+
+
 def test_every_role_change_records_its_author(app):
     """Issue 8, item 8: a RolesChanged said which roles, never who changed them."""
     admin = verified(app, "national@example.org")

@@ -269,6 +269,10 @@ class Member(Aggregate):
         if roles != self.roles:
             self._record(RolesChanged(member_id=self.id, roles=roles, changed_by=by.member_id))
 
+    def as_actor(self) -> Actor:
+        """This member asking, with the roles and federation they hold now."""
+        return Actor(self.id, tuple(self.roles), self.profile.federation_code)
+
     def grant_role(self, role: str) -> None:
         """For operators (the `umpnet grant-role` command), who act outside any session."""
         if role not in ROLES:
