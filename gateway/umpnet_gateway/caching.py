@@ -33,7 +33,6 @@ its tags changed meanwhile), so a count read before an event never outlives it.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from werkzeug.wrappers import Response
 from umpnet_kernel.nameko.consumer import _QueueConsumer
 
 from .auth import SESSION_COOKIE
+from .settings import switched_on
 
 MAX_ANSWERS = 512  # distinct (path, query) kept: a stream of made-up query strings cannot fill the memory
 # Headers of the plain answer that the kept one sets itself, or must not repeat.
@@ -139,16 +139,13 @@ def _key(environ) -> tuple[str, str]:
     return environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", "")
 
 
-def _enabled(config: dict) -> bool:
-    value = config.get("GATEWAY_CACHE", os.environ.get("GATEWAY_CACHE", "1"))
-    return str(value).lower() not in ("0", "false", "off", "no")
 
 
 class PublicReads(SharedExtension):
     """The kept public answers of one gateway process (shared by its web server and its workers)."""
 
     def setup(self):
-        self.enabled = _enabled(self.container.config)
+        self.enabled = switched_on(self.container.config, "GATEWAY_CACHE")
         self._answers: OrderedDict[tuple, SealedAnswer] = OrderedDict()
         self._generations: defaultdict[str, int] = defaultdict(int)
         self._loading: dict[tuple, Event] = {}  # key -> done when its plain read ends

@@ -38,7 +38,6 @@ made it still uses it, as it would have without the cache.
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import time
 from collections import OrderedDict
@@ -46,6 +45,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 from nameko.extensions import DependencyProvider, SharedExtension
+
+from .settings import setting, switched_on
 
 DEFAULT_TTL = 3.0  # seconds
 DEFAULT_SIZE = 20_000  # sessions: ~1 kB each at most
@@ -60,18 +61,14 @@ class KeptSession:
     expires_at: float  # time.monotonic()
 
 
-def _setting(config: dict, name: str, default: str) -> str:
-    return str(config.get(name, os.environ.get(name, default)))
-
-
 class SessionCache(SharedExtension):
     """The resolved sessions of one gateway process."""
 
     def setup(self):
         config = self.container.config
-        self.enabled = _setting(config, "GATEWAY_SESSION_CACHE", "1").lower() not in ("0", "false", "off", "no")
-        self.ttl = float(_setting(config, "GATEWAY_SESSION_TTL", str(DEFAULT_TTL)))
-        self.max_sessions = int(_setting(config, "GATEWAY_SESSION_CACHE_SIZE", str(DEFAULT_SIZE)))
+        self.enabled = switched_on(config, "GATEWAY_SESSION_CACHE")
+        self.ttl = float(setting(config, "GATEWAY_SESSION_TTL", str(DEFAULT_TTL)))
+        self.max_sessions = int(setting(config, "GATEWAY_SESSION_CACHE_SIZE", str(DEFAULT_SIZE)))
         self._key = secrets.token_bytes(32)  # this process's: its digests mean nothing elsewhere
         self._kept: OrderedDict[bytes, KeptSession] = OrderedDict()
         self._digests_of: dict[str, set[bytes]] = {}  # member id -> the digests kept for them
@@ -97,15 +94,16 @@ class SessionCache(SharedExtension):
                 self._kept.move_to_end(digest)
                 return _copy(kept.actor)
             self._drop(digest)
-        epoch = self._epoch
+        epoch, asked_at = self._epoch, time.monotonic()
         actor = plain(token)
         if actor is not None and epoch == self._epoch:
-            self._keep(digest, actor)
+            self._keep(digest, actor, asked_at)
         return actor
 
-    def _keep(self, digest: bytes, actor: dict) -> None:
+    def _keep(self, digest: bytes, actor: dict, asked_at: float) -> None:
+        # the TTL counts from the question: a gathered call may wait before members reads the session
         self._drop(digest)
-        self._kept[digest] = KeptSession(_copy(actor), time.monotonic() + self.ttl)
+        self._kept[digest] = KeptSession(_copy(actor), asked_at + self.ttl)
         self._digests_of.setdefault(actor["member_id"], set()).add(digest)
         while len(self._kept) > self.max_sessions:
             self._drop(next(iter(self._kept)))

@@ -54,6 +54,21 @@ def test_it_is_asked_again_after_the_ttl(monkeypatch):
     assert cache.resolve("t1", members) is None and members.calls == 2
 
 
+def test_the_ttl_counts_from_the_question_not_from_a_late_answer(monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(sessions_cache.time, "monotonic", lambda: now[0])
+    cache, members = cache_with(GATEWAY_SESSION_TTL=2), Members({"t1": CAMILLE})
+
+    def slow(token):  # a gathered call that waited 1.5 s for its turn
+        now[0] += 1.5
+        return members(token)
+
+    cache.resolve("t1", slow)
+    now[0] += 0.6  # 2.1 s after members was asked
+    cache.resolve("t1", members)
+    assert members.calls == 2
+
+
 def test_the_token_is_no_key_and_an_unknown_one_is_not_kept():
     cache, members = cache_with(), Members({"secret-token": CAMILLE})
     cache.resolve("secret-token", members)
