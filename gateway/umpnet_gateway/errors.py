@@ -34,7 +34,7 @@ INTERNAL_ERROR = "Une erreur est survenue de notre côté."
 _FRENCH = {
     BadCursor: ("Ce curseur de pagination n'est pas valable pour cette liste : reprenez depuis la première page.",
                 "cursor"),
-    BadLimit: (f"Indiquez pour limit un nombre entier de 1 à {MAX_LIMIT}.", "limit"),
+    BadLimit: ("Indiquez pour limit un nombre entier de 1 à {maximum}.", "limit"),
 }
 _HTTP_ERRORS = {
     404: ("not_found", "Cette adresse n'existe pas dans l'API."),
@@ -75,6 +75,7 @@ def error_answer(exc: BaseException) -> ErrorAnswer:
         message, fields = exc.message, exc.fields
         for error_type, (french, field_name) in _FRENCH.items():
             if isinstance(exc, error_type):
+                french = french.format(maximum=getattr(exc, "maximum", MAX_LIMIT))
                 message, fields = french, {field_name: [french]}
         return ErrorAnswer(exc.status, exc.code, message, fields, getattr(exc, "retry_after", None))
     if isinstance(exc, ValidationError):

@@ -50,10 +50,12 @@ class BadCursor(ValidationFailed):
 
 
 class BadLimit(ValidationFailed):
-    """A `limit` that is not a whole number from 1 to MAX_LIMIT."""
+    """A `limit` that is not a whole number from 1 to `maximum` (MAX_LIMIT, unless a list says more)."""
 
-    def __init__(self, message: str = f"limit must be a whole number from 1 to {MAX_LIMIT}.",
-                 fields: dict[str, list[str]] | None = None):
+    def __init__(self, message: str | None = None, fields: dict[str, list[str]] | None = None,
+                 maximum: int = MAX_LIMIT):
+        self.maximum = maximum
+        message = message or f"limit must be a whole number from 1 to {maximum}."
         super().__init__(message, fields or {"limit": [message]})
 
 
@@ -66,16 +68,16 @@ class PageRequest:
 
     @classmethod
     def parse(cls, limit: str | int | None = None, cursor: str | None = None,
-              default_limit: int = DEFAULT_LIMIT) -> "PageRequest":
-        """From query-string values; `BadLimit` for a bad limit, `BadCursor` for a bad cursor."""
+              default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT) -> "PageRequest":
+        """From query-string values; `BadLimit` for a bad limit (1..max_limit), `BadCursor` for a bad cursor."""
         if limit is None or limit == "":
             number = default_limit
         else:
             text = str(limit)
             # ASCII digits only: no sign, no spaces, no "1e3", no other script's digits
             number = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
-            if not 1 <= number <= MAX_LIMIT:
-                raise BadLimit()
+            if not 1 <= number <= max_limit:
+                raise BadLimit(maximum=max_limit)
         if cursor == "":
             cursor = None
         if cursor is not None:

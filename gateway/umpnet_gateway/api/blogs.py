@@ -6,30 +6,13 @@
 """
 from __future__ import annotations
 
-from umpnet_kernel.errors import ValidationFailed
-from umpnet_kernel.paging import decode_cursor
-
 from mailer import limits
 
 from .. import campaign_schemas as schemas
-from ..auth import actor_of, bearer_token, require_actor
+from ..auth import require_actor
 from ..http import api, json_body, json_response
 from ..openapi import documented
-from .lists import list_filters
-
-DEFAULT_LIMIT = 50
-
-
-def blogs_limit(value) -> int:
-    if value in (None, ""):
-        return DEFAULT_LIMIT
-    text = str(value)
-    number = int(text) if text.isascii() and text.isdigit() and len(text) <= 6 else 0
-    if not 1 <= number <= limits.BLOGS_LIST_MAX:
-        message = f"Un nombre de 1 à {limits.BLOGS_LIST_MAX}."
-        raise ValidationFailed(message, {"limit": [message]})
-    return number
-
+from .lists import list_filters, paged
 
 class BlogsApi:
     """Mixed into the gateway service: `self.services` calls the services."""
@@ -47,10 +30,6 @@ class BlogsApi:
     @documented("The members' blogs, most active first (order=activity) or newest (order=recent)",
                 responses={200: schemas.BlogList}, query={"order": "string"})
     def blogs(self, request):
-        actor_of(self.services, request, bearer_token(request))
         order = list_filters(request.args, ("order",)).get("order") or "activity"
-        limit = blogs_limit(request.args.get("limit"))
-        cursor = request.args.get("cursor") or None
-        if cursor is not None:
-            decode_cursor(cursor)  # a bad cursor costs no RPC (400)
-        return json_response(self.services.call("mailer", "list_blogs", order, limit=limit, cursor=cursor))
+        return json_response(paged(self.services, request, "mailer", "list_blogs", order,
+                                   max_limit=limits.BLOGS_LIST_MAX))

@@ -14,7 +14,7 @@ from .. import campaign_schemas as schemas
 from ..auth import require_actor
 from ..http import api, json_body, json_response
 from ..openapi import documented
-from .lists import page_request
+from .lists import paged
 
 
 class CampaignsApi:
@@ -33,8 +33,7 @@ class CampaignsApi:
     @documented("My campaigns, newest first", responses={200: schemas.CampaignList}, auth=True)
     def my_campaigns(self, request):
         require_actor(self.services, request)
-        page = page_request(request)
-        return json_response(self.services.call("mailer", "my_campaigns", limit=page.limit, cursor=page.cursor))
+        return json_response(paged(self.services, request, "mailer", "my_campaigns"))
 
     @api("GET", "/api/campaigns/<id:campaign_id>")
     @documented("A campaign's status and counts (its author)", responses={200: schemas.CampaignStatus}, auth=True)
@@ -47,5 +46,4 @@ class CampaignsApi:
                 responses={202: schemas.CampaignStatus}, auth=True)
     def send_campaign(self, request, campaign_id):
         require_actor(self.services, request)
-        self.services.call("mailer", "send_campaign", campaign_id)
-        return json_response(self.services.call("mailer", "campaign_status", campaign_id), 202)
+        return json_response(self.services.call("mailer", "send_campaign", campaign_id), 202)

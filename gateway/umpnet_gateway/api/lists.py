@@ -11,17 +11,17 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from umpnet_kernel.errors import DomainError, ValidationFailed
-from umpnet_kernel.paging import DEFAULT_LIMIT, PageRequest, paginate_sequence
+from umpnet_kernel.paging import DEFAULT_LIMIT, MAX_LIMIT, PageRequest, paginate_sequence
 
 # The query parameters of every list, for the OpenAPI document.
 LIST_QUERY = {"limit": "integer", "cursor": "string"}
 FILTER_MAX = 100  # characters of a filter's value: longer cannot be a status, a slug, a code or a date
 
 
-def page_request(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
+def page_request(request, default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT) -> PageRequest:
     """The page a request asks for; 400 (`BadLimit`, `BadCursor`: `errors.error_answer` words
-    them) for a limit out of 1..500 or a cursor not handed out here."""
-    return PageRequest.parse(request.args.get("limit"), request.args.get("cursor"), default_limit)
+    them) for a limit out of 1..max_limit (500 unless a list says more) or a cursor not handed out here."""
+    return PageRequest.parse(request.args.get("limit"), request.args.get("cursor"), default_limit, max_limit)
 
 
 def page_or_first(request, default_limit: int = DEFAULT_LIMIT) -> PageRequest:
@@ -47,13 +47,14 @@ def list_filters(args, names: Sequence[str], renames: dict[str, str] | None = No
     return filters
 
 
-def paged(services, request, service: str, method: str, *args, default_limit: int = DEFAULT_LIMIT) -> dict:
+def paged(services, request, service: str, method: str, *args, default_limit: int = DEFAULT_LIMIT,
+          max_limit: int = MAX_LIMIT) -> dict:
     """A list that a service pages itself (its read-model query through `paging.paginate`).
 
     The page is checked here, so a bad one costs no RPC; the service receives it as
     `limit=` and `cursor=` and answers `Page.as_dict()`, which is the API's list shape.
     """
-    page = page_request(request, default_limit)
+    page = page_request(request, default_limit, max_limit)
     return services.call(service, method, *args, limit=page.limit, cursor=page.cursor)
 
 

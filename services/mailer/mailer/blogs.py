@@ -30,7 +30,7 @@ from umpnet_kernel.application import UnitOfWork
 from umpnet_kernel.errors import Unauthorized, ValidationFailed
 from umpnet_kernel.events import Context
 from umpnet_kernel.links import keyed_hash
-from umpnet_kernel.paging import PageRequest, decode_cursor, paginate
+from umpnet_kernel.paging import PageRequest, paginate
 from umpnet_kernel.projections import KeyedProjection, handles
 from umpnet_kernel.throttle import utc_aware
 
@@ -177,13 +177,9 @@ class Blogs:
     def list_blogs(self, order: str = "activity", limit=None, cursor=None) -> dict:
         if order not in ORDERS:
             raise _invalid("order", "Une de ces valeurs : activity, recent.")
-        number = limit if limit is not None else 50
-        if isinstance(number, bool) or not isinstance(number, int) or not 1 <= number <= limits.BLOGS_LIST_MAX:
-            raise _invalid("limit", f"Un nombre de 1 à {limits.BLOGS_LIST_MAX}.")
-        if cursor:
-            decode_cursor(cursor)
+        page = PageRequest.parse(limit, cursor, max_limit=limits.BLOGS_LIST_MAX)
         with self.read() as conn:
-            return paginate(conn, _LISTED, _ORDERS[order], PageRequest(number, cursor or None), row=_item).as_dict()
+            return paginate(conn, _LISTED, _ORDERS[order], page, row=_item).as_dict()
 
     @staticmethod
     def top_blog_owners(conn, n: int) -> frozenset[str]:

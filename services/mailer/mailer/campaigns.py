@@ -385,9 +385,9 @@ class Campaigns:
 
         def run(uow: UnitOfWork):
             uow.get(Campaign, row["campaign_id"]).request_send()  # 409 once sent or sending
-            return {"id": row["campaign_id"], "status": SENDING}
 
-        return self.execute(context, run)
+        self.execute(context, run)
+        return _view({**row, "status": SENDING})  # what campaign_status says now: nothing queued yet
 
     # -- in the background: the campaign job ------------------------------------------------
     def advance_campaigns(self, page_size: int = CAMPAIGN_PAGE) -> int:

@@ -197,7 +197,7 @@ def mailer_handlers():
         "create_campaign": lambda data: {"id": "c1", "recipient_count": 1},
         "campaign_status": lambda campaign_id: dict(campaign),
         "campaign_preview": lambda campaign_id: {**campaign, "body_markdown": "x", "body_html": "<p>x</p>"},
-        "send_campaign": lambda campaign_id: {"id": campaign_id, "status": "sending"},
+        "send_campaign": lambda campaign_id: {**campaign, "id": campaign_id, "status": "sending"},
         "my_campaigns": lambda limit=None, cursor=None: {"items": [], "next_cursor": None},
         "register_blog": lambda data: {"id": "b1", "url": data["url"], "feed_url": data["feed_url"],
                                        "activity_score": 0.0},

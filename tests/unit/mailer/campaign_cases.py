@@ -154,7 +154,8 @@ def test_sending_twice_is_a_conflict_and_another_authors_campaign_does_not_exist
         app.campaign_status(str(uuid.uuid4()), ADMIN75)
     with pytest.raises(Unauthorized):
         app.campaign_status(created["id"], Context())
-    app.send_campaign(created["id"], ADMIN75)
+    answer = app.send_campaign(created["id"], ADMIN75)
+    assert answer == app.campaign_status(created["id"], ADMIN75)  # the 202 says what a status read would
     with pytest.raises(Conflict):
         app.send_campaign(created["id"], ADMIN75)
 
