@@ -47,8 +47,11 @@ def _public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast or ip.is_reserved
-                or ip.is_unspecified)
+    # is_global also refuses the shared address space 100.64.0.0/10 (a cloud's metadata address
+    # may sit there), which is_private does not; the others stay for what is_global lets through
+    # (64:ff9b::/96, NAT64 to any IPv4 address, loopback included)
+    return ip.is_global and not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_multicast
+                                 or ip.is_reserved or ip.is_unspecified)
 
 
 def check_address(url: str, allow_private: bool = False) -> None:
