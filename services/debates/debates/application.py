@@ -547,12 +547,14 @@ class DebatesApp(Application):
             debater.forget()
             uow.add(debater)
             uow.store.shredder.forget(uow.conn, member_id)
-            # an opening stored in clear, before DebateOpened's text was sealed
-            uow.store.redact_clear_events(uow.conn, member_id)
+            # an opening stored in clear, before DebateOpened's text was sealed: overwritten in place
+            redacted.append(uow.store.redact_clear_events(uow.conn, member_id))
             return True
 
+        redacted: list[int] = []
         if self.execute(incoming.context(), run):
-            scrub(self.db)
+            # the rewritten events' old rows leave PostgreSQL's files too (members' and the mailer's way)
+            scrub(self.db, keep=() if any(redacted) else ("events",))
 
 
 def contribution_view(row: dict, names: dict, viewer_id: str | None, moderator: bool, now: datetime,

@@ -3,8 +3,9 @@
 Two layers, so that a slip in one is caught by the other: markdown-it renders
 CommonMark with raw HTML off (a `<script>` typed in the text comes out as text)
 and images off (no tracking pixel: an image would be fetched by every reader's
-browser), then nh3 (ammonia) keeps only the tags and attributes listed here and
-absolute links whose scheme is http, https or mailto, each given
+browser) and links only to absolute http, https or mailto addresses (any other
+stays as typed), then nh3 (ammonia) keeps only the tags and attributes listed
+here and, again, only such links, each given
 `rel="nofollow ugc noopener"` (user-generated, not endorsed, no `window.opener`).
 """
 from __future__ import annotations
@@ -21,9 +22,17 @@ REL = "nofollow ugc noopener"
 ABSOLUTE = ("http://", "https://", "mailto:")
 
 _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).disable("image")
-# A link markdown-it would not keep stays as the text the author typed, rather than
-# becoming an <a> whose href the sanitiser then strips (a "link" that goes nowhere).
-_markdown.validateLink = lambda url: url.strip().lower().startswith(ABSOLUTE)
+
+
+def _absolute(url: str) -> bool:
+    """The one link rule: absolute http, https or mailto."""
+    return url.strip().lower().startswith(ABSOLUTE)
+
+
+# markdown-it applies it first: a link it refuses stays as the text the author typed, rather
+# than becoming an <a> whose href the sanitiser strips (a "link" that goes nowhere); nh3 then
+# applies it again, the backstop.
+_markdown.validateLink = _absolute
 
 
 def _headings_down(html: str) -> str:
@@ -36,10 +45,8 @@ def _headings_down(html: str) -> str:
 def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
     """Links are absolute http, https or mailto ones: a relative or protocol-relative link
     ("/admin", "//elsewhere.example") is dropped rather than left to point somewhere unsaid."""
-    if tag == "a" and attribute == "href":
-        lowered = value.strip().lower()
-        if not lowered.startswith(ABSOLUTE):
-            return None
+    if tag == "a" and attribute == "href" and not _absolute(value):
+        return None
     return value
 
 

@@ -68,14 +68,15 @@ class Signature(Aggregate):
     def link_to_send(self, now: datetime, new_nonce) -> str:
         """The nonce of the link a request sends: a pending request's own while it is valid (the
         same address asked again: both emails' links work, whichever is opened), else a new one."""
-        if self.status == PENDING and self.link_nonce and self.expires_at and self.expires_at > now:
-            return self.link_nonce
-        return new_nonce()
+        return self.link_nonce if self._link_valid(now) else new_nonce()
+
+    def _link_valid(self, now: datetime) -> bool:
+        """A pending request whose link has not expired."""
+        return self.status == PENDING and self.expires_at is not None and self.expires_at > now
 
     def confirmable_with(self, nonce: str, now: datetime) -> bool:
         """The link of the latest request, followed in time, and only once."""
-        return (self.status == PENDING and self.link_nonce == nonce
-                and self.expires_at is not None and self.expires_at > now)
+        return self._link_valid(now) and self.link_nonce == nonce
 
     def confirm(self) -> None:
         self._record(SignatureConfirmed(
@@ -108,7 +109,7 @@ class Signature(Aggregate):
     def lapse(self, now: datetime) -> list[str]:
         """A request whose link expired unconfirmed: its personal fields go. Returns the keys
         to destroy; [] if it is not lapsing (confirmed meanwhile, or its link still valid)."""
-        if self.status != PENDING or self.expires_at is None or self.expires_at > now:
+        if self.status != PENDING or self._link_valid(now):
             return []
         self._record(SignatureLapsed(signature_id=self.id, petition_id=self.petition_id))
         return list(self.request_ids)
