@@ -179,8 +179,8 @@ def vacuum_full(engine: Engine, keep: tuple[str, ...] = ("events",)) -> list[str
     transaction may still read it (an autovacuum's ANALYZE is one), and so is
     one deleted after a transaction of any database began, if it still runs
     (VACUUM FULL's own snapshot starts at the oldest). So it first waits (a few
-    seconds at most) for the transactions older than the erasure. Other roles'
-    transactions are seen only by a role with pg_read_all_stats (or a superuser).
+    seconds at most) for the transactions older than the erasure: a long
+    transaction anywhere on the server delays an erasure's scrub by that much.
     """
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         _wait_for_older_snapshots(conn)
@@ -192,27 +192,28 @@ def vacuum_full(engine: Engine, keep: tuple[str, ...] = ("events",)) -> list[str
     return names
 
 
-# A snapshot of this database older than the reference sees the deleted rows; and a
-# transaction still running anywhere on the server (another service's database too) that
-# began before it becomes the xmin of VACUUM FULL's own snapshot, which then keeps them.
+# Older than the reference, either keeps the deleted rows: a snapshot of this database (it may
+# still read them), or a transaction running anywhere on the server (another service's database
+# too), which the current snapshot's xmin shows whoever runs it, roles aside: VACUUM FULL's own
+# snapshot would start at it.
 _OLDER_SNAPSHOTS = text(
-    "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND ("
-    " (datname = current_database() AND backend_xmin IS NOT NULL"
-    "  AND age(backend_xmin) >= age(CAST(:reference AS xid)))"
-    " OR (backend_xid IS NOT NULL AND age(backend_xid) >= age(CAST(:reference AS xid))))"
+    "SELECT pg_snapshot_xmin(pg_current_snapshot()) <= CAST(:reference AS xid8) OR EXISTS ("
+    " SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+    " AND backend_xmin IS NOT NULL AND age(backend_xmin) >= age(CAST(:reference_32 AS xid)))"
 )
 
 
 def _wait_for_older_snapshots(conn: Connection, timeout: float = 10.0) -> bool:
-    """Wait until no other transaction of this database has a snapshot older than now."""
+    """Wait until no transaction older than now runs on the server, nor a snapshot of this database."""
     import time
 
     sleep = time.sleep
     if eventlet_is_patched():
         from eventlet import sleep
-    reference = str(int(conn.execute(text("SELECT pg_current_xact_id()::text")).scalar()) % 2**32)
+    reference = conn.execute(text("SELECT pg_current_xact_id()::text")).scalar()  # committed at once
+    ids = {"reference": reference, "reference_32": str(int(reference) % 2**32)}
     deadline = time.monotonic() + timeout
-    while conn.execute(_OLDER_SNAPSHOTS, {"reference": reference}).scalar():
+    while conn.execute(_OLDER_SNAPSHOTS, ids).scalar():
         if time.monotonic() > deadline:
             log.warning("an older transaction still runs: VACUUM FULL may keep rows it can see")
             return False
