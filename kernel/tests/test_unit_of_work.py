@@ -232,3 +232,18 @@ def test_a_unit_of_work_holding_one_stream_twice_is_refused(app_seeing):
         app.execute(Context(), open_twice)
     with app.read() as conn:
         assert app.store.count(conn) == 0
+
+
+def test_a_query_loads_aggregates_as_a_command_does_and_may_record_nothing(app):
+    open_account(app, "a1", "Ann")
+    deposit(app, "a1", 4)
+    seen = watch_event_inserts(app.db)
+    assert app.query(Context(), lambda uow: uow.get(Account, "a1").balance) == 4
+
+    def records(uow):
+        uow.get(Account, "a1").deposit(1)
+
+    with pytest.raises(RuntimeError):
+        app.query(Context(), records)
+    assert seen == []
+    assert app.query(Context(), lambda uow: uow.get(Account, "a1").balance) == 4

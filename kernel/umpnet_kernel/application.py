@@ -132,6 +132,17 @@ class Application:
         """A read transaction on the read models: `with app.read() as conn:`."""
         return self.db.read()
 
+    def query(self, context: Context, reading: Callable[[UnitOfWork], T]) -> T:
+        """`reading(uow)` in a read transaction: aggregates load as in `execute`, and nothing
+        may be recorded (a use case that only decides what it would refuse, say). No write
+        lock is taken: on SQLite it does not wait behind the writers' group commit."""
+        with self.read() as conn:
+            uow = UnitOfWork(conn, self.store, (), context, self._batchers)
+            answer = reading(uow)
+            if any(aggregate.pending for aggregate in uow._touched):
+                raise RuntimeError("a query recorded events: use execute")
+        return answer
+
     def rebuild_read_models(self) -> int:
         """Replay the whole store into emptied read models; returns the events replayed."""
         with self.db.write() as conn:

@@ -176,23 +176,29 @@ class DebatesSite:
                 return self._refuse_forgery(page)
         if actor is None:
             return page.finish(redirect("/connexion", code=303))
-        debate = self.services.call("debates", "get_debate", debate_id, limit=1)
-        values = dict(actor=actor, debate=debate, contribution_id=contribution_id)
-        try:
+
+        def refused(error, form):  # the form again, with the debate's title and the service's reason
+            debate = self.services.call("debates", "get_debate", debate_id, limit=1)
+            return page.refused("debate_edit.html", error, form=form, actor=actor, debate=debate,
+                                contribution_id=contribution_id)
+
+        try:  # a read: refused as the edit would be, and whose debate the contribution is in
             source = self.services.call("debates", "edit_source", contribution_id)
         except DomainError as error:
-            return page.refused("debate_edit.html", error, form=None, **values)
+            return refused(error, None)
         if source["debate_id"] != debate_id:
             return error_page(404)
-        if request.method != "POST":
-            return page.render("debate_edit.html", form={"body": source["body"]}, errors=None, **values)
-        form = {"body": posted.get("body", "").replace("\r\n", "\n")}
-        try:
-            data = load(debate_schemas.EditRequest(), {"body": form["body"]})
-            self.services.call("debates", "edit_contribution", contribution_id, data)
-        except DomainError as error:
-            return page.refused("debate_edit.html", error, form=form, **values)
-        return page.finish(redirect(f"/debats/{debate_id}#c-{contribution_id}", code=303))
+        if request.method == "POST":
+            form = {"body": posted.get("body", "").replace("\r\n", "\n")}
+            try:
+                data = load(debate_schemas.EditRequest(), {"body": form["body"]})
+                self.services.call("debates", "edit_contribution", contribution_id, data)
+            except DomainError as error:
+                return refused(error, form)
+            return page.finish(redirect(f"/debats/{debate_id}#c-{contribution_id}", code=303))
+        debate = self.services.call("debates", "get_debate", debate_id, limit=1)
+        return page.render("debate_edit.html", form={"body": source["body"]}, errors=None, actor=actor, debate=debate,
+                           contribution_id=contribution_id)
 
     @page("GET", "/debats/<id:debate_id>/fil/<id:root_id>")
     def thread_page(self, request, debate_id, root_id):

@@ -364,7 +364,7 @@ class DebatesApp(Application):
             return {"id": contribution.id, "debate_id": contribution.debate_id, "body": contribution.body,
                     "editable_until": editable_until(posted_at).isoformat()}
 
-        return self.execute(context, run)  # reads only: nothing is recorded
+        return self.query(context, run)
 
     def _editable(self, uow: UnitOfWork, contribution_id: str, context: Context, now: datetime):
         """The contribution the caller may rewrite now, and when it was posted; or the refusal."""
