@@ -20,7 +20,7 @@ When it is forgotten:
   password reset, an erasure, a role or profile change made through this
   gateway forget every session of the member (auth.py, right after the RPC);
 - in every other process, as soon as the members event arrives: they each
-  have their own broadcast queue (api/members.py, `member_sessions_changed`) for
+  have their own broadcast queue (api/members.py, `members_changed`) for
   `members.SessionEnded` (a logout, a reset closing the other sessions, an
   erasure), `members.RolesChanged`, `members.ProfileUpdated` (a new federation)
   and `members.MemberErased`. The outbox relay publishes them right after the

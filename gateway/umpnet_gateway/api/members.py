@@ -142,12 +142,12 @@ class MembersApi:
         themes = self.services.call("members", "list_themes")
         return json_response(listing(themes, key=lambda t: (t["slug"],), page=page))
 
-    @invalidated_by("members", *FEDERATION_CHANGES)
-    def members_changed_federations(self, event):
-        self.public_cache.invalidate("federations")
-
-    # Each gateway process forgets the member's resolved sessions (their logout, a
-    # password reset or an erasure elsewhere, their roles or federation changed).
-    @invalidated_by("members", *SESSION_CHANGES)
-    def member_sessions_changed(self, event):
-        self.kept_sessions.forget_member(event["data"]["member_id"])
+    # One handler, so that an event both lists name comes once to each gateway process: the
+    # federations' counts go, and the member's resolved sessions (their logout, a password reset
+    # or an erasure elsewhere, their roles or federation changed).
+    @invalidated_by("members", *sorted(set(FEDERATION_CHANGES) | set(SESSION_CHANGES)))
+    def members_changed(self, event):
+        if event["event_type"] in FEDERATION_CHANGES:
+            self.public_cache.invalidate("federations")
+        if event["event_type"] in SESSION_CHANGES:
+            self.kept_sessions.forget_member(event["data"]["member_id"])

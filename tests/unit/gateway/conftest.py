@@ -44,10 +44,7 @@ class StubGateway(GatewayService):
     services = StubProvider()
 
     # No broker here: the events that invalidate the public reads are tested with the real one.
-    def members_changed_federations(self, event):
-        raise AssertionError("not an entrypoint in unit tests")
-
-    def member_sessions_changed(self, event):
+    def members_changed(self, event):
         raise AssertionError("not an entrypoint in unit tests")
 
 

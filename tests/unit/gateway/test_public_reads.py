@@ -289,10 +289,7 @@ def test_each_gateway_has_its_own_transient_queue_per_event(two_gateways, rabbit
 class GatewayWithAServiceList(GatewayService):
     services = StubProvider()
 
-    def members_changed_federations(self, event):  # no broker in this test
-        raise AssertionError
-
-    def member_sessions_changed(self, event):
+    def members_changed(self, event):  # no broker in this test
         raise AssertionError
 
     @api("GET", "/api/things")
