@@ -287,11 +287,7 @@ class MembersApp(InvitationsUseCases, TalentsUseCases, PrivacyUseCases, Applicat
 
     def resolve_session(self, token: str) -> dict | None:
         """Who holds this bearer token: {member_id, roles, federation_code}, or None."""
-        with self.read() as conn:
-            holder = projections.session_holder(conn, security.token_hash(token))
-        if holder is None or holder.pop("expires_at") <= _utcnow():
-            return None
-        return holder
+        return self.resolve_sessions([token])[0]
 
     def resolve_sessions(self, tokens: list[str]) -> list[dict | None]:
         """resolve_session of each token, in one read: the gateway gathers the sessions a

@@ -286,11 +286,6 @@ MEMBER_BY_EMAIL_KEY = select(members).where(members.c.email_lower == bindparam("
 MEMBER_BY_ID = select(members).where(members.c.member_id == bindparam("member_id"))
 SESSION_BY_TOKEN = select(sessions.c.session_id).where(sessions.c.token_hash == bindparam("token_hash"))
 SESSIONS_OF_MEMBER = select(sessions.c.session_id).where(sessions.c.member_id == bindparam("member_id"))
-SESSION_HOLDER = (
-    select(sessions.c.expires_at, members.c.member_id, members.c.roles, members.c.federation_code)
-    .join(members, members.c.member_id == sessions.c.member_id)
-    .where(sessions.c.token_hash == bindparam("token_hash"))
-)
 SESSION_HOLDERS = (
     select(sessions.c.token_hash, sessions.c.expires_at, members.c.member_id, members.c.roles,
            members.c.federation_code)
@@ -361,21 +356,13 @@ def sessions_of_member(conn, member_id: str) -> list[str]:
 
 
 def session_holders(conn, token_hashes: list[str]) -> dict[str, dict]:
-    """session_holder of many digests in one query: {digest: holder} for those that are sessions."""
+    """{digest: {member_id, roles, federation_code, expires_at}} of the sessions with these
+    token digests, in one query."""
     if not token_hashes:
         return {}
     return {row.token_hash: {"member_id": row.member_id, "roles": jsontext.decode(row.roles),
                              "federation_code": row.federation_code, "expires_at": utc_aware(row.expires_at)}
             for row in conn.execute(SESSION_HOLDERS, {"token_hashes": list(token_hashes)})}
-
-
-def session_holder(conn, token_hash: str) -> dict | None:
-    """{member_id, roles, federation_code, expires_at} of the session with this token digest."""
-    row = conn.execute(SESSION_HOLDER, {"token_hash": token_hash}).first()
-    if row is None:
-        return None
-    return {"member_id": row.member_id, "roles": jsontext.decode(row.roles),
-            "federation_code": row.federation_code, "expires_at": utc_aware(row.expires_at)}
 
 
 def national_admin_count(conn) -> int:
