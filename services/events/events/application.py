@@ -328,6 +328,9 @@ class MeetingsApp(Application):
                 raise invalid("radius_km", f"Un nombre de 1 à {RADIUS_MAX_KM}.") from None
             if not 0 < radius <= RADIUS_MAX_KM:
                 raise invalid("radius_km", f"Un nombre de 1 à {RADIUS_MAX_KM}.")
+        if radius_km not in (None, "") and near is None:
+            # a radius around nothing would be silently ignored: the caller asked for a search it would not get
+            raise invalid("radius_km", "Un rayon demande un code postal (ou lat et lon).")
         if sort == "distance" and near is None:
             raise invalid("sort", "Le tri par distance demande un code postal.")
         begin = _moment(start, "from") if start else now

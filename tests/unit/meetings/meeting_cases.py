@@ -306,7 +306,8 @@ def test_meetings_near_a_postcode_by_date_or_by_distance(app):
 def test_bad_filters_are_refused(app):
     for filters, field in (({"postcode": "00000"}, "postcode"), ({"theme": "x"}, "theme"),
                            ({"radius_km": "-3", "postcode": "75011"}, "radius_km"), ({"sort": "price"}, "sort"),
-                           ({"federation": "ZZ"}, "federation"), ({"start": "hier"}, "from")):
+                           ({"federation": "ZZ"}, "federation"), ({"start": "hier"}, "from"),
+                           ({"radius_km": "30"}, "radius_km"), ({"radius_km": "30", "federation": "75"}, "radius_km")):
         with pytest.raises(ValidationFailed) as refused:
             app.list_meetings(ANONYMOUS, **filters)
         assert refused_fields(refused) == {field}
