@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from events.events import ModuleCompleted, TraineeForgotten, TrainingCompleted, TrainingPublished
+from events.events import ModuleCompleted, TraineeForgotten, TrainingCompleted, TrainingEnrolled, TrainingPublished
 from events.service import build
 from events.trainings.application import TrainingsUseCases
 from events.trainings.commands import CompleteModule, Enrol, PublishTraining
@@ -166,6 +166,21 @@ def test_enrolling_once_and_candidates_only_for_candidates(app):
         with pytest.raises(Forbidden):
             uses(app).enrol(Enrol(candidates["id"]), context)
     assert uses(app).enrol(Enrol(candidates["id"]), CANDIDATE)["enrolled"]
+
+
+def test_an_enrolment_delivered_again_answers_as_the_first_time(app):
+    """The service died between its commit and its reply: the redelivered call (same
+    idempotency key) answers the enrolment, not "enrolled already"; a new call is refused."""
+    outbox = Outbox(app)
+    course = publish(app)
+    call = Context(actor_id="mem-1", actor_roles=("member",), actor_federation="75", idempotency_key="enrol-1")
+    first = uses(app).enrol(Enrol(course["id"]), call)
+    again = uses(app).enrol(Enrol(course["id"]), call)
+    assert first["enrolled"] and again["enrolled"] and again["enrolment"] == first["enrolment"]
+    assert len(outbox.of(TrainingEnrolled)) == 1
+    with pytest.raises(Conflict):
+        uses(app).enrol(Enrol(course["id"]), Context(actor_id="mem-1", actor_roles=("member",),
+                                                     actor_federation="75", idempotency_key="enrol-2"))
 
 
 def test_a_member_completes_the_modules_in_order_and_gets_a_completion_record(app):

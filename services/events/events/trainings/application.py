@@ -203,7 +203,8 @@ class TrainingsUseCases:
             enrolment.enrol(training, member_id, context.actor_roles)
             uow.add(enrolment)
 
-        self.app.execute(context, run)
+        # a call delivered again after its commit answers the enrolment, not "enrolled already"
+        self.app.execute_once(context, "enrol", run)
         return self.training(command.training_id, context)
 
     def complete(self, command: CompleteModule, context: Context) -> dict:
