@@ -106,3 +106,21 @@ def test_within_km_decides_as_the_geodesic_does_and_the_box_holds_the_circle():
     edge = (45.7640 + 30 / 111.13, 4.8357)  # about 30 km north: decided by the geodesic
     assert (within_km(lyon, edge, distance_km(lyon, edge)) is not None)
     assert within_km(lyon, edge, distance_km(lyon, edge) - 0.01) is None
+
+
+def test_distance_km_remembered_equals_geopy():
+    """The remembered pair distance is geopy's geodesic, the first time and every time after."""
+    import random
+
+    from geopy.distance import geodesic
+
+    from umpnet_geo.coords import _pair_km
+
+    rng = random.Random(7)
+    pairs = [((rng.uniform(41, 51), rng.uniform(-5, 9)), (rng.uniform(41, 51), rng.uniform(-5, 9)))
+             for _ in range(200)]
+    for a, b in pairs + pairs:  # the second round is served from memory
+        assert distance_km(a, b) == geodesic(a, b).km
+    assert _pair_km.cache_info().hits >= len(pairs)
+    with pytest.raises(ValueError):
+        distance_km((95.0, 2.0), (48.0, 2.0))  # a latitude geopy refuses is refused the same
