@@ -22,15 +22,15 @@ class MigratedDatabases:
     - SQLite: one file migrated per service for the whole run, copied for each test.
     - PostgreSQL: creating a database costs ~0.3 s (even from a template), emptying one ~50 ms.
       A test's database is given back at its end: when nobody is connected to it any more and
-      it is still at the revision it was made at, every table is emptied (sequences restarted)
-      and the next test of that service gets it; otherwise it is dropped.
+      it still has the revision, tables and indexes it was made with, every table is emptied
+      (sequences restarted) and the next test of that service gets it; otherwise it is dropped.
     """
 
     def __init__(self, directory: str):
         self.directory = directory
         self.sqlite_templates: dict[str, str] = {}  # service -> its migrated file
         self.free: dict[str, list[str]] = {}  # service -> PostgreSQL databases ready for a test
-        self.owned: dict[str, tuple[object, str]] = {}  # url -> (its temporary_postgres_url, its revision)
+        self.owned: dict[str, tuple[object, tuple]] = {}  # url -> (its temporary_postgres_url, its shape when made)
 
     def sqlite_copy(self, name: str, path: str) -> str:
         template = self.sqlite_templates.get(name)
@@ -53,7 +53,7 @@ class MigratedDatabases:
         context = temporary_postgres_url()
         url = context.__enter__()
         upgrade_to_head(service(name), url)
-        self.owned[url] = (context, self._revision(url))
+        self.owned[url] = (context, self._shape(url))
         return url
 
     def postgres_give_back(self, name: str, url: str) -> None:
@@ -67,11 +67,18 @@ class MigratedDatabases:
             self.owned.pop(url)[0].__exit__(None, None, None)
 
     @staticmethod
-    def _revision(url: str) -> str | None:
+    def _shape_of(conn) -> tuple:
+        """What a test could have changed beyond the rows: the revision, the tables, the indexes."""
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        relations = conn.execute(text("SELECT relname, relkind FROM pg_class JOIN pg_namespace n "
+                                      "ON n.oid = relnamespace WHERE nspname = 'public' ORDER BY relname")).all()
+        return revision, tuple(map(tuple, relations))
+
+    def _shape(self, url: str) -> tuple:
         engine = create_engine(url)
         try:
             with engine.connect() as conn:
-                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                return self._shape_of(conn)
         finally:
             engine.dispose()
 
@@ -81,9 +88,8 @@ class MigratedDatabases:
             with engine.begin() as conn:
                 others = conn.execute(text("SELECT count(*) FROM pg_stat_activity "
                                            "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
-                revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-                if others or revision != self.owned[url][1]:
-                    return False
+                if others or self._shape_of(conn) != self.owned[url][1]:
+                    return False  # still in use, or changed beyond its rows (a table made at start-up, say)
                 tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
                                            "AND tablename <> 'alembic_version'")).scalars().all()
                 conn.execute(text("SET LOCAL lock_timeout = '2s'"))
