@@ -8,6 +8,12 @@ SIGTERM stops it gracefully, Ctrl-C too.
 The umask is 077 first thing: every file a service creates under `$DATA_DIR`
 (SQLite's -wal and -shm, mail files) is its user's alone.
 
+A service whose manifest says `background = true` (the mailer: no request waits
+for an email to be written) runs at niceness `BACKGROUND_NICENESS` (10; 0 keeps
+the normal priority). When the processes share a machine and the CPU runs out
+(a petition going viral), the processes answering requests go first and the
+emails follow a little later; an idle machine gives it all the CPU it wants.
+
 Eventlet warns at import that it is in maintenance mode, and nameko 2.14 imports
 setuptools' deprecated `pkg_resources`; nameko 2.14 is built on both (a decided
 trade-off, see docs/architecture.md), and the same notices in every process's
@@ -36,7 +42,24 @@ def serve(name: str) -> None:
 
     config = process_config(name)
     logging.config.dictConfig(config["LOGGING"])
+    lower_priority_if_background(name)
     run([process_class(name)], config)
+
+
+def lower_priority_if_background(name: str, environ=os.environ) -> int:
+    """Run a background service (its manifest's `background`) at a lower CPU priority: the
+    niceness it now has."""
+    from .platform import GATEWAY
+
+    if name != GATEWAY:
+        from umpnet_kernel.manifest import service
+
+        if service(name).background:
+            return os.nice(int(environ.get("BACKGROUND_NICENESS") or DEFAULT_BACKGROUND_NICENESS))
+    return os.nice(0)
+
+
+DEFAULT_BACKGROUND_NICENESS = 10
 
 
 if __name__ == "__main__":

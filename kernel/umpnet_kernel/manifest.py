@@ -9,6 +9,8 @@
     max_workers = 10                               # optional
     personal_data = true                           # it holds personal data: it answers the RPC
                                                    # `export_personal_data(member_id)` (the GDPR export)
+    background = true                              # no request waits for its work (the mailer): on a
+                                                   # shared machine it yields the CPU to those answering
 
 The service's name is its folder's name (`services/members` is "members"): it
 names its database (`MEMBERS_DATABASE_URL`, `$DATA_DIR/members.db`) and its
@@ -57,6 +59,7 @@ class ServiceManifest:
     settings: dict[str, str] = field(default_factory=dict)  # environment variable -> default
     max_workers: int = 10
     personal_data: bool = False  # answers `export_personal_data(member_id)`: the gateway's export asks it
+    background: bool = False  # nothing a client waits for: `umpnet serve` runs it at a lower CPU priority
 
     @property
     def migrations_dir(self) -> str:
@@ -98,6 +101,7 @@ def read_manifest(folder: str) -> ServiceManifest | None:
             settings={str(k): str(v) for k, v in table.get("settings", {}).items()},
             max_workers=int(table.get("max_workers", 10)),
             personal_data=bool(table.get("personal_data", False)),
+            background=bool(table.get("background", False)),
         )
     except KeyError as missing:
         raise ValueError(f"{path}: [tool.umpnet] needs {missing}") from None
