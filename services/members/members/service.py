@@ -198,19 +198,23 @@ class MembersService(Operations):
         self.app.prune_expired()
 
 
+TALENT_EVENT_BATCH = 50  # a viral petition's confirmations come by the thousand a second
+
+
 def add_talent_subscribers(service_cls, sources: TalentSources = talent_sources):
     """One `@subscribe` handler per other service's event a talent source reads
     (talent_sources.py): registering the source is all it takes. Each handler
-    hands the event to `MembersApp.credit_talents`, which credits it once."""
+    hands the events waiting (up to TALENT_EVENT_BATCH, one transaction) to
+    `MembersApp.credit_talents_many`, which credits each once."""
     for event_name in sources.remote_event_names():
         service, _, event = event_name.partition(".")
 
-        def on_talent_event(self, incoming):
-            self.app.credit_talents(incoming)
+        def on_talent_event(self, incomings):
+            self.app.credit_talents_many(incomings)
 
         method_name = f"on_talent_{service}_{event}"
         on_talent_event.__name__ = on_talent_event.__qualname__ = method_name
-        setattr(service_cls, method_name, subscribe(service, event_name)(on_talent_event))
+        setattr(service_cls, method_name, subscribe(service, event_name, batch=TALENT_EVENT_BATCH)(on_talent_event))
     return service_cls
 
 

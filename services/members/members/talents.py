@@ -182,16 +182,28 @@ class TalentsUseCases:
     def credit_talents(self, incoming: IncomingEvent) -> None:
         """Another service's event, from a talent source's subscription: what it credits
         becomes a `TalentCredited`, once per event id (a redelivery does nothing)."""
+        self.credit_talents_many([incoming])
+
+    def credit_talents_many(self, incomings: list[IncomingEvent]) -> None:
+        """`credit_talents` of each, in one transaction (a subscription's waiting events). An
+        event that credits nobody (a signature that came through no member's link: nearly all
+        of a viral petition's) records nothing and takes no transaction."""
+        commands = [command for command in map(self._credit, incomings) if command is not None]
+        if commands:
+            self.execute_many(commands)
+
+    def _credit(self, incoming: IncomingEvent):
         try:
             credits = self.talent_sources.credits(incoming.event_type, incoming.data)
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise PermanentFailure(f"{incoming.event_type} without the fields its talent source reads") from exc
+        if not credits:
+            return None
 
         def run(uow: UnitOfWork):
-            if not uow.first_delivery(CONSUMER, incoming.event_id) or not credits:
-                return
-            uow.append(f"talent-credit-{incoming.event_id}", 0, [TalentCredited(
-                source_event_id=incoming.event_id, source_event_type=incoming.event_type,
-                occurred_at=incoming.occurred_at, credits=credits)])
+            if uow.first_delivery(CONSUMER, incoming.event_id):
+                uow.append(f"talent-credit-{incoming.event_id}", 0, [TalentCredited(
+                    source_event_id=incoming.event_id, source_event_type=incoming.event_type,
+                    occurred_at=incoming.occurred_at, credits=credits)])
 
-        self.execute(incoming.context(), run)
+        return incoming.context(), run

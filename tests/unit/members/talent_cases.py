@@ -7,6 +7,8 @@ is read with is `app.clock`; events carry the time they were recorded at.
 """
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import text
+
 import pytest
 
 from members.commands import GrantRole, SetRoles, UpdateProfile
@@ -31,6 +33,7 @@ MEMBER = {"member_id": "m", "roles": ["member"], "federation_code": "69"}
 # The platform's sources, and one of another service's that nobody publishes (a made-up event).
 SOURCES = talent_sources.copy()
 SOURCES.register("events.ExampleAttended", "attendance", credit=lambda e: {e.member_id: 2})
+SOURCES.register("events.ExampleBrought", "signatures_brought", credit=lambda e: {e.referred_by: 1} if e.referred_by else {})
 COMPLETE = {"bio": "Militante associative", "themes": ("europe",), "skills": ("Prise de parole",)}
 
 
@@ -235,6 +238,24 @@ def test_another_services_event_is_credited_once_whatever_its_redeliveries(app, 
     assert scores(app) == {camille: (2.0, {"attendance": 2.0})}
     app.credit_talents(incoming(app, {"member_id": camille}, event_id="remote-event-2"))
     assert scores(app) == {camille: (4.0, {"attendance": 4.0})}
+
+
+def test_a_batch_of_remote_events_credits_what_they_do_one_by_one_and_nothing_for_no_one(app, camille, sacha):
+    """The subscription hands the waiting events over together (`credit_talents_many`): each is
+    credited once, redeliveries inside the batch included; one that credits nobody records nothing."""
+    at_recording_time(app)
+    before = len(events_of_recorded(app))
+    nobody = incoming(app, {"referred_by": None}, event_id="remote-none", event_type="events.ExampleBrought")
+    app.credit_talents_many([nobody])
+    assert len(events_of_recorded(app)) == before
+    with app.read() as conn:
+        assert not conn.execute(text("SELECT count(*) FROM processed_messages "
+                                     "WHERE event_id = 'remote-none'")).scalar()
+    first = incoming(app, {"member_id": camille}, event_id="remote-a")
+    app.credit_talents_many([first, incoming(app, {"member_id": sacha}, event_id="remote-b"), first, nobody])
+    app.credit_talents_many([first])  # delivered again later
+    assert scores(app) == {camille: (2.0, {"attendance": 2.0}), sacha: (2.0, {"attendance": 2.0})}
+    assert len(events_of_recorded(app)) == before + 2
 
 
 def events_of_recorded(app):
