@@ -14,9 +14,14 @@ admin and launches a petition; then, in the same run:
     separate asyncio process on raw sockets), for --seconds after one second of
     warm-up: answers a second, p50/p99, statuses, each process's CPU per answer;
   * afterwards: how many signatures the petitions service stored (each 202 is a
-    committed request), and when the mailer had queued their confirmation emails.
+    committed request), and when the mailer had queued their confirmation emails;
+  * with --confirm: once the emails are written, every link in them confirmed
+    (`POST /api/signatures/confirm`) from the same connections, a token each, while
+    a watcher reads the public count (`GET /api/petitions/{id}`, anonymous) five
+    times a second beside the confirmed signatures stored: how far it trails.
 
-Target (issue 9): >= 1,000 accepted a second sustained, p99 < 100 ms.
+Target (issue 9): >= 1,000 accepted a second sustained, p99 < 100 ms; 1,000
+confirmations a second; the public count never more than 2 s behind.
 """
 import sys
 
@@ -39,12 +44,16 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--client":
         def _send(self):
             state = self.state
             self.started = time.perf_counter()
-            if self.started >= state["stop_at"]:
+            tokens = state["tokens"]
+            if self.started >= state["stop_at"] or (tokens is not None and not tokens):
                 self.transport.close()
                 return
             self.sent += 1
-            body = json.dumps({"email": f"signer-{self.number}-{self.sent}@example.org", "first_name": "Alice",
-                               "last_name": "Martin", "postcode": "75011"}).encode()
+            if tokens is not None:  # confirming: each request a token of the emails, used once
+                body = json.dumps({"token": tokens.pop()}).encode()
+            else:
+                body = json.dumps({"email": f"signer-{self.number}-{self.sent}@example.org", "first_name": "Alice",
+                                   "last_name": "Martin", "postcode": "75011"}).encode()
             self.transport.write(self.head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
 
         def data_received(self, data):
@@ -69,15 +78,17 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--client":
                 self._send()
 
         def connection_lost(self, exc):
+            self.state["ended"] = max(self.state.get("ended", 0.0), time.perf_counter())
             if not self.state["done"][self.number].done():
                 self.state["done"][self.number].set_result(exc)
 
-    async def load(url, connections, seconds):
+    async def load(url, connections, seconds, tokens_file=None):
         hostport, _, path = url.removeprefix("http://").partition("/")
         host, _, port = hostport.partition(":")
         head = f"POST /{path} HTTP/1.1\r\nHost: {hostport}\r\nContent-Type: application/json\r\n".encode()
         loop = asyncio.get_running_loop()
-        state = {"latencies": [], "statuses": {}, "warm_until": time.perf_counter() + 1.0}
+        tokens = open(tokens_file).read().split() if tokens_file else None
+        state = {"latencies": [], "statuses": {}, "warm_until": time.perf_counter() + 1.0, "tokens": tokens}
         state["stop_at"] = state["warm_until"] + seconds
         state["done"] = [loop.create_future() for _ in range(connections)]
         for n in range(connections):
@@ -88,15 +99,22 @@ if __name__ == "__main__" and len(sys.argv) > 1 and sys.argv[1] == "--client":
         def percentile(p):
             return 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * p / 100))] if latencies else float("nan")
 
+        if tokens is not None:  # it ends when the tokens do: the rate is over the time it took
+            seconds = min(seconds, state["ended"] - state["warm_until"]) if "ended" in state else seconds
         return {"answers": len(latencies), "seconds": seconds, "statuses": state["statuses"],
                 "p50_ms": percentile(50), "p95_ms": percentile(95), "p99_ms": percentile(99),
                 "max_ms": percentile(100), "client_cpu_s": time.process_time()}
 
-    print(json.dumps(asyncio.run(load(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))))
+    print(json.dumps(asyncio.run(load(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]),
+                                      sys.argv[5] if len(sys.argv) > 5 else None))))
     raise SystemExit(0)
 
+import email  # noqa: E402
+import email.policy  # noqa: E402
+import glob  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import re  # noqa: E402
 import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
@@ -106,6 +124,7 @@ from event_latency import load_average, machine, pids_named, process_seconds  # 
 
 import argparse  # noqa: E402
 
+import eventlet  # noqa: E402
 import requests  # noqa: E402
 
 from umpnet_ops.seeding import SYNTHETIC_PASSWORD_FILE  # noqa: E402
@@ -121,14 +140,17 @@ def arguments():
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--profile", default="", help="a process to record with py-spy during the load (petitions, gateway...)")
+    parser.add_argument("--confirm", action="store_true",
+                        help="then confirm them: POST /api/signatures/confirm with the emails' tokens, and "
+                             "how far the public count trails the confirmed signatures")
     parser.add_argument("--without-mailer", action="store_true",
                         help="stop the mailer once the petition is launched: what signing costs without the emails")
     return parser.parse_args()
 
 
-def sign_load(url: str, connections: int, seconds: float) -> dict:
-    process = subprocess.Popen([sys.executable, THIS, "--client", url, str(connections), str(seconds)],
-                               stdout=subprocess.PIPE, cwd=REPO)
+def sign_load(url: str, connections: int, seconds: float, tokens_file: str | None = None) -> dict:
+    process = subprocess.Popen([sys.executable, THIS, "--client", url, str(connections), str(seconds),
+                                *([tokens_file] if tokens_file else [])], stdout=subprocess.PIPE, cwd=REPO)
     out, _ = process.communicate()
     if process.returncode != 0:
         raise RuntimeError("the signing client failed")
@@ -206,12 +228,82 @@ def main() -> int:
             time.sleep(1)
         print(f"  stored signature requests: {stored} (202 answers measured: {accepted}); confirmation emails "
               f"queued: {queued}, {time.monotonic() - started - wall:.1f} s after the load stopped", flush=True)
+        if args.confirm:
+            confirming(platform, petition["id"], stored, args, ceiling)
         ok = rate >= TARGET_PER_SECOND and result["p99_ms"] < TARGET_P99_MS
         print(f"verdict: {rate:,.0f}/s (target {TARGET_PER_SECOND}), p99 {result['p99_ms']:.0f} ms "
               f"(target {TARGET_P99_MS}): {'met' if ok else 'MISSED'}; "
               f"{rate / ceiling:.2f} of the bare ceiling, {rate / (trivial['answers'] / trivial['seconds']):.2f} "
               f"of the gateway's trivial endpoint; load average after: {load_average()}")
     return 0
+
+
+TOKEN = re.compile(r"/petitions/confirm\?token=([^\s]+)")
+
+
+def tokens_of_the_emails(mail_dir: str, wanted: int, wait_s: float = 300) -> list[str]:
+    """The confirmation tokens of the `.eml` files, once `wanted` of them are written."""
+    deadline = time.monotonic() + wait_s
+    while len(glob.glob(os.path.join(mail_dir, "*.eml"))) < wanted and time.monotonic() < deadline:
+        time.sleep(1)
+    tokens = []
+    for path in glob.glob(os.path.join(mail_dir, "*.eml")):
+        with open(path, "rb") as f:
+            message = email.message_from_bytes(f.read(), policy=email.policy.default)
+        found = TOKEN.search(message.get_body(("plain",)).get_content())
+        if found:
+            tokens.append(found.group(1))
+    return tokens
+
+
+def confirming(platform, petition_id: str, stored: int, args, ceiling: float) -> None:
+    """Every emailed link confirmed at once from --connections, while a watcher compares the
+    public count (an anonymous GET, as a page shows it) with the confirmed signatures stored."""
+    waited = time.monotonic()
+    tokens = tokens_of_the_emails(os.path.join(platform.data_dir, "mail"), stored)
+    print(f"  confirmation links read from {len(tokens)} emails ({time.monotonic() - waited:.1f} s after)", flush=True)
+    tokens_file = os.path.join(platform.data_dir, "tokens.txt")
+    with open(tokens_file, "w") as f:
+        f.write("\n".join(tokens))
+    petitions_db = os.path.join(platform.data_dir, "petitions.db")
+    confirmed_sql = "SELECT count(*) FROM events WHERE event_type = 'petitions.SignatureConfirmed'"
+    samples = []  # (monotonic time, public count, confirmed stored)
+    watching = [True]
+
+    def watch():
+        session = requests.Session()
+        while watching[0]:
+            public = session.get(f"{platform.url}/api/petitions/{petition_id}", timeout=10).json()["signature_count"]
+            samples.append((time.monotonic(), public, count_rows(petitions_db, confirmed_sql)))
+            eventlet.sleep(0.2)
+
+    watcher = eventlet.spawn(watch)
+    pids = {name: p.pid for name, p in platform.processes.items()}
+    before = {name: process_seconds(pid) for name, pid in pids.items()}
+    with ServerCpu(pids["gateway"]) as cpu:
+        result = sign_load(f"{platform.url}/api/signatures/confirm", args.connections, args.seconds, tokens_file)
+    eventlet.sleep(4)  # the count catching up after the last confirmation
+    watching[0] = False
+    watcher.wait()
+    rate = result["answers"] / result["seconds"]
+    print(line(f"POST signatures/confirm, {args.connections} conn", result, ceiling, cpu.cores), flush=True)
+    confirmed = count_rows(petitions_db, confirmed_sql)
+    spent = {name: process_seconds(pid) - before[name] for name, pid in pids.items()}
+    per = ", ".join(f"{name} {1000 * s / max(1, confirmed):.2f}" for name, s in sorted(spent.items()) if s > 0.05)
+    print(f"  confirmed signatures stored: {confirmed} (200 answers measured: {result['statuses'].get('200', 0)}, "
+          f"statuses {result['statuses']}); CPU per confirmation (ms): {per}", flush=True)
+    # How far behind: for each public count seen, since when had that many been confirmed (or more)?
+    behind = 0.0
+    for at, public, _ in samples:
+        reached = next((t for t, _, stored_then in samples if stored_then > public), None)
+        if reached is not None and reached < at:
+            behind = max(behind, at - reached)
+    last = samples[-1] if samples else (0, 0, 0)
+    ok = rate >= TARGET_PER_SECOND and behind <= 2.0
+    print(f"  the public count: at most {behind:.1f} s behind the confirmed signatures ({len(samples)} looks; "
+          f"at the end {last[1]} shown for {last[2]} stored)")
+    print(f"verdict, confirming: {rate:,.0f}/s (target {TARGET_PER_SECOND}), p99 {result['p99_ms']:.0f} ms, "
+          f"count behind by {behind:.1f} s (target <= 2 s): {'met' if ok else 'MISSED'}", flush=True)
 
 
 if __name__ == "__main__":
