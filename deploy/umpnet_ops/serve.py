@@ -14,6 +14,10 @@ the normal priority). When the processes share a machine and the CPU runs out
 (a petition going viral), the processes answering requests go first and the
 emails follow a little later; an idle machine gives it all the CPU it wants.
 
+What the process imported before serving is frozen out of the garbage
+collector's passes (`gc.freeze`): at 1,000 requests a second its full passes
+walked that heap every few seconds (docs/benchmarks.md, petition signing).
+
 Eventlet warns at import that it is in maintenance mode, and nameko 2.14 imports
 setuptools' deprecated `pkg_resources`; nameko 2.14 is built on both (a decided
 trade-off, see docs/architecture.md), and the same notices in every process's
