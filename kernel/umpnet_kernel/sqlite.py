@@ -97,8 +97,6 @@ def _configure(engine: Engine, synchronous: str) -> None:
         # for anyone who reads the file: an erased member must be gone from
         # the bytes (shredding.scrub truncates the WAL after an erasure).
         cursor.execute("PRAGMA secure_delete=ON")
-        # The committing writer checkpoints only if the background checkpoints below fall behind.
-        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -135,6 +133,11 @@ def _commit_in_os_thread(engine: Engine) -> None:
     commit_on_this_thread = dialect.do_commit
     checkpoints = BackgroundCheckpoints(engine)
 
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn, _record):
+        # The committing writer checkpoints only should the background checkpoints fall behind.
+        dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+
     def do_commit(dbapi_connection):
         if dbapi_connection.total_changes == dbapi_connection.changes_at_begin:
             commit_on_this_thread(dbapi_connection)
@@ -159,8 +162,12 @@ CHECKPOINT_EVERY_S = 0.5
 
 
 class BackgroundCheckpoints:
+    """Of one engine, under eventlet (`_commit_in_os_thread` makes it)."""
+
     def __init__(self, engine: Engine, every_s: float = CHECKPOINT_EVERY_S):
-        self.engine, self.every_s = engine, every_s
+        from eventlet import spawn_n
+
+        self.engine, self.every_s, self._spawn = engine, every_s, spawn_n
         self.running, self.last = False, 0.0
 
     def after_write(self) -> None:
@@ -168,27 +175,26 @@ class BackgroundCheckpoints:
         if self.running or now - self.last < self.every_s:
             return
         self.running, self.last = True, now
-        import eventlet
-
-        eventlet.spawn_n(self._checkpoint)
+        self._spawn(self._checkpoint)
 
     def _checkpoint(self) -> None:
-        from eventlet import tpool
-
         try:
-            raw = self.engine.raw_connection()
-
-            def passive_checkpoint():
-                return raw.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-
-            try:
-                tpool.execute(passive_checkpoint)
-            finally:
-                raw.close()
+            wal_checkpoint(self.engine, "PASSIVE")
         except Exception as exc:  # busy (an erasure's TRUNCATE checkpoint), or the engine disposed: the next one
             log.debug("background checkpoint skipped: %s", type(exc).__name__)
         finally:
             self.running = False
+
+
+def wal_checkpoint(engine: Engine, mode: str) -> tuple:
+    """`PRAGMA wal_checkpoint(mode)` on a connection of the pool: (busy, WAL frames, frames copied).
+    The connection is taken from the pool here (its locks are green ones under eventlet: never
+    from an OS thread); the checkpoint, which waits for the disk, runs in a pool thread."""
+    raw = engine.raw_connection()
+    try:
+        return run_blocking(lambda: raw.driver_connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone())
+    finally:
+        raw.close()
 
 
 # -- group commit -------------------------------------------------------------------
@@ -289,20 +295,13 @@ def checkpoint_truncate(db, attempts: int = 3) -> bool:
     may wait for readers. A reader of another process may hold it back: it is
     tried again, then left to the next erasure (and said so, with False).
     """
-    def checkpoint() -> tuple:
-        raw = db.engine.raw_connection()
-        try:
-            return raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        finally:
-            raw.close()
-
     if eventlet_is_patched():
         from eventlet import sleep as pause
     else:
         from time import sleep as pause
     for _ in range(attempts):
         with db.write_lock:
-            busy, _, _ = run_blocking(checkpoint)
+            busy, _, _ = wal_checkpoint(db.engine, "TRUNCATE")
         if not busy:
             return True
         pause(0.05)
