@@ -23,7 +23,7 @@ class BlogsApi:
                 auth=True)
     def register_blog(self, request):
         require_actor(self.services, request)
-        data = json_body(request, schemas.BlogRequest())
+        data = json_body(request, schemas.BlogRequest)
         return json_response(self.services.call("mailer", "register_blog", data), 201)
 
     @api("GET", "/api/blogs")

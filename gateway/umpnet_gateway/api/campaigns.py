@@ -26,7 +26,7 @@ class CampaignsApi:
                 responses={201: schemas.CampaignCreated}, auth=True)
     def create_campaign(self, request):
         require_actor(self.services, request)
-        data = json_body(request, schemas.CampaignRequest())
+        data = json_body(request, schemas.CampaignRequest)
         return json_response(self.services.call("mailer", "create_campaign", data), 201)
 
     @api("GET", "/api/campaigns")

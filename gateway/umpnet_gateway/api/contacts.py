@@ -47,7 +47,7 @@ class ContactsApi:
                 body=schemas.ContactRequest, responses={201: schemas.Contact}, auth=True)
     def request_contact(self, request):
         actor, _ = require_actor(self.services, request)
-        other_id = str(json_body(request, schemas.ContactRequest())["member_id"])
+        other_id = str(json_body(request, schemas.ContactRequest)["member_id"])
         try:
             contact = self.services.call("members", "request_contact", actor["member_id"], other_id)
         except Forbidden as refused:

@@ -63,7 +63,7 @@ class DebatesApi:
                 responses={201: schemas.Debate}, auth=True)
     def open_debate(self, request):
         require_actor(self.services, request)
-        data = json_body(request, schemas.DebateRequest())
+        data = json_body(request, schemas.DebateRequest)
         return json_response(self.services.call("debates", "open_debate", data), 201)
 
     @api("GET", "/api/debates/<id:debate_id>")
@@ -81,7 +81,7 @@ class DebatesApi:
                 responses={201: schemas.Contribution}, auth=True)
     def post_contribution(self, request, debate_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.ContributionRequest())
+        data = json_body(request, schemas.ContributionRequest)
         return json_response(self.services.call("debates", "post_contribution", debate_id, data), 201)
 
     @api("GET", "/api/contributions/<id:contribution_id>")
@@ -102,7 +102,7 @@ class DebatesApi:
                 responses={200: schemas.Contribution}, auth=True)
     def edit_contribution(self, request, contribution_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.EditRequest(), required=True)
+        data = json_body(request, schemas.EditRequest, required=True)
         return json_response(self.services.call("debates", "edit_contribution", contribution_id, data))
 
     @api("POST", "/api/contributions/<id:contribution_id>/votes")
@@ -110,7 +110,7 @@ class DebatesApi:
                 body=schemas.VoteRequest, responses={200: schemas.VoteAnswer}, auth=True)
     def vote(self, request, contribution_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.VoteRequest())
+        data = json_body(request, schemas.VoteRequest)
         return json_response(self.services.call("debates", "vote", contribution_id, data))
 
     @api("DELETE", "/api/contributions/<id:contribution_id>/votes")
@@ -124,7 +124,7 @@ class DebatesApi:
                 responses={201: schemas.ReportAnswer}, auth=True)
     def report(self, request, contribution_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.ReasonRequest())
+        data = json_body(request, schemas.ReasonRequest)
         return json_response(self.services.call("debates", "report", contribution_id, data), 201)
 
     @api("GET", "/api/moderation/reports")
@@ -139,7 +139,7 @@ class DebatesApi:
                 body=schemas.ReasonRequest, responses={200: schemas.Contribution}, auth=True)
     def hide_contribution(self, request, contribution_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.ReasonRequest())
+        data = json_body(request, schemas.ReasonRequest)
         return json_response(self.services.call("debates", "hide", contribution_id, data))
 
     @api("POST", "/api/contributions/<id:contribution_id>/restore")
@@ -147,7 +147,7 @@ class DebatesApi:
                 responses={200: schemas.Contribution}, auth=True)
     def restore_contribution(self, request, contribution_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.ReasonRequest())
+        data = json_body(request, schemas.ReasonRequest)
         return json_response(self.services.call("debates", "restore", contribution_id, data))
 
     @api("POST", "/api/debates/<id:debate_id>/close")
@@ -155,7 +155,7 @@ class DebatesApi:
                 responses={200: schemas.DebatePage}, auth=True)
     def close_debate(self, request, debate_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.CloseRequest())
+        data = json_body(request, schemas.CloseRequest)
         return json_response(self.services.call("debates", "close_debate", debate_id, data))
 
     @api("POST", "/api/members/<id:member_id>/debate-suspension")
@@ -163,7 +163,7 @@ class DebatesApi:
                 responses={200: schemas.Suspension}, auth=True)
     def suspend_debater(self, request, member_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.SuspensionRequest())
+        data = json_body(request, schemas.SuspensionRequest)
         return json_response(self.services.call("debates", "suspend", member_id, data))
 
     @api("GET", "/api/members/me/debate-notifications")
@@ -178,5 +178,5 @@ class DebatesApi:
                 responses={200: schemas.Notifications}, auth=True)
     def choose_debate_notifications(self, request):
         require_actor(self.services, request)
-        data = json_body(request, schemas.NotificationsRequest())
+        data = json_body(request, schemas.NotificationsRequest)
         return json_response(self.services.call("debates", "choose_notifications", data))

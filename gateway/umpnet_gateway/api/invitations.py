@@ -40,7 +40,7 @@ class InvitationsApi:
                 responses={201: schemas.InvitationCreated}, auth=True)
     def invite(self, request):
         actor, _ = require_actor(self.services, request)
-        email = json_body(request, schemas.InvitationRequest())["email"]
+        email = json_body(request, schemas.InvitationRequest)["email"]
         sent = self.services.call("members", "invite", actor["member_id"], email)
         return json_response({"id": sent["invitation_id"], "token": sent["token"], "url": sign_up_url(sent["token"])}, 201)
 

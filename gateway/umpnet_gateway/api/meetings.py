@@ -78,7 +78,7 @@ class MeetingsApi:
                 responses={201: schemas.Meeting}, auth=True)
     def create_meeting(self, request):
         require_actor(self.services, request)
-        data = json_body(request, schemas.MeetingRequest())
+        data = json_body(request, schemas.MeetingRequest)
         return json_response(self.services.call("events", "create_meeting", data), 201)
 
     @api("GET", "/api/meetings/<id:meeting_id>")
@@ -94,7 +94,7 @@ class MeetingsApi:
                 body=schemas.MeetingChanges, responses={200: schemas.Meeting}, auth=True)
     def edit_meeting(self, request, meeting_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.MeetingChanges(), required=True)
+        data = json_body(request, schemas.MeetingChanges, required=True)
         return json_response(self.services.call("events", "edit_meeting", meeting_id, data))
 
     @api("POST", "/api/meetings/<id:meeting_id>/publish")
@@ -108,7 +108,7 @@ class MeetingsApi:
                 body=schemas.CancelRequest, responses={200: schemas.Meeting}, auth=True)
     def cancel_meeting(self, request, meeting_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.CancelRequest())
+        data = json_body(request, schemas.CancelRequest)
         return json_response(self.services.call("events", "cancel_meeting", meeting_id, data))
 
     # -- registrations ----------------------------------------------------------------
@@ -141,7 +141,7 @@ class MeetingsApi:
                 body=schemas.AttendanceRequest, responses={200: schemas.Attendance}, auth=True)
     def record_meeting_attendance(self, request, meeting_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.AttendanceRequest())
+        data = json_body(request, schemas.AttendanceRequest)
         return json_response(self.services.call("events", "record_attendance", meeting_id, data))
 
     # -- calendars ----------------------------------------------------------------------

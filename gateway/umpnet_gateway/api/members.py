@@ -36,7 +36,7 @@ class MembersApi:
     @documented("Sign up: the same answer whether or not the address is registered (an email says which)",
                 body=schemas.SignUpRequest, responses={202: schemas.Status})
     def sign_up(self, request):
-        data = json_body(request, schemas.SignUpRequest())
+        data = json_body(request, schemas.SignUpRequest)
         self.services.call("members", "register", data)
         # No id, no Location: the answer must not tell a new address from a registered one.
         return json_response({"status": "pending_verification"}, 202)
@@ -45,14 +45,14 @@ class MembersApi:
     @documented("Verify an email address with the emailed token", body=schemas.VerifyRequest,
                 responses={200: schemas.VerifyResult})
     def verify_email(self, request):
-        data = json_body(request, schemas.VerifyRequest())
+        data = json_body(request, schemas.VerifyRequest)
         return json_response(self.services.call("members", "verify_email", data["token"]))
 
     @api("POST", "/api/members/verify/resend")
     @documented("Send the verification email again", body=schemas.ResendVerificationRequest,
                 responses={202: schemas.Status})
     def resend_verification(self, request):
-        data = json_body(request, schemas.ResendVerificationRequest())
+        data = json_body(request, schemas.ResendVerificationRequest)
         self.services.call("members", "resend_verification", data["email"])
         # Same answer whether or not the address is known: no member enumeration.
         return json_response({"status": "sent_if_registered"}, 202)
@@ -61,7 +61,7 @@ class MembersApi:
     @documented("Ask for a password reset link (sent if the address is registered)",
                 body=schemas.PasswordResetRequest, responses={202: schemas.Status})
     def request_password_reset(self, request):
-        data = json_body(request, schemas.PasswordResetRequest())
+        data = json_body(request, schemas.PasswordResetRequest)
         self.services.call("members", "request_password_reset", data["email"])
         return json_response({"status": "sent_if_registered"}, 202)
 
@@ -69,7 +69,7 @@ class MembersApi:
     @documented("Set a new password with the emailed token (single use, one hour); closes the other sessions",
                 body=schemas.PasswordResetConfirm, responses={200: schemas.Status})
     def confirm_password_reset(self, request):
-        data = json_body(request, schemas.PasswordResetConfirm())
+        data = json_body(request, schemas.PasswordResetConfirm)
         done = self.services.call("members", "reset_password", data["token"], data["password"])
         member_changed(self.services, done["member_id"])  # its other sessions are closed
         return json_response({"status": "password_changed"})
@@ -77,7 +77,7 @@ class MembersApi:
     @api("POST", "/api/sessions")
     @documented("Log in: returns a bearer token", body=schemas.LoginRequest, responses={200: schemas.SessionCreated})
     def log_in(self, request):
-        data = json_body(request, schemas.LoginRequest())
+        data = json_body(request, schemas.LoginRequest)
         return json_response(self.services.call("members", "open_session", data["email"], data["password"]))
 
     @api("DELETE", "/api/sessions/current")
@@ -98,7 +98,7 @@ class MembersApi:
     @documented("Edit my profile", body=schemas.ProfileUpdateRequest, responses={200: schemas.OwnProfile}, auth=True)
     def edit_my_profile(self, request):
         actor, _ = require_actor(self.services, request)
-        changes = json_body(request, schemas.ProfileUpdateRequest(), partial=True, required=True)
+        changes = json_body(request, schemas.ProfileUpdateRequest, partial=True, required=True)
         if not changes:  # only unknown fields: nothing to change is a mistake, not a 200
             raise ValidationFailed("Indiquez au moins un champ à modifier.")
         profile = self.services.call("members", "update_own_profile", actor["member_id"], changes)
@@ -117,7 +117,7 @@ class MembersApi:
     @documented("Set a member's roles", body=schemas.RolesRequest, responses={200: schemas.MemberWithRoles}, auth=True)
     def set_roles(self, request, member_id):
         actor, _ = require_actor(self.services, request)
-        data = json_body(request, schemas.RolesRequest())
+        data = json_body(request, schemas.RolesRequest)
         profile = self.services.call("members", "set_roles", actor, member_id, data["roles"])
         member_changed(self.services, member_id)
         return json_response(profile)

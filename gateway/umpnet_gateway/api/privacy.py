@@ -50,7 +50,7 @@ class PrivacyApi:
                 body=schemas.EraseRequest, responses={204: None}, auth=True)
     def erase_me(self, request):
         actor, _ = require_actor(self.services, request)
-        data = json_body(request, schemas.EraseRequest())
+        data = json_body(request, schemas.EraseRequest)
         self.services.call("members", "erase_member", actor["member_id"], data.get("password"))
         member_changed(self.services, actor["member_id"])  # every session of theirs is closed
         return 204, ""

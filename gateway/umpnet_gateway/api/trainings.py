@@ -35,7 +35,7 @@ class TrainingsApi:
                 responses={201: schemas.Training}, auth=True)
     def publish_training(self, request):
         require_actor(self.services, request)
-        data = json_body(request, schemas.TrainingRequest())
+        data = json_body(request, schemas.TrainingRequest)
         return json_response(self.services.call("events", "publish_training", data), 201)
 
     @api("GET", "/api/trainings/<id:training_id>")
@@ -57,7 +57,7 @@ class TrainingsApi:
                 body=schemas.CompletionRequest, responses={200: schemas.Completion}, auth=True)
     def complete_module(self, request, training_id, module_id):
         require_actor(self.services, request)
-        data = json_body(request, schemas.CompletionRequest())
+        data = json_body(request, schemas.CompletionRequest)
         return json_response(self.services.call("events", "complete_module", training_id, module_id, data))
 
     @api("GET", "/api/members/me/trainings")

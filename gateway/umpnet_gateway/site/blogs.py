@@ -37,7 +37,7 @@ class BlogsSite:
             return self._refuse_forgery(page)
         form = {"url": posted.get("url", "").strip(), "feed_url": posted.get("feed_url", "").strip()}
         try:
-            self.services.call("mailer", "register_blog", load(campaign_schemas.BlogRequest(), form))
+            self.services.call("mailer", "register_blog", load(campaign_schemas.BlogRequest, form))
         except DomainError as error:
             return page.refused("blogs.html", error, blogs=self._blogs(order), order=order, actor=actor, form=form,
                                 registered=False)

@@ -69,7 +69,7 @@ class CampaignsSite:
         form = {name: posted.get(name, "") for name in FIELDS}
         chosen = {"themes": posted.getlist("themes"), "roles": posted.getlist("roles")}
         try:
-            data = load(campaign_schemas.CampaignRequest(), campaign_request(posted))
+            data = load(campaign_schemas.CampaignRequest, campaign_request(posted))
             created = self.services.call("mailer", "create_campaign", data)
         except DomainError as error:
             return page.refused("campaigns.html", error, form=form, chosen=chosen, campaigns=mine, **values)

@@ -104,7 +104,7 @@ class DebatesSite:
             return self._refuse_forgery(page)
         form = {name: posted.get(name, "") for name in ("title", "body", "scope", "theme")}
         try:
-            data = load(debate_schemas.DebateRequest(), {
+            data = load(debate_schemas.DebateRequest, {
                 "title": form["title"].strip(), "body": form["body"].replace("\r\n", "\n"),
                 "scope": form["scope"], "theme": form["theme"]})
             created = self.services.call("debates", "open_debate", data)
@@ -146,20 +146,20 @@ class DebatesSite:
         contribution_id = (posted.get("contribution_id") or "")[:100]
         if action == "contribute":
             body = posted.get("body", "").replace("\r\n", "\n")
-            data = load(debate_schemas.ContributionRequest(), {"body": body,
+            data = load(debate_schemas.ContributionRequest, {"body": body,
                                                                "parent_id": posted.get("parent_id") or None})
             created = self.services.call("debates", "post_contribution", debate_id, data)
             return f"#c-{created['id']}"
         if action == "vote":
             value = {"1": 1, "-1": -1, "0": 0}.get(posted.get("value", ""), "?")
-            self.services.call("debates", "vote", contribution_id, load(debate_schemas.VoteRequest(), {"value": value}))
+            self.services.call("debates", "vote", contribution_id, load(debate_schemas.VoteRequest, {"value": value}))
             return f"#c-{contribution_id}"
         if action in ("report", "hide", "restore"):
-            data = load(debate_schemas.ReasonRequest(), {"reason": posted.get("reason", "").strip()})
+            data = load(debate_schemas.ReasonRequest, {"reason": posted.get("reason", "").strip()})
             self.services.call("debates", action, contribution_id, data)
             return f"#c-{contribution_id}"
         if action == "close":
-            data = load(debate_schemas.CloseRequest(), {"synthesis": posted.get("synthesis", "").replace("\r\n", "\n")})
+            data = load(debate_schemas.CloseRequest, {"synthesis": posted.get("synthesis", "").replace("\r\n", "\n")})
             self.services.call("debates", "close_debate", debate_id, data)
             return ""
         raise ValidationFailed("Action inconnue.")
@@ -191,7 +191,7 @@ class DebatesSite:
         if request.method == "POST":
             form = {"body": posted.get("body", "").replace("\r\n", "\n")}
             try:
-                data = load(debate_schemas.EditRequest(), {"body": form["body"]})
+                data = load(debate_schemas.EditRequest, {"body": form["body"]})
                 self.services.call("debates", "edit_contribution", contribution_id, data)
             except DomainError as error:
                 return refused(error, form)
@@ -226,7 +226,7 @@ class DebatesSite:
             return self._refuse_forgery(page)
         if actor is None:
             return page.finish(redirect("/connexion", code=303))
-        data = load(debate_schemas.NotificationsRequest(), {"mode": posted.get("mode", "")})
+        data = load(debate_schemas.NotificationsRequest, {"mode": posted.get("mode", "")})
         self.services.call("debates", "choose_notifications", data)
         return page.finish(redirect("/debats?enregistre=1", code=303))
 
@@ -246,7 +246,7 @@ class DebatesSite:
                 if days not in SUSPENSION_DAYS:
                     raise ValidationFailed("Durée invalide.", {"days": ["Choisissez une durée."]})
                 until = (datetime.now(timezone.utc) + timedelta(days=int(days))).isoformat()
-                data = load(debate_schemas.SuspensionRequest(), {"until": until,
+                data = load(debate_schemas.SuspensionRequest, {"until": until,
                                                                  "reason": posted.get("reason", "").strip()})
                 self.services.call("debates", "suspend", (posted.get("member_id") or "")[:100], data)
                 done = f"Membre suspendu des débats pour {days} jours."

@@ -29,7 +29,7 @@ class InvitationsSite:
                 return self._refuse_forgery(page)
             email = form.get("email", "").strip()
             try:
-                valid = load(InvitationRequest(), {"email": email})
+                valid = load(InvitationRequest, {"email": email})
                 self.services.call("members", "invite", actor["member_id"], valid["email"])
                 # The same words whether the address was invited before, or is a member's.
                 done, email = "Votre invitation est envoyée.", ""

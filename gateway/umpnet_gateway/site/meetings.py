@@ -172,7 +172,7 @@ class MeetingsSite:
         form = {name: posted.get(name, "") for name in MEETING_FIELDS}
         try:
             form, body = self._meeting_body(posted, creating=True)
-            created = self.services.call("events", "create_meeting", load(meeting_schemas.MeetingRequest(), body))
+            created = self.services.call("events", "create_meeting", load(meeting_schemas.MeetingRequest, body))
         except DomainError as error:
             return page.refused("meeting_form.html", error, form=form, meeting=None, **values)
         return page.finish(redirect(f"/reunions/{created['id']}", code=303))
@@ -199,7 +199,7 @@ class MeetingsSite:
         form = {name: posted.get(name, "") for name in MEETING_FIELDS}
         try:
             form, body = self._meeting_body(posted, creating=False)
-            self.services.call("events", "edit_meeting", meeting_id, load(meeting_schemas.MeetingChanges(), body))
+            self.services.call("events", "edit_meeting", meeting_id, load(meeting_schemas.MeetingChanges, body))
         except DomainError as error:
             return page.refused("meeting_form.html", error, form=form, meeting=meeting, **values)
         return page.finish(redirect(f"/reunions/{meeting_id}", code=303))
@@ -216,7 +216,7 @@ class MeetingsSite:
             if not page.csrf_ok(posted):
                 return self._refuse_forgery(page)
             try:
-                data = load(meeting_schemas.AttendanceRequest(), {"member_id": posted.get("member_id", "")})
+                data = load(meeting_schemas.AttendanceRequest, {"member_id": posted.get("member_id", "")})
                 self.services.call("events", "record_attendance", meeting_id, data)
                 done = "Présence enregistrée."
             except DomainError as error:

@@ -50,7 +50,7 @@ class MembersSite:
         if invitation_token(form.get("invitation_token")):
             data["invitation_token"] = invitation_token(form.get("invitation_token"))
         try:
-            self.services.call("members", "register", load(SignUpRequest(), data))
+            self.services.call("members", "register", load(SignUpRequest, data))
         except DomainError as error:
             return page.refused("signup.html", error, themes=themes, form=data)
         # The same page for a new and a registered address (the email tells them apart).
@@ -84,7 +84,7 @@ class MembersSite:
             return self._refuse_forgery(page)
         email, password = form.get("email", ""), form.get("password", "")
         try:
-            valid = load(LoginRequest(), {"email": email, "password": password})
+            valid = load(LoginRequest, {"email": email, "password": password})
             session = self.services.call("members", "open_session", valid["email"], valid["password"])
         except DomainError as error:
             return page.refused("login.html", error, form={"email": email})
@@ -115,7 +115,7 @@ class MembersSite:
             return self._refuse_forgery(page)
         email = form.get("email", "").strip()
         try:
-            valid = load(PasswordResetRequest(), {"email": email})
+            valid = load(PasswordResetRequest, {"email": email})
             self.services.call("members", "request_password_reset", valid["email"])
         except DomainError as error:
             return page.refused("forgot_password.html", error, sent=False, form={"email": email})
@@ -132,7 +132,7 @@ class MembersSite:
             return self._refuse_forgery(page)
         token = form.get("token", "")
         try:
-            valid = load(PasswordResetConfirm(), {"token": token, "password": form.get("password", "")})
+            valid = load(PasswordResetConfirm, {"token": token, "password": form.get("password", "")})
             done = self.services.call("members", "reset_password", valid["token"], valid["password"])
             member_changed(self.services, done["member_id"])  # its other sessions are closed
         except DomainError as error:
@@ -170,7 +170,7 @@ class MembersSite:
             if form.get("federation_code", "").strip():
                 changes["federation_code"] = form.get("federation_code").strip()
             try:
-                valid = load(ProfileUpdateRequest(), changes)
+                valid = load(ProfileUpdateRequest, changes)
                 self.services.call("members", "update_own_profile", actor["member_id"], valid)
                 member_changed(self.services, actor["member_id"])  # the federation may be another
                 saved = True

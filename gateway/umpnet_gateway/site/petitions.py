@@ -141,7 +141,7 @@ class PetitionsSite:
                     answer = self.services.call("petitions", "sign_as_member", petition_id, {"ref": ref or None})
                     done = "Votre signature est comptée. Merci !" if answer["new"] else "Vous avez déjà signé cette pétition."
                 else:
-                    data = load(petition_schemas.SignRequest(), {
+                    data = load(petition_schemas.SignRequest, {
                         **{name: form[name] for name in ("email", "first_name", "last_name", "postcode")},
                         "contact_consent": posted.get("contact_consent") == "1", "ref": ref or None})
                     self.services.call("petitions", "sign", petition_id, data)
@@ -186,7 +186,7 @@ class PetitionsSite:
             return self._refuse_forgery(page)
         token = (posted.get("token") or "")[:500]
         try:
-            data = load(petition_schemas.ConfirmSignatureRequest(), {"token": token})
+            data = load(petition_schemas.ConfirmSignatureRequest, {"token": token})
             confirmed = self.services.call("petitions", "confirm_signature", data)
         except DomainError as error:
             return page.refused("petition_confirm.html", error, actor=actor, token=token, confirmed=None)
@@ -217,7 +217,7 @@ class PetitionsSite:
                     "goal": int(goal) if goal.isdigit() else goal, "ends_at": end_of_day(form["ends_at"]),
                     "federation_code": (form["federation_code"] or None) if national else None,
                     "draft": admin and posted.get("draft") == "1"}
-            data = load(petition_schemas.PetitionRequest(), body)
+            data = load(petition_schemas.PetitionRequest, body)
             if admin:
                 created = self.services.call("petitions", "launch", data)
             else:

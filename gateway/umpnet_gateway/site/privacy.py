@@ -34,7 +34,7 @@ class PrivacySite:
                 if form.get("confirm") != "on":
                     raise DomainError("Cochez la case pour confirmer la suppression de votre compte.",
                                       {"confirm": ["Cochez cette case pour confirmer."]})
-                valid = load(EraseForm(), {"password": form.get("password", "")})
+                valid = load(EraseForm, {"password": form.get("password", "")})
                 self.services.call("members", "erase_member", actor["member_id"], valid["password"])
                 member_changed(self.services, actor["member_id"])  # every session of theirs is closed
             except DomainError as error:

@@ -141,7 +141,7 @@ class TrainingsSite:
             return self._refuse_forgery(page)
         course, rows = course_from_form(posted)
         try:
-            data = load(training_schemas.TrainingRequest(), course)
+            data = load(training_schemas.TrainingRequest, course)
             created = self.services.call("events", "publish_training", data)
         except DomainError as error:
             answer = error_answer(error)
@@ -171,7 +171,7 @@ class TrainingsSite:
                     module_id = (posted.get("module_id") or "")[:64]
                     failed_module = module_id
                     module = next((m for m in training["modules"] if m["id"] == module_id), {})
-                    data = load(training_schemas.CompletionRequest(), {"answers": quiz_answers(posted, module)})
+                    data = load(training_schemas.CompletionRequest, {"answers": quiz_answers(posted, module)})
                     answer = self.services.call("events", "complete_module", training_id, module_id, data)
                     done = ("Bravo, vous avez terminé ce cours !" if answer["completed"]
                             else "Module terminé : passez au suivant.")
