@@ -74,30 +74,32 @@ class MigratedDatabases:
                                       "ON n.oid = relnamespace WHERE nspname = 'public' ORDER BY relname")).all()
         return revision, tuple(map(tuple, relations))
 
-    def _shape(self, url: str) -> tuple:
-        engine = create_engine(url)
-        try:
-            with engine.connect() as conn:
-                return self._shape_of(conn)
-        finally:
-            engine.dispose()
-
-    def _empty(self, url: str) -> bool:
+    @staticmethod
+    def _in_transaction(url: str, work):
         engine = create_engine(url)
         try:
             with engine.begin() as conn:
-                others = conn.execute(text("SELECT count(*) FROM pg_stat_activity "
-                                           "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
-                if others or self._shape_of(conn) != self.owned[url][1]:
-                    return False  # still in use, or changed beyond its rows (a table made at start-up, say)
-                tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                                           "AND tablename <> 'alembic_version'")).scalars().all()
-                conn.execute(text("SET LOCAL lock_timeout = '2s'"))
-                if tables:
-                    conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
-            return True
+                return work(conn)
         finally:
             engine.dispose()
+
+    def _shape(self, url: str) -> tuple:
+        return self._in_transaction(url, self._shape_of)
+
+    def _empty(self, url: str) -> bool:
+        return self._in_transaction(url, lambda conn: self._emptied(conn, url))
+
+    def _emptied(self, conn, url: str) -> bool:
+        others = conn.execute(text("SELECT count(*) FROM pg_stat_activity "
+                                   "WHERE datname = current_database() AND pid <> pg_backend_pid()")).scalar()
+        if others or self._shape_of(conn) != self.owned[url][1]:
+            return False  # still in use, or changed beyond its rows (a table made at start-up, say)
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                                   "AND tablename <> 'alembic_version'")).scalars().all()
+        conn.execute(text("SET LOCAL lock_timeout = '2s'"))
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        return True
 
     def close(self):
         for context, _ in self.owned.values():
@@ -119,20 +121,19 @@ def migrated_url(tmp_path, migrated_databases):
     each = os.environ.get("TEST_MIGRATE_EACH") == "1"
 
     def make(name: str, backend: str = "sqlite") -> str:
-        if backend == "sqlite":
-            path = f"{tmp_path}/{name}.db"
-            if not each:
-                return migrated_databases.sqlite_copy(name, path)
-            url = f"sqlite:///{path}"
-        elif not each:
-            url = migrated_databases.postgres_take(name)
-            given.append((name, url))
+        if each:  # the old way: a new database, every migration run on it
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp_path}/{name}.db"
+            else:
+                context = temporary_postgres_url()
+                url = context.__enter__()
+                with_pg.append(context)
+            upgrade_to_head(service(name), url)
             return url
-        else:
-            context = temporary_postgres_url()
-            url = context.__enter__()
-            with_pg.append(context)
-        upgrade_to_head(service(name), url)
+        if backend == "sqlite":
+            return migrated_databases.sqlite_copy(name, f"{tmp_path}/{name}.db")
+        url = migrated_databases.postgres_take(name)
+        given.append((name, url))
         return url
 
     yield make
