@@ -171,6 +171,18 @@ class CpuMeter:
     def load_ended(self):
         self.at_load_end = self._sample()
 
+    def __enter__(self):  # `with CpuMeter(...) as cpu:` around a load: start, then load_ended
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.load_ended()
+        return False
+
+    def cores_during_load(self) -> str:
+        wall, used = self._used(self.started, self.at_load_end)
+        return ", ".join(f"{k} {v / wall:.2f}" for k, v in used.items())
+
     def work_done(self):
         self.at_work_done = self._sample()
 
@@ -186,8 +198,8 @@ class CpuMeter:
 
         RabbitMQ is shared: whatever else uses the broker meanwhile is in its figure.
         """
+        cores = self.cores_during_load()
         wall, used = self._used(self.started, self.at_load_end)
-        cores = ", ".join(f"{k} {v / wall:.2f}" for k, v in used.items())
         busy = sum(used.values()) / wall
         wall, used = self._used(self.started, self.at_work_done)
         ours = {k: v for k, v in used.items() if k not in ("bench", "other processes")}

@@ -116,8 +116,7 @@ def through_the_gateway(args) -> int:
 
     print(f"machine: {machine()}; load average before: {load_average()}", flush=True)
     counts = [int(c) for c in args.connections.split(",")]
-    args.connections = counts[-1]
-    ceiling = bare_ceiling(args)
+    ceiling = bare_ceiling(argparse.Namespace(connections=counts[-1], seconds=args.seconds))
     worst = 0.0
     with ReadsPlatform(args.keep) as platform:
         platform.umpnet("migrate")

@@ -220,26 +220,6 @@ def argon2_ceiling(seconds: float = 3.0) -> str:
             f"p={_hasher.parallelism}): " + ", ".join(parts))
 
 
-class PhaseCpu:
-    """`with PhaseCpu(processes) as cpu:` around one phase; then `cpu.report()`: the cores each
-    process (and RabbitMQ, the bench, the rest of the machine) used while it ran."""
-
-    def __init__(self, processes: dict[str, int]):
-        self.meter = CpuMeter(processes)
-
-    def __enter__(self):
-        self.meter.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.meter.load_ended()
-        return False
-
-    def report(self) -> str:
-        wall, used = self.meter._used(self.meter.started, self.meter.at_load_end)
-        return "CPU in cores: " + ", ".join(f"{name} {seconds / wall:.2f}" for name, seconds in used.items())
-
-
 def main() -> int:
     args = arguments()
     logging.getLogger("amqp").setLevel(logging.ERROR)
@@ -268,18 +248,18 @@ def main() -> int:
 
             processes = {name: p.pid for name, p in platform.processes.items()}
             print(f"{clients} clients, {args.seconds:g} s each phase:", flush=True)
-            with PhaseCpu(processes) as cpu:
+            with CpuMeter(processes) as cpu:
                 answers, elapsed = run_phase(f"{platform.url}/api/members", clients, args.seconds, sign_up)
             ok = 202 if Counter(s for _, s in answers).get(202) else 201
             print(report(f"sign-ups (POST {ok})", answers, elapsed, ok))
             # What the members service did, whatever the gateway answered.
             done = platform.registered(f"bench.{run_id}.{clients}.")
             print(f"    members registered by the members service: {done} ({done / elapsed:.1f}/s)")
-            print("    " + cpu.report())
-            with PhaseCpu(processes) as cpu:
+            print("    CPU in cores: " + cpu.cores_during_load())
+            with CpuMeter(processes) as cpu:
                 answers, elapsed = run_phase(f"{platform.url}/api/sessions", clients, args.seconds, log_in)
             print(report("logins (POST 200)", answers, elapsed, 200))
-            print("    " + cpu.report(), flush=True)
+            print("    CPU in cores: " + cpu.cores_during_load(), flush=True)
     print(f"load average {load_average()} after the run")
     return 0
 
