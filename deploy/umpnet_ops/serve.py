@@ -29,6 +29,9 @@ import sys
 import warnings
 
 
+DEFAULT_BACKGROUND_NICENESS = 10  # `BACKGROUND_NICENESS`: a background service's niceness
+
+
 def silence_framework_notices() -> None:
     warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
     warnings.filterwarnings("ignore", message=r"pkg_resources is deprecated")
@@ -67,8 +70,6 @@ def lower_priority_if_background(name: str, environ=os.environ) -> int:
             return os.nice(int(environ.get("BACKGROUND_NICENESS") or DEFAULT_BACKGROUND_NICENESS))
     return os.nice(0)
 
-
-DEFAULT_BACKGROUND_NICENESS = 10
 
 
 if __name__ == "__main__":

@@ -80,7 +80,7 @@ def _pair_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     """The geodesic of two (lat, lon) tuples, remembered: positions repeat (a place is its
     postcode's or commune's centre, a search its postcode's), and geopy's geodesic costs
     ~70 µs, most of a list page of meetings near a postcode. The same value, by construction
-    (tests/unit/... `test_distance_km_remembered_equals_geopy`)."""
+    (geo/tests/test_coords.py, `test_distance_km_remembered_equals_geopy`)."""
     return geodesic((lat1, lon1), (lat2, lon2)).km
 
 
